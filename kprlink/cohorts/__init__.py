@@ -1,0 +1,5 @@
+"""kprlink.cohorts (see DESIGN.md: architecture)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""kprlink.demography (see DESIGN.md: architecture)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
