@@ -3,3 +3,20 @@
 from __future__ import annotations
 
 __all__: list[str] = []
+
+# --- probabilistic linkage (issue 7; owner: probabilistic.py) ---
+from kprlink.linkage.probabilistic import (  # noqa: E402
+    DateComparison,
+    EventDatesComparison,
+    ExactComparison,
+    LinkageSpec,
+    NumericComparison,
+    ProbabilisticLinkResult,
+    StringComparison,
+    deduplicate,
+    link_probabilistic,
+)
+from kprlink.linkage.probabilistic import __all__ as _probabilistic_all  # noqa: E402
+
+__all__ += _probabilistic_all
+# --- end probabilistic linkage ---

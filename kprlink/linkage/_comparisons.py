@@ -1,0 +1,344 @@
+"""Multi-level comparisons for probabilistic linkage (the gamma vectors).
+
+Each comparison turns a column of candidate pairs into an ``int8`` level:
+``-1`` when either value is missing (a neutral level: it adds no weight, and
+is not counted as disagreement), ``0`` for the lowest agreement ("else") and
+``1 … K`` for increasing agreement, ``K`` being the closest agreement (exact).
+String similarities use recordlinkage's jellyfish-backed comparators, computed
+once per distinct pair of strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import jellyfish
+
+from kprlink.exceptions import SpecError
+
+MISSING = -1
+
+
+
+def _edit_similarity(dist: object) -> object:
+    def sim(a: str, b: str) -> float:
+        n = max(len(a), len(b))
+        return 1.0 - dist(a, b) / n if n else 1.0  # type: ignore[operator]
+    return sim
+
+
+# The jellyfish functions behind recordlinkage's string comparators, with the
+# same normalisation (edit distances: 1 - distance / longer length), called
+# directly because recordlinkage's wrappers cost ~10 µs per pair in pandas.
+_STRING_METHODS = {
+    "jarowinkler": jellyfish.jaro_winkler_similarity,
+    "jaro": jellyfish.jaro_similarity,
+    "levenshtein": _edit_similarity(jellyfish.levenshtein_distance),
+    "damerau_levenshtein": _edit_similarity(jellyfish.damerau_levenshtein_distance),
+}
+
+
+def _check_thresholds(owner: str, values: Sequence[float], *, increasing: bool,
+                      lower: float, upper: float | None) -> list[str]:
+    problems = []
+    vals = list(values)
+    if not vals:
+        problems.append(f"{owner}: needs at least one threshold.")
+    for v in vals:
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v):
+            problems.append(f"{owner}: threshold {v!r} is not a finite number.")
+        elif v < lower or (upper is not None and v > upper):
+            problems.append(f"{owner}: threshold {v!r} lies outside [{lower}, {upper}].")
+    if len(vals) > 1 and all(isinstance(v, (int, float)) for v in vals):
+        d = np.diff(np.asarray(vals, dtype=float))
+        if (increasing and not (d > 0).all()) or (not increasing and not (d < 0).all()):
+            order = "increasing" if increasing else "decreasing"
+            problems.append(f"{owner}: thresholds must be strictly {order}, got {vals}.")
+    return problems
+
+
+@dataclass(frozen=True)
+class _Comparison:
+    column: str
+    right_column: str | None = field(default=None, kw_only=True)
+    name: str | None = field(default=None, kw_only=True)
+
+    @property
+    def label(self) -> str:
+        """Name used in the model table and the ``gamma_<label>`` columns."""
+        return self.name or self.column
+
+    @property
+    def right(self) -> str:
+        return self.right_column or self.column
+
+    def level_labels(self) -> list[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _validate_common(self) -> list[str]:
+        problems = []
+        if not isinstance(self.column, str) or not self.column:
+            problems.append(f"{type(self).__name__}: column must be a non-empty str, "
+                            f"got {self.column!r}.")
+        return problems
+
+
+@dataclass(frozen=True)
+class ExactComparison(_Comparison):
+    """Two levels: values equal, or not (plus the neutral missing level).
+
+    Examples
+    --------
+    >>> c = ExactComparison("sex")
+    >>> c.levels(pd.Series([1, 2, None]), pd.Series([1, 1, 2])).tolist()
+    [1, 0, -1]
+    """
+
+    def __post_init__(self) -> None:
+        problems = self._validate_common()
+        if problems:
+            raise SpecError("ExactComparison is invalid.", problems)
+
+    def level_labels(self) -> list[str]:
+        return ["else", "exact"]
+
+    def levels(self, a: pd.Series, b: pd.Series) -> np.ndarray:
+        """Level per pair of aligned values ``a[i]``, ``b[i]``."""
+        miss = (a.isna().to_numpy() | b.isna().to_numpy())
+        eq = (a.to_numpy(dtype=object) == b.to_numpy(dtype=object))
+        out = np.where(eq, 1, 0).astype(np.int8)
+        out[miss] = MISSING
+        return out
+
+
+@dataclass(frozen=True)
+class StringComparison(_Comparison):
+    """Exact, then similarity at or above each threshold, else disagreement.
+
+    Parameters
+    ----------
+    column : str
+        Column in the left frame (and the right one unless `right_column`).
+    method : {"jarowinkler", "jaro", "levenshtein", "damerau_levenshtein"}
+        recordlinkage string comparator (jellyfish).
+    thresholds : sequence of float
+        Strictly decreasing similarity cut-offs in (0, 1).
+
+    Examples
+    --------
+    >>> c = StringComparison("surname", thresholds=(0.9, 0.7))
+    >>> c.level_labels()
+    ['else', 'jarowinkler>=0.7', 'jarowinkler>=0.9', 'exact']
+    >>> a = pd.Series(["hansen", "hansen", "olsen", None])
+    >>> b = pd.Series(["hansen", "hanssen", "berg", "berg"])
+    >>> c.levels(a, b).tolist()
+    [3, 2, 0, -1]
+    """
+
+    method: str = field(default="jarowinkler", kw_only=True)
+    thresholds: tuple[float, ...] = field(default=(0.92, 0.8), kw_only=True)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "thresholds", tuple(self.thresholds))
+        problems = self._validate_common()
+        if self.method not in _STRING_METHODS:
+            problems.append(f"StringComparison: method must be one of "
+                            f"{sorted(_STRING_METHODS)}, got {self.method!r}.")
+        problems += _check_thresholds("StringComparison", self.thresholds,
+                                      increasing=False, lower=0.0, upper=1.0)
+        if problems:
+            raise SpecError("StringComparison is invalid.", problems)
+
+    def level_labels(self) -> list[str]:
+        return (["else"] + [f"{self.method}>={t:g}" for t in reversed(self.thresholds)]
+                + ["exact"])
+
+    def levels(self, a: pd.Series, b: pd.Series) -> np.ndarray:
+        """Level per pair; similarity computed once per distinct string pair."""
+        sa = a.astype("string").to_numpy(dtype=object, na_value=None)
+        sb = b.astype("string").to_numpy(dtype=object, na_value=None)
+        miss = pd.isna(a).to_numpy() | pd.isna(b).to_numpy()
+        out = np.full(len(sa), MISSING, dtype=np.int8)
+        ok = ~miss
+        if not ok.any():
+            return out
+        codes, uniques = pd.factorize(np.concatenate([sa[ok], sb[ok]]))
+        n_ok = int(ok.sum())
+        ca, cb = codes[:n_ok].astype(np.int64), codes[n_ok:].astype(np.int64)
+        pair_key = ca * len(uniques) + cb
+        upair, inverse = np.unique(pair_key, return_inverse=True)
+        ua = uniques[upair // len(uniques)]
+        ub = uniques[upair % len(uniques)]
+        f = _STRING_METHODS[self.method]
+        sim = np.fromiter((f(x, y) for x, y in zip(ua, ub)), dtype=float,
+                          count=len(upair))[inverse]
+        lev = np.zeros(n_ok, dtype=np.int8)
+        for i, t in enumerate(reversed(self.thresholds), start=1):
+            lev[sim >= t] = i
+        lev[ca == cb] = len(self.thresholds) + 1
+        out[ok] = lev
+        return out
+
+
+@dataclass(frozen=True)
+class NumericComparison(_Comparison):
+    """Absolute difference at or below each distance (0 = exact), else disagreement.
+
+    Parameters
+    ----------
+    distances : sequence of float
+        Strictly increasing, >= 0; the first level is the closest.
+
+    Examples
+    --------
+    >>> c = NumericComparison("birth_year", distances=(0, 1))
+    >>> c.levels(pd.Series([1950, 1950, 1950, None]),
+    ...          pd.Series([1950, 1951, 1960, 1950])).tolist()
+    [2, 1, 0, -1]
+    """
+
+    distances: tuple[float, ...] = field(default=(0, 1), kw_only=True)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "distances", tuple(self.distances))
+        problems = self._validate_common()
+        problems += _check_thresholds(type(self).__name__, self.distances,
+                                      increasing=True, lower=0.0, upper=None)
+        if problems:
+            raise SpecError(f"{type(self).__name__} is invalid.", problems)
+
+    def level_labels(self) -> list[str]:
+        unit = "days" if isinstance(self, DateComparison) else "abs diff"
+        return ["else"] + [f"{unit}<={d:g}" for d in reversed(self.distances)]
+
+    def _as_float(self, s: pd.Series) -> np.ndarray:
+        return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+    def levels(self, a: pd.Series, b: pd.Series) -> np.ndarray:
+        """Level per pair of aligned values."""
+        diff = np.abs(self._as_float(a) - self._as_float(b))
+        out = np.zeros(len(diff), dtype=np.int8)
+        k = len(self.distances)
+        for i, d in enumerate(reversed(self.distances), start=1):
+            out[diff <= d] = i
+        out[np.isnan(diff)] = MISSING
+        assert out.max(initial=0) <= k
+        return out
+
+
+@dataclass(frozen=True)
+class DateComparison(NumericComparison):
+    """Difference in days between two dates at or below each distance.
+
+    Examples
+    --------
+    >>> c = DateComparison("death_date", distances=(0, 3))
+    >>> a = pd.Series(pd.to_datetime(["2017-01-01", "2017-01-01", None]))
+    >>> b = pd.Series(pd.to_datetime(["2017-01-01", "2017-01-03", "2017-01-01"]))
+    >>> c.levels(a, b).tolist()
+    [2, 1, -1]
+    """
+
+    def _as_float(self, s: pd.Series) -> np.ndarray:
+        d = pd.to_datetime(s, errors="coerce")
+        days = (d - pd.Timestamp("1970-01-01")).dt.days
+        return days.to_numpy(dtype=float, na_value=np.nan)
+
+
+@dataclass(frozen=True)
+class EventDatesComparison(_Comparison):
+    """How many left events are followed by a right event within a window.
+
+    The columns hold, per record, a sequence of event dates as integer days
+    since 1970-01-01 (e.g. out-of-hours visits on the left, hospital
+    admissions on the right). A left event *coincides* when some right event
+    falls ``0 … max_days`` days after it (``min_days`` may be negative to
+    allow either order). The level is the number of coinciding events, capped
+    at ``max(counts)``; a record with no events is missing (neutral).
+
+    Examples
+    --------
+    >>> c = EventDatesComparison("days", counts=(1, 2), max_days=1)
+    >>> a = pd.Series([[10, 20, 30], [10], [], [5]])
+    >>> b = pd.Series([[11, 30], [40], [10], [5, 6]])
+    >>> c.levels(a, b).tolist()
+    [2, 0, -1, 1]
+    """
+
+    counts: tuple[int, ...] = field(default=(1, 2), kw_only=True)
+    min_days: int = field(default=0, kw_only=True)
+    max_days: int = field(default=1, kw_only=True)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "counts", tuple(self.counts))
+        problems = self._validate_common()
+        problems += _check_thresholds("EventDatesComparison", self.counts,
+                                      increasing=True, lower=1, upper=None)
+        if any(int(c) != c for c in self.counts if isinstance(c, (int, float))):
+            problems.append(f"EventDatesComparison: counts must be integers, got {self.counts}.")
+        if not (isinstance(self.min_days, int) and isinstance(self.max_days, int)
+                and self.min_days <= self.max_days):
+            problems.append("EventDatesComparison: need integers min_days <= max_days, "
+                            f"got {self.min_days!r}, {self.max_days!r}.")
+        if problems:
+            raise SpecError("EventDatesComparison is invalid.", problems)
+
+    def level_labels(self) -> list[str]:
+        return ["none coincide"] + [f">={c} coincide" for c in self.counts]
+
+    def levels(self, a: pd.Series, b: pd.Series) -> np.ndarray:
+        """Level per pair of aligned event-date sequences."""
+        n = len(a)
+        la = np.fromiter((0 if _empty(x) else len(x) for x in a), dtype=np.int64, count=n)
+        lb = np.fromiter((0 if _empty(x) else len(x) for x in b), dtype=np.int64, count=n)
+        out = np.full(n, MISSING, dtype=np.int8)
+        ok = (la > 0) & (lb > 0)
+        if not ok.any():
+            return out
+        idx = np.flatnonzero(ok)
+        pair_a = np.repeat(idx, la[idx])
+        days_a = np.concatenate([np.asarray(a.iloc[i], dtype=np.int64) for i in idx])
+        pair_b = np.repeat(idx, lb[idx])
+        days_b = np.concatenate([np.asarray(b.iloc[i], dtype=np.int64) for i in idx])
+        span = np.int64(1 << 20)
+        right_keys = np.unique(pair_b * span + days_b)
+        hit = np.zeros(len(days_a), dtype=bool)
+        for off in range(self.min_days, self.max_days + 1):
+            hit |= np.isin(pair_a * span + days_a + off, right_keys)
+        # count distinct coinciding left dates per pair
+        keys = np.unique(pair_a[hit] * span + days_a[hit])
+        n_hit = np.bincount(keys // span, minlength=n)
+        lev = np.zeros(n, dtype=np.int8)
+        for i, c in enumerate(self.counts, start=1):
+            lev[n_hit >= c] = i
+        out[ok] = lev[ok]
+        return out
+
+
+def _empty(x: object) -> bool:
+    if x is None:
+        return True
+    if isinstance(x, float) and np.isnan(x):
+        return True
+    try:
+        return len(x) == 0  # type: ignore[arg-type]
+    except TypeError:
+        return True
+
+
+Comparison = ExactComparison | StringComparison | NumericComparison | EventDatesComparison
+
+
+def comparison_matrix(comparisons: Sequence[Comparison], left: pd.DataFrame,
+                      right: pd.DataFrame, pos_left: np.ndarray,
+                      pos_right: np.ndarray) -> np.ndarray:
+    """Gamma matrix (pairs × comparisons, int8) for pairs given by row positions."""
+    out = np.empty((len(pos_left), len(comparisons)), dtype=np.int8)
+    for j, c in enumerate(comparisons):
+        a = left[c.column].iloc[pos_left].reset_index(drop=True)
+        b = right[c.right].iloc[pos_right].reset_index(drop=True)
+        out[:, j] = c.levels(a, b)
+    return out

@@ -1,0 +1,175 @@
+"""Fellegi–Sunter estimation: EM over comparison patterns, u from random pairs.
+
+Everything works on the distinct comparison *patterns* (rows of the gamma
+matrix) weighted by how many candidate pairs show them, so the cost of an EM
+iteration does not grow with the number of pairs. Missing levels (-1) are
+neutral: they enter neither the m nor the u likelihood. Probabilities are
+clipped to ``[EPS, 1 - EPS]`` so no weight is ever ``log(0)``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+EPS = 1e-6
+log = logging.getLogger(__name__)
+
+
+def clip_normalise(p: np.ndarray) -> np.ndarray:
+    """Clip probabilities to [EPS, 1-EPS] and make them sum to one again."""
+    p = np.asarray(p, dtype=float)
+    p = np.clip(p / p.sum(), EPS, 1 - EPS)
+    return p / p.sum()
+
+
+def patterns(gamma: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct rows of `gamma`, their counts, and each row's pattern index."""
+    if len(gamma) == 0:
+        return gamma[:0], np.zeros(0, np.int64), np.zeros(0, np.int64)
+    g = gamma.astype(np.int64) + 1  # -1..L -> 0..L+1
+    radix = g.max(axis=0) + 1
+    code = np.zeros(len(g), dtype=np.int64)
+    for j in range(g.shape[1]):
+        code = code * radix[j] + g[:, j]
+    uniq, first, inverse, counts = np.unique(code, return_index=True, return_inverse=True,
+                                             return_counts=True)
+    return gamma[first], counts, inverse
+
+
+def level_frequencies(gamma: np.ndarray, n_levels: Sequence[int],
+                      weights: np.ndarray | None = None,
+                      smoothing: float = 0.0) -> list[np.ndarray]:
+    """Per comparison, the share of each level among non-missing rows."""
+    w = np.ones(len(gamma)) if weights is None else weights
+    out = []
+    for k, n in enumerate(n_levels):
+        col = gamma[:, k]
+        ok = col >= 0
+        f = np.bincount(col[ok], weights=w[ok], minlength=n)[:n] + smoothing
+        out.append(clip_normalise(f) if f.sum() > 0 else np.full(n, 1.0 / n))
+    return out
+
+
+def log_likelihoods(pat: np.ndarray, probs: Sequence[np.ndarray]) -> np.ndarray:
+    """log P(pattern | class); missing levels add nothing."""
+    ll = np.zeros(len(pat))
+    for k, p in enumerate(probs):
+        col = pat[:, k]
+        ok = col >= 0
+        ll[ok] += np.log(p[col[ok]])
+    return ll
+
+
+@dataclass
+class EMFit:
+    m: list[np.ndarray]
+    u: list[np.ndarray]
+    prior: float
+    n_iter: int
+    converged: bool
+    swapped: bool
+
+
+def _agreement_score(probs: Sequence[np.ndarray]) -> float:
+    """Mean expected agreement (level / top level) over comparisons."""
+    scores = [float((p * np.arange(len(p))).sum() / max(len(p) - 1, 1)) for p in probs]
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def fit_em(pat: np.ndarray, counts: np.ndarray, n_levels: Sequence[int], *,
+           m_start: Sequence[np.ndarray], u_start: Sequence[np.ndarray],
+           prior_start: float, fix_m: bool = False, fix_u: bool = True,
+           fix_prior: bool = False, max_iter: int = 200, tol: float = 1e-7) -> EMFit:
+    """EM for the two-class mixture over weighted patterns.
+
+    The match class is the one with the higher agreement: if EM ends with the
+    classes swapped (the "match" class agreeing less), m and u, and the prior,
+    are exchanged and ``swapped`` is set.
+    """
+    m = [clip_normalise(p) for p in m_start]
+    u = [clip_normalise(p) for p in u_start]
+    lam = float(np.clip(prior_start, EPS, 1 - EPS))
+    c = counts.astype(float)
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):
+        lm = log_likelihoods(pat, m) + np.log(lam)
+        lu = log_likelihoods(pat, u) + np.log1p(-lam)
+        w = 1.0 / (1.0 + np.exp(np.clip(lu - lm, -700, 700)))
+        new_lam = lam if fix_prior else float(np.clip((c * w).sum() / c.sum(), EPS, 1 - EPS))
+        new_m = m if fix_m else level_frequencies(pat, n_levels, c * w)
+        new_u = u if fix_u else level_frequencies(pat, n_levels, c * (1 - w))
+        delta = max([abs(new_lam - lam)]
+                    + [float(np.abs(a - b).max()) for a, b in zip(new_m, m)]
+                    + [float(np.abs(a - b).max()) for a, b in zip(new_u, u)])
+        m, u, lam = new_m, new_u, new_lam
+        if delta < tol:
+            converged = True
+            break
+    swapped = False
+    if not fix_m and not fix_u and _agreement_score(m) < _agreement_score(u):
+        log.info("EM classes swapped (match class agreed less); exchanging m and u.")
+        m, u, lam, swapped = u, m, 1 - lam, True
+    return EMFit(m=m, u=u, prior=lam, n_iter=it, converged=converged, swapped=swapped)
+
+
+def pattern_weights(pat: np.ndarray, m: Sequence[np.ndarray],
+                    u: Sequence[np.ndarray]) -> np.ndarray:
+    """log2 Bayes factor per pattern (sum of partial match weights)."""
+    return (log_likelihoods(pat, m) - log_likelihoods(pat, u)) / np.log(2)
+
+
+def one_to_one(pos_left: np.ndarray, pos_right: np.ndarray, weight: np.ndarray, *,
+               max_component: int = 4000) -> np.ndarray:
+    """Boolean mask of the links kept by a one-to-one assignment.
+
+    Each connected component of the bipartite link graph is solved with
+    ``scipy.optimize.linear_sum_assignment`` maximising total weight; a
+    component with more than `max_component` records falls back to greedy
+    (highest weight first).
+    """
+    n = len(pos_left)
+    keep = np.zeros(n, dtype=bool)
+    if n == 0:
+        return keep
+    lu = np.unique(pos_left, return_inverse=True)[1]
+    ru = np.unique(pos_right, return_inverse=True)[1]
+    nl, nr = int(lu.max()) + 1, int(ru.max()) + 1
+    graph = coo_matrix((np.ones(n), (lu, nl + ru)), shape=(nl + nr, nl + nr))
+    _, comp_node = connected_components(graph, directed=False)
+    comp = comp_node[lu]
+    size = np.bincount(comp)
+    simple = size[comp] == 1
+    keep[simple] = True
+    rest = np.flatnonzero(~simple)
+    if len(rest) == 0:
+        return keep
+    order = rest[np.argsort(comp[rest], kind="stable")]
+    bounds = np.flatnonzero(np.diff(comp[order])) + 1
+    for grp in np.split(order, bounds):
+        li = np.unique(lu[grp], return_inverse=True)[1]
+        ri = np.unique(ru[grp], return_inverse=True)[1]
+        a, b = int(li.max()) + 1, int(ri.max()) + 1
+        if a + b > max_component:
+            used_l, used_r = set(), set()
+            for g in grp[np.argsort(-weight[grp], kind="stable")]:
+                if lu[g] not in used_l and ru[g] not in used_r:
+                    keep[g] = True
+                    used_l.add(lu[g])
+                    used_r.add(ru[g])
+            continue
+        cost = np.full((a, b), -1e12)
+        edge = np.full((a, b), -1, dtype=np.int64)
+        cost[li, ri] = weight[grp]
+        edge[li, ri] = grp
+        r, c = linear_sum_assignment(cost, maximize=True)
+        chosen = edge[r, c]
+        keep[chosen[chosen >= 0]] = True
+    return keep

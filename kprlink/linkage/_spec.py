@@ -1,0 +1,191 @@
+"""``LinkageSpec``: the definition of a probabilistic linkage (frozen, validated)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from kprlink.exceptions import SpecError
+from kprlink.linkage._comparisons import (
+    Comparison,
+    DateComparison,
+    EventDatesComparison,
+    ExactComparison,
+    NumericComparison,
+    StringComparison,
+)
+
+_COMPARISON_TYPES = (ExactComparison, StringComparison, NumericComparison,
+                     EventDatesComparison)
+
+
+@dataclass(frozen=True)
+class LinkageSpec:
+    """How to block, compare and classify record pairs (Fellegi–Sunter).
+
+    Parameters
+    ----------
+    comparisons : sequence of comparison
+        :class:`ExactComparison`, :class:`StringComparison`,
+        :class:`NumericComparison`, :class:`DateComparison` or
+        :class:`EventDatesComparison`; labels must be distinct.
+    blocking : sequence of sequence of str
+        Blocking rules; a pair is a candidate if it agrees exactly on all
+        columns of at least one rule (rules are unioned). A plain string is a
+        one-column rule.
+    prior : float or None, default None
+        P(match) among candidate pairs; None lets EM estimate it.
+    one_to_one : bool, default True
+        Keep at most one link per left and per right record (assignment
+        maximising the total match weight per connected component).
+    threshold : float, default 0.5
+        Minimum match probability of a link.
+    estimate_u : {"random", "em"}, default "random"
+        "random": u from `n_random_pairs` random pairs, fixed during EM;
+        "em": u re-estimated by EM as well.
+    n_random_pairs : int, default 100_000
+    max_pairs : int, default 50_000_000
+        Refuse blocking that would create more candidate pairs.
+    max_iter : int, default 200
+    tol : float, default 1e-7
+    seed : int, default 0
+        Seed of the random pairs and the validation split.
+
+    Examples
+    --------
+    >>> spec = LinkageSpec(
+    ...     comparisons=[ExactComparison("sex"), NumericComparison("birth_year")],
+    ...     blocking=["municipality"])
+    >>> spec.blocking
+    (('municipality',),)
+    >>> sorted(spec.required_columns)
+    ['birth_year', 'municipality', 'sex']
+    >>> len(spec.digest)
+    12
+    """
+
+    comparisons: tuple[Comparison, ...]
+    blocking: tuple[tuple[str, ...], ...]
+    prior: float | None = None
+    one_to_one: bool = True
+    threshold: float = 0.5
+    estimate_u: Literal["random", "em"] = "random"
+    n_random_pairs: int = 100_000
+    max_pairs: int = 50_000_000
+    max_iter: int = 200
+    tol: float = 1e-7
+    seed: int = 0
+    name: str = field(default="linkage")
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        comps = tuple(self.comparisons) if not isinstance(self.comparisons, str) else ()
+        object.__setattr__(self, "comparisons", comps)
+        if not comps:
+            problems.append("comparisons: need at least one comparison.")
+        bad = [c for c in comps if not isinstance(c, _COMPARISON_TYPES)]
+        problems += [f"comparisons: {c!r} is not a comparison object." for c in bad]
+        labels = [c.label for c in comps if isinstance(c, _COMPARISON_TYPES)]
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        if dup:
+            problems.append(f"comparisons: labels must be distinct; repeated {dup} "
+                            "(give one of them name=...).")
+        rules: list[tuple[str, ...]] = []
+        raw = [self.blocking] if isinstance(self.blocking, str) else list(self.blocking)
+        for r in raw:
+            rule = (r,) if isinstance(r, str) else tuple(r)
+            if not rule or not all(isinstance(c, str) and c for c in rule):
+                problems.append(f"blocking: rule {r!r} must be a non-empty sequence of "
+                                "column names.")
+            rules.append(rule)
+        if not rules:
+            problems.append("blocking: need at least one rule (comparing all pairs "
+                            "does not scale).")
+        object.__setattr__(self, "blocking", tuple(rules))
+        if self.prior is not None and not (isinstance(self.prior, (int, float))
+                                           and 0 < self.prior < 1):
+            problems.append(f"prior must be None or in (0, 1), got {self.prior!r}.")
+        if not (isinstance(self.threshold, (int, float)) and 0 < self.threshold <= 1):
+            problems.append(f"threshold must be in (0, 1], got {self.threshold!r}.")
+        if self.estimate_u not in ("random", "em"):
+            problems.append(f"estimate_u must be 'random' or 'em', got {self.estimate_u!r}.")
+        for nm in ("n_random_pairs", "max_pairs", "max_iter"):
+            v = getattr(self, nm)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                problems.append(f"{nm} must be an int >= 1, got {v!r}.")
+        if not (isinstance(self.tol, (int, float)) and self.tol > 0):
+            problems.append(f"tol must be > 0, got {self.tol!r}.")
+        if not isinstance(self.seed, int):
+            problems.append(f"seed must be an int, got {self.seed!r}.")
+        if problems:
+            raise SpecError(f"LinkageSpec({self.name!r}) is invalid.", problems)
+
+    @property
+    def required_columns(self) -> set[str]:
+        """Columns the left frame needs (comparisons and blocking)."""
+        return {c.column for c in self.comparisons} | {c for r in self.blocking for c in r}
+
+    @property
+    def required_right_columns(self) -> set[str]:
+        """Columns the right frame needs."""
+        return {c.right for c in self.comparisons} | {c for r in self.blocking for c in r}
+
+    def to_dict(self) -> dict[str, object]:
+        """Canonical JSON-able form (``kprlink_spec`` 1)."""
+        d = asdict(self)
+        d["comparisons"] = [{"kind": type(c).__name__, **asdict(c)} for c in self.comparisons]
+        d["blocking"] = [list(r) for r in self.blocking]
+        return {"kprlink_spec": 1, "kind": "linkage_spec", **d}
+
+    @property
+    def digest(self) -> str:
+        """Short hash of the canonical JSON."""
+        text = json.dumps(self.to_dict(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    @classmethod
+    def febrl(cls, **kwargs: object) -> LinkageSpec:
+        """Configuration for FEBRL-style person files (names, address, DOB, id)."""
+        jw = (0.95, 0.88, 0.7)
+        comps = [
+            StringComparison("given_name", thresholds=jw),
+            StringComparison("surname", thresholds=jw),
+            StringComparison("street_number", method="levenshtein", thresholds=(0.6,)),
+            StringComparison("address_1", thresholds=(0.9, 0.7)),
+            StringComparison("address_2", thresholds=(0.9, 0.7)),
+            StringComparison("suburb", thresholds=(0.9, 0.7)),
+            StringComparison("postcode", method="levenshtein", thresholds=(0.7,)),
+            ExactComparison("state"),
+            StringComparison("date_of_birth", method="damerau_levenshtein",
+                             thresholds=(0.85, 0.7)),
+            StringComparison("soc_sec_id", method="damerau_levenshtein",
+                             thresholds=(0.85, 0.7)),
+        ]
+        blocking = [("given_name",), ("surname",), ("date_of_birth",), ("soc_sec_id",),
+                    ("postcode", "street_number"), ("suburb", "address_1")]
+        return cls(comparisons=tuple(comps), blocking=tuple(blocking),
+                   **kwargs)  # type: ignore[arg-type]
+
+    @classmethod
+    def person_profile(cls, *, event_columns: Sequence[str] = ("event_days",),
+                       **kwargs: object) -> LinkageSpec:
+        """Configuration for register person profiles (see ``person_profiles``).
+
+        Compares birth year, sex, modal municipality, death date and the
+        coincidence of dated events; blocks on birth year + sex and on death
+        date.
+        """
+        comps: list[Comparison] = [
+            NumericComparison("birth_year", distances=(0, 1)),
+            ExactComparison("sex"),
+            ExactComparison("municipality"),
+            DateComparison("death_date", distances=(0, 7)),
+        ]
+        comps += [EventDatesComparison(c, counts=(1, 2, 3), min_days=-1, max_days=1)
+                  for c in event_columns]
+        blocking = [("birth_year", "sex", "municipality"), ("birth_year", "death_date")]
+        return cls(comparisons=tuple(comps), blocking=tuple(blocking),
+                   **kwargs)  # type: ignore[arg-type]
