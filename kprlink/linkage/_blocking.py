@@ -109,3 +109,11 @@ def block_pairs(left: pd.DataFrame, right: pd.DataFrame | None,
         seen = np.union1d(seen, new)
     return seen // n_right, seen % n_right, pd.DataFrame(
         rows, columns=["rule", "n_pairs", "n_new_pairs", "n_left_missing", "n_right_missing"])
+
+
+def rule_mask(left: pd.DataFrame, right: pd.DataFrame | None, rule: Sequence[str],
+              pos_left: np.ndarray, pos_right: np.ndarray) -> np.ndarray:
+    """Which candidate pairs agree on every column of `rule` (i.e. it found them)."""
+    cl, cr = _block_codes(left, right, rule)
+    a, b = cl[pos_left], cr[pos_right]
+    return (a == b) & (a >= 0)

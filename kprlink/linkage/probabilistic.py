@@ -17,7 +17,7 @@ import pandas as pd
 
 from kprlink.exceptions import LinkageError, LinkageQualityWarning, MissingColumnsError
 from kprlink.linkage import _fs_em as fs
-from kprlink.linkage._blocking import block_pairs
+from kprlink.linkage._blocking import block_pairs, rule_mask
 from kprlink.linkage._comparisons import (
     DateComparison,
     EventDatesComparison,
@@ -88,6 +88,50 @@ def _m_start(spec: LinkageSpec) -> list[np.ndarray]:
     return [fs.clip_normalise(8.0 ** np.arange(k)) for k in _levels(spec)]
 
 
+def _m_by_rule(spec: LinkageSpec, left: pd.DataFrame, right: pd.DataFrame | None,
+               pl: np.ndarray, pr: np.ndarray, gamma: np.ndarray, u: list[np.ndarray],
+               prior0: float) -> list[np.ndarray]:
+    """m by EM, one session per blocking rule, as in Splink.
+
+    Pairs found by a rule agree on its columns by construction, so those
+    comparisons would look like perfect evidence; each session therefore
+    treats the rule's own comparisons as missing and estimates m for the
+    others. A comparison's m is the mean over the sessions that could
+    estimate it; estimates whose top level is not more likely among matches
+    than among non-matches (a swapped or degenerate session) are discarded.
+    A comparison never estimable falls back to one EM over all candidates.
+    """
+    levels = _levels(spec)
+    got: list[list[np.ndarray]] = [[] for _ in levels]
+    for rule in spec.blocking:
+        mask = rule_mask(left, right, rule, pl, pr)
+        if not mask.any():
+            continue
+        g = gamma[mask].copy()
+        blocked = [k for k, c in enumerate(spec.comparisons)
+                   if c.column in rule or c.right in rule]
+        g[:, blocked] = -1
+        pat, counts, _ = fs.patterns(g)
+        fit = fs.fit_em(pat, counts, levels, m_start=_m_start(spec), u_start=u,
+                        prior_start=float(np.clip(prior0 * len(pl) / mask.sum(), 1e-4, 0.5)),
+                        fix_u=spec.estimate_u == "random", max_iter=spec.max_iter,
+                        tol=spec.tol)
+        for k in range(len(levels)):
+            if k not in blocked and fit.m[k][-1] > fit.u[k][-1]:
+                got[k].append(fit.m[k])
+    if any(not g for g in got):
+        pat, counts, _ = fs.patterns(gamma)
+        whole = fs.fit_em(pat, counts, levels, m_start=_m_start(spec), u_start=u,
+                          prior_start=prior0, fix_u=spec.estimate_u == "random",
+                          max_iter=spec.max_iter, tol=spec.tol)
+        for k in range(len(levels)):
+            if not got[k]:
+                log.info("comparison %s: m from one EM over all candidates (blocked on "
+                         "in every rule)", spec.comparisons[k].label)
+                got[k].append(whole.m[k])
+    return [fs.clip_normalise(np.mean(g, axis=0)) for g in got]
+
+
 class _Scored:
     """Candidate pairs of one run, with their weights."""
 
@@ -100,10 +144,11 @@ class _Scored:
         pat, counts, inverse = fs.patterns(gamma)
         prior0 = spec.prior or float(np.clip(min(len(left), len(other)) / max(len(self.pl), 1),
                                              1e-4, 0.5))
+        if m is None and len(pat):
+            m = _m_by_rule(spec, left, right, self.pl, self.pr, gamma, u, prior0)
         if len(pat):
-            fit = fs.fit_em(pat, counts, _levels(spec), m_start=m or _m_start(spec),
-                            u_start=u, prior_start=prior0, fix_m=m is not None,
-                            fix_u=spec.estimate_u == "random",
+            fit = fs.fit_em(pat, counts, _levels(spec), m_start=m, u_start=u,
+                            prior_start=prior0, fix_m=True, fix_u=True,
                             fix_prior=spec.prior is not None,
                             max_iter=spec.max_iter, tol=spec.tol)
         else:
