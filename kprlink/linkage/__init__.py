@@ -15,6 +15,8 @@ from kprlink.linkage.probabilistic import (  # noqa: E402
     StringComparison,
     deduplicate,
     link_probabilistic,
+    link_registers_probabilistic,
+    person_profiles,
 )
 from kprlink.linkage.probabilistic import __all__ as _probabilistic_all  # noqa: E402
 

@@ -173,3 +173,29 @@ def one_to_one(pos_left: np.ndarray, pos_right: np.ndarray, weight: np.ndarray, 
         chosen = edge[r, c]
         keep[chosen[chosen >= 0]] = True
     return keep
+
+
+def fit_prior_all_pairs(pat: np.ndarray, counts: np.ndarray, m: Sequence[np.ndarray],
+                        u: Sequence[np.ndarray], n_all_pairs: float, *,
+                        max_iter: int = 500, tol: float = 1e-12) -> tuple[float, int]:
+    """P(two random records match), by EM over *all* record pairs.
+
+    Pairs that blocking did not produce are taken as non-matches (posterior
+    0), so only the candidate patterns enter the sum; the denominator is the
+    number of all pairs. Using this prior (not the share of matches among
+    candidates) keeps the u probabilities, estimated on random pairs,
+    consistent with the prior they are combined with.
+    """
+    bf = np.exp(log_likelihoods(pat, m) - log_likelihoods(pat, u))
+    c = counts.astype(float)
+    lam = float(np.clip(c.sum() / max(n_all_pairs, 1.0) / 10, EPS**2, 0.5))
+    it = 0
+    for it in range(1, max_iter + 1):
+        odds = lam / (1 - lam)
+        w = bf * odds / (1 + bf * odds)
+        new = float(np.clip((c * w).sum() / max(n_all_pairs, 1.0), EPS**2, 1 - EPS))
+        if abs(new - lam) < tol * max(lam, EPS**2) or abs(new - lam) < 1e-15:
+            lam = new
+            break
+        lam = new
+    return lam, it

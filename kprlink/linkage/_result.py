@@ -129,11 +129,17 @@ class ProbabilisticLinkResult:
             "n_right_unlinked": int(i["n_right"]) - self.links["right_id"].nunique(),
             "n_removed_one_to_one": i["n_removed_one_to_one"],
             "n_labels": i["n_labels"], "prior": i["prior"],
-            "em_iterations": i["em_iterations"], "em_converged": i["em_converged"],
+            "em_sessions": i["em_sessions"], "em_iterations": i["em_iterations"],
+            "em_converged": i["em_converged"],
             "em_classes_swapped": i["em_classes_swapped"],
+            "em_estimates_discarded": i["em_estimates_discarded"],
             "threshold": self.spec.threshold, "spec_digest": self.spec.digest,
             "kprlink_version": __version__,
         }
+        for k in ("n_key_rows", "n_key_missing_id", "n_key_superseded",
+                  "n_key_not_in_registers", "n_left_unlabelled", "n_right_unlabelled"):
+            if k in i:
+                rows[k] = i[k]
         if self.validation is not None:
             for k in ("precision", "recall", "f1"):
                 rows[f"validation_{k}"] = float(self.validation[k].iloc[0])

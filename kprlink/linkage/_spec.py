@@ -37,7 +37,8 @@ class LinkageSpec:
         columns of at least one rule (rules are unioned). A plain string is a
         one-column rule.
     prior : float or None, default None
-        P(match) among candidate pairs; None lets EM estimate it.
+        Probability that two records drawn at random (from all left × right
+        pairs, not only candidates) are a match; None lets EM estimate it.
     one_to_one : bool, default True
         Keep at most one link per left and per right record (assignment
         maximising the total match weight per connected component).
@@ -171,12 +172,14 @@ class LinkageSpec:
 
     @classmethod
     def person_profile(cls, *, event_columns: Sequence[str] = ("event_days",),
-                       **kwargs: object) -> LinkageSpec:
+                       broad_blocking: bool = True, **kwargs: object) -> LinkageSpec:
         """Configuration for register person profiles (see ``person_profiles``).
 
-        Compares birth year, sex, modal municipality, death date and the
-        coincidence of dated events; blocks on birth year + sex and on death
-        date.
+        Compares birth year, sex, modal municipality, death date and how many
+        contact dates coincide (within a day either way); blocks on birth year
+        + sex + municipality and on birth year + death date, and, with
+        `broad_blocking`, on birth year + sex alone (finds movers; use False
+        when the unkeyed sets are too large for it).
         """
         comps: list[Comparison] = [
             NumericComparison("birth_year", distances=(0, 1)),
@@ -187,5 +190,7 @@ class LinkageSpec:
         comps += [EventDatesComparison(c, counts=(1, 2, 3), min_days=-1, max_days=1)
                   for c in event_columns]
         blocking = [("birth_year", "sex", "municipality"), ("birth_year", "death_date")]
+        if broad_blocking:
+            blocking.append(("birth_year", "sex"))
         return cls(comparisons=tuple(comps), blocking=tuple(blocking),
                    **kwargs)  # type: ignore[arg-type]

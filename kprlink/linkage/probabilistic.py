@@ -27,6 +27,7 @@ from kprlink.linkage._comparisons import (
     comparison_matrix,
 )
 from kprlink.linkage._result import ProbabilisticLinkResult, _pairs, _score
+from kprlink.linkage._registers import link_registers_probabilistic, person_profiles
 from kprlink.linkage._spec import LinkageSpec
 
 __all__ = [
@@ -39,6 +40,8 @@ __all__ = [
     "ProbabilisticLinkResult",
     "link_probabilistic",
     "deduplicate",
+    "person_profiles",
+    "link_registers_probabilistic",
 ]
 
 log = logging.getLogger(__name__)
@@ -90,7 +93,7 @@ def _m_start(spec: LinkageSpec) -> list[np.ndarray]:
 
 def _m_by_rule(spec: LinkageSpec, left: pd.DataFrame, right: pd.DataFrame | None,
                pl: np.ndarray, pr: np.ndarray, gamma: np.ndarray, u: list[np.ndarray],
-               prior0: float) -> list[np.ndarray]:
+               prior0: float) -> tuple[list[np.ndarray], dict[str, object]]:
     """m by EM, one session per blocking rule, as in Splink.
 
     Pairs found by a rule agree on its columns by construction, so those
@@ -103,6 +106,8 @@ def _m_by_rule(spec: LinkageSpec, left: pd.DataFrame, right: pd.DataFrame | None
     """
     levels = _levels(spec)
     got: list[list[np.ndarray]] = [[] for _ in levels]
+    diag = {"em_sessions": 0, "em_converged": True, "em_classes_swapped": 0,
+            "em_estimates_discarded": 0, "em_iterations": 0}
     for rule in spec.blocking:
         mask = rule_mask(left, right, rule, pl, pr)
         if not mask.any():
@@ -116,9 +121,17 @@ def _m_by_rule(spec: LinkageSpec, left: pd.DataFrame, right: pd.DataFrame | None
                         prior_start=float(np.clip(prior0 * len(pl) / mask.sum(), 1e-4, 0.5)),
                         fix_u=spec.estimate_u == "random", max_iter=spec.max_iter,
                         tol=spec.tol)
+        diag["em_sessions"] += 1
+        diag["em_converged"] = bool(diag["em_converged"] and fit.converged)
+        diag["em_classes_swapped"] += int(fit.swapped)
+        diag["em_iterations"] = max(int(diag["em_iterations"]), fit.n_iter)
         for k in range(len(levels)):
-            if k not in blocked and fit.m[k][-1] > fit.u[k][-1]:
+            if k in blocked:
+                continue
+            if fit.m[k][-1] > fit.u[k][-1]:
                 got[k].append(fit.m[k])
+            else:
+                diag["em_estimates_discarded"] += 1
     if any(not g for g in got):
         pat, counts, _ = fs.patterns(gamma)
         whole = fs.fit_em(pat, counts, levels, m_start=_m_start(spec), u_start=u,
@@ -129,7 +142,7 @@ def _m_by_rule(spec: LinkageSpec, left: pd.DataFrame, right: pd.DataFrame | None
                 log.info("comparison %s: m from one EM over all candidates (blocked on "
                          "in every rule)", spec.comparisons[k].label)
                 got[k].append(whole.m[k])
-    return [fs.clip_normalise(np.mean(g, axis=0)) for g in got]
+    return [fs.clip_normalise(np.mean(g, axis=0)) for g in got], diag
 
 
 class _Scored:
@@ -142,17 +155,21 @@ class _Scored:
                                                       max_pairs=spec.max_pairs)
         gamma = comparison_matrix(spec.comparisons, left, other, self.pl, self.pr)
         pat, counts, inverse = fs.patterns(gamma)
-        prior0 = spec.prior or float(np.clip(min(len(left), len(other)) / max(len(self.pl), 1),
-                                             1e-4, 0.5))
+        n_all = len(left) * (len(left) - 1) / 2 if right is None else len(left) * len(other)
+        prior0 = float(np.clip(min(len(left), len(other)) / max(len(self.pl), 1), 1e-4, 0.5))
+        self.diag: dict[str, object] = {"em_sessions": 0, "em_converged": True,
+                                         "em_classes_swapped": 0,
+                                         "em_estimates_discarded": 0, "em_iterations": 0}
         if m is None and len(pat):
-            m = _m_by_rule(spec, left, right, self.pl, self.pr, gamma, u, prior0)
-        if len(pat):
-            fit = fs.fit_em(pat, counts, _levels(spec), m_start=m, u_start=u,
-                            prior_start=prior0, fix_m=True, fix_u=True,
-                            fix_prior=spec.prior is not None,
-                            max_iter=spec.max_iter, tol=spec.tol)
+            m, self.diag = _m_by_rule(spec, left, right, self.pl, self.pr, gamma, u, prior0)
+        m = m or _m_start(spec)
+        if spec.prior is not None:
+            prior, n_iter = spec.prior, 0
+        elif len(pat):
+            prior, n_iter = fs.fit_prior_all_pairs(pat, counts, m, u, n_all)
         else:
-            fit = fs.EMFit(m or _m_start(spec), u, prior0, 0, True, False)
+            prior, n_iter = 0.5, 0
+        fit = fs.EMFit(m, u, prior, n_iter, True, False)
         self.fit = fit
         self.gamma = gamma
         self.weight = fs.pattern_weights(pat, fit.m, fit.u)[inverse] if len(pat) else \
@@ -264,8 +281,7 @@ def link_probabilistic(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpe
 def _info(sc: _Scored, n_left: int, n_right: int, n_removed: int,
           n_key: int) -> dict[str, object]:
     return {"n_left": n_left, "n_right": n_right, "n_candidates": len(sc.pl),
-            "prior": sc.fit.prior, "em_iterations": sc.fit.n_iter,
-            "em_converged": sc.fit.converged, "em_classes_swapped": sc.fit.swapped,
+            "prior": sc.fit.prior, "prior_iterations": sc.fit.n_iter, **sc.diag,
             "n_removed_one_to_one": n_removed, "n_labels": n_key}
 
 

@@ -1,0 +1,157 @@
+"""Probabilistic NPR↔KPR linkage of persons the key file misses.
+
+Each register is reduced to one quasi-identifier profile per person (modal
+birth year, sex and municipality, death date, the set of contact dates); the
+model is trained on persons whose key is known and applied to the rest.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from kprlink.exceptions import LinkageError, MissingColumnsError
+from kprlink.linkage._result import ProbabilisticLinkResult
+from kprlink.linkage._spec import LinkageSpec
+
+_EPOCH = pd.Timestamp("1970-01-01")
+
+
+def _modal(ids: pd.Series, values: pd.Series, index: pd.Index) -> pd.Series:
+    """Most frequent non-missing value per id (ties: the first seen)."""
+    d = pd.DataFrame({"id": ids.to_numpy(), "v": values.to_numpy()}).dropna()
+    n = d.groupby(["id", "v"], sort=False).size().reset_index(name="n")
+    n = n.sort_values("n", ascending=False, kind="stable").drop_duplicates("id")
+    return n.set_index("id")["v"].reindex(index)
+
+
+def person_profiles(events: pd.DataFrame, *, id_col: str, date_col: str,
+                    birth_year_col: str = "birth_year", sex_col: str = "sex",
+                    municipality_col: str = "municipality",
+                    death_date_col: str = "death_date") -> pd.DataFrame:
+    """One quasi-identifier profile per person from an event table.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        One row per contact (KUHR claim, NPR episode). Not modified. The
+        birth-year, sex, municipality and death-date columns may be absent
+        (the profile column is then all missing, i.e. neutral).
+    id_col, date_col : str
+        Person id and contact date.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by person id: ``birth_year``, ``sex``, ``municipality`` (the
+        most frequent value), ``death_date`` (earliest), ``event_days``
+        (sorted distinct contact days since 1970-01-01, an array) and
+        ``n_events``.
+
+    Raises
+    ------
+    MissingColumnsError
+        If `id_col` or `date_col` is missing.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"pid": [1, 1, 2], "sex": [2, 2, 1],
+    ...                    "date": pd.to_datetime(["1970-01-02", "1970-01-05", None])})
+    >>> p = person_profiles(ev, id_col="pid", date_col="date")
+    >>> p["event_days"].map(lambda d: d.tolist()).tolist(), p["n_events"].tolist()
+    ([[1, 4], []], [2, 1])
+    """
+    missing = sorted({id_col, date_col} - set(events.columns))
+    if missing:
+        raise MissingColumnsError(
+            f"person_profiles() needs column(s) {missing}; columns are "
+            f"{list(events.columns)}.", missing=missing)
+    ids = events[id_col]
+    out = pd.DataFrame(index=pd.Index(pd.unique(ids.dropna()), name=id_col))
+    g = events.groupby(id_col, sort=False)
+    for col, name in ((birth_year_col, "birth_year"), (sex_col, "sex"),
+                      (municipality_col, "municipality")):
+        out[name] = _modal(ids, events[col], out.index) if col in events.columns else pd.NA
+    if death_date_col in events.columns:
+        out["death_date"] = pd.to_datetime(g[death_date_col].min())
+    else:
+        out["death_date"] = pd.NaT
+    days = (pd.to_datetime(events[date_col]) - _EPOCH).dt.days
+    d = pd.DataFrame({"id": ids, "day": days}).dropna().drop_duplicates()
+    d = d.sort_values(["id", "day"], kind="stable")
+    bounds = np.flatnonzero(d["id"].to_numpy()[1:] != d["id"].to_numpy()[:-1]) + 1
+    chunks = np.split(d["day"].to_numpy(np.int64), bounds) if len(d) else []
+    starts = d["id"].to_numpy()[np.r_[0, bounds]] if len(d) else []
+    by_id = dict(zip(starts, chunks))
+    empty = np.empty(0, np.int64)
+    out["event_days"] = pd.Series([by_id.get(i, empty) for i in out.index], index=out.index,
+                                  dtype=object)
+    out["n_events"] = g.size().reindex(out.index).to_numpy()
+    return out
+
+
+def link_registers_probabilistic(
+    npr_episodes: pd.DataFrame, kuhr_claims: pd.DataFrame, key: pd.DataFrame, *,
+    spec: LinkageSpec | None = None, validation_fraction: float = 0.5,
+) -> ProbabilisticLinkResult:
+    """Link NPR persons to KPR persons the key file does not cover.
+
+    Profiles are built with :func:`person_profiles` (NPR: ``date_in``; KPR:
+    claim ``date``). Key pairs train m (``left_id`` = ``npr_id``,
+    ``right_id`` = ``kpr_id``), a held-out share of them measures precision
+    and recall, and the model links the persons missing from the key. Where
+    one NPR id has several KPR ids the latest ``delivery`` wins; the other
+    pairs are counted in ``info["n_key_superseded"]`` and not used.
+
+    Parameters
+    ----------
+    npr_episodes, kuhr_claims : pandas.DataFrame
+        Canonical frames (see ``kprlink.sources``). Not modified.
+    key : pandas.DataFrame
+        ``npr_id``, ``kpr_id`` and optionally ``delivery``.
+    spec : LinkageSpec, optional
+        Default ``LinkageSpec.person_profile()``.
+
+    Returns
+    -------
+    ProbabilisticLinkResult
+        ``links`` with ``source`` "key" or "model"; ``evaluate(truth)``
+        takes ``truth`` with ``left_id`` = npr_id and ``right_id`` = kpr_id.
+
+    Raises
+    ------
+    MissingColumnsError
+        If `key` lacks ``npr_id``/``kpr_id`` or a frame lacks its id/date.
+    LinkageError
+        As :func:`link_probabilistic`.
+    """
+    from kprlink.linkage.probabilistic import link_probabilistic
+
+    missing = sorted({"npr_id", "kpr_id"} - set(key.columns))
+    if missing:
+        raise MissingColumnsError(f"link_registers_probabilistic() needs {missing} in `key`.",
+                                  missing=missing)
+    spec = spec or LinkageSpec.person_profile()
+    npr = person_profiles(npr_episodes, id_col="npr_id", date_col="date_in")
+    kpr = person_profiles(kuhr_claims, id_col="kpr_id", date_col="date")
+    k = key.dropna(subset=["npr_id", "kpr_id"])
+    n_key_na = len(key) - len(k)
+    if "delivery" in k.columns:
+        k = k.sort_values("delivery", kind="stable")
+    latest = k.drop_duplicates("npr_id", keep="last").drop_duplicates("kpr_id", keep="last")
+    usable = latest["npr_id"].isin(npr.index) & latest["kpr_id"].isin(kpr.index)
+    labels = pd.DataFrame({"left_id": latest.loc[usable, "npr_id"].to_numpy(),
+                           "right_id": latest.loc[usable, "kpr_id"].to_numpy()})
+    if labels.empty:
+        raise LinkageError("link_registers_probabilistic(): no key pair names persons "
+                           "present in both registers; nothing to train on.",
+                           [f"{len(key):,} key rows, {int(usable.sum())} usable"])
+    res = link_probabilistic(npr, kpr, spec, labels=labels,
+                             validation_fraction=validation_fraction)
+    info = dict(res.info)
+    info.update(n_key_rows=len(key), n_key_missing_id=n_key_na,
+                n_key_superseded=len(k) - len(latest),
+                n_key_not_in_registers=int((~usable).sum()))
+    return ProbabilisticLinkResult(links=res.links, candidates=res.candidates,
+                                   model=res.model, blocking=res.blocking,
+                                   validation=res.validation, spec=res.spec, info=info)
