@@ -349,7 +349,9 @@ def test_blocking_report_counts_records_missing_a_blocking_column() -> None:
 def test_deduplicate_finds_duplicate_clusters() -> None:
     left, right, truth = make_files(200, seed=8)
     df = pd.concat([left, right.iloc[:50]])
+    before = df.copy()
     res = deduplicate(df, person_spec())
+    pd.testing.assert_frame_equal(df, before)
     cl = res.clusters.set_index("id")["cluster_id"]
     same = [cl[a] == cl[b] for a, b in truth.iloc[:50].values if b in cl.index]
     assert np.mean(same) >= 0.95
@@ -372,3 +374,11 @@ def test_spec_digest_changes_with_content() -> None:
     assert a.digest == person_spec().digest
     assert a.digest != dataclasses.replace(a, threshold=0.9).digest
     assert a.to_dict()["kprlink_spec"] == 1
+
+
+def test_validation_hold_out_is_capped() -> None:
+    left, right, truth = make_files(400, seed=6)
+    res = link_probabilistic(left, right, person_spec(), labels=truth,
+                             max_validation_labels=25)
+    assert res.validation.iloc[0]["n_validation_labels"] == 25
+    assert res.n_key == len(truth)

@@ -86,7 +86,10 @@ def test_person_profiles_missing_columns_and_empty() -> None:
 
 def test_recovers_unkeyed_persons_with_target_precision_and_recall() -> None:
     claims, episodes, key, truth = make_registers()
+    before = (claims.copy(), episodes.copy(), key.copy())
     res = link_registers_probabilistic(episodes, claims, key)
+    for a, b in zip(before, (claims, episodes, key)):
+        pd.testing.assert_frame_equal(a, b)
     ev = res.evaluate(truth).set_index("links")
     n_unkeyed = len(truth) - len(key)
     assert ev.loc["model", "n_true"] == n_unkeyed

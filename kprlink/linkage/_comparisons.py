@@ -299,10 +299,11 @@ class EventDatesComparison(_Comparison):
         if not ok.any():
             return out
         idx = np.flatnonzero(ok)
+        va, vb = a.to_numpy(dtype=object), b.to_numpy(dtype=object)
         pair_a = np.repeat(idx, la[idx])
-        days_a = np.concatenate([np.asarray(a.iloc[i], dtype=np.int64) for i in idx])
+        days_a = np.concatenate([np.asarray(x, dtype=np.int64) for x in va[idx]])
         pair_b = np.repeat(idx, lb[idx])
-        days_b = np.concatenate([np.asarray(b.iloc[i], dtype=np.int64) for i in idx])
+        days_b = np.concatenate([np.asarray(x, dtype=np.int64) for x in vb[idx]])
         span = np.int64(1 << 20)
         right_keys = np.unique(pair_b * span + days_b)
         hit = np.zeros(len(days_a), dtype=bool)

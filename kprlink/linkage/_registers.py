@@ -93,6 +93,7 @@ def person_profiles(events: pd.DataFrame, *, id_col: str, date_col: str,
 def link_registers_probabilistic(
     npr_episodes: pd.DataFrame, kuhr_claims: pd.DataFrame, key: pd.DataFrame, *,
     spec: LinkageSpec | None = None, validation_fraction: float = 0.5,
+    max_validation_labels: int = 20_000,
 ) -> ProbabilisticLinkResult:
     """Link NPR persons to KPR persons the key file does not cover.
 
@@ -111,6 +112,8 @@ def link_registers_probabilistic(
         ``npr_id``, ``kpr_id`` and optionally ``delivery``.
     spec : LinkageSpec, optional
         Default ``LinkageSpec.person_profile()``.
+    validation_fraction, max_validation_labels
+        As :func:`link_probabilistic`.
 
     Returns
     -------
@@ -147,7 +150,8 @@ def link_registers_probabilistic(
                            "present in both registers; nothing to train on.",
                            [f"{len(key):,} key rows, {int(usable.sum())} usable"])
     res = link_probabilistic(npr, kpr, spec, labels=labels,
-                             validation_fraction=validation_fraction)
+                             validation_fraction=validation_fraction,
+                             max_validation_labels=max_validation_labels)
     info = dict(res.info)
     info.update(n_key_rows=len(key), n_key_missing_id=n_key_na,
                 n_key_superseded=len(k) - len(latest),

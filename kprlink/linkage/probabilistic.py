@@ -211,7 +211,8 @@ def _links_frame(spec: LinkageSpec, sc: _Scored, idx: np.ndarray, lid: pd.Series
 def link_probabilistic(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpec, *,
                        labels: pd.DataFrame | pd.MultiIndex | None = None,
                        left_id_col: str | None = None, right_id_col: str | None = None,
-                       validation_fraction: float = 0.5) -> ProbabilisticLinkResult:
+                       validation_fraction: float = 0.5,
+                       max_validation_labels: int = 20_000) -> ProbabilisticLinkResult:
     """Link two person files with a Fellegi–Sunter model.
 
     Parameters
@@ -231,6 +232,9 @@ def link_probabilistic(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpe
         Id columns; default the index.
     validation_fraction : float, default 0.5
         Share of labels held out for validation (0: none).
+    max_validation_labels : int, default 20_000
+        At most this many labels are held out (blocking all held-out records
+        of a national key would create far more pairs than the unkeyed rest).
 
     Returns
     -------
@@ -275,7 +279,7 @@ def link_probabilistic(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpe
             blocking=sc.blocking, validation=None, spec=spec,
             info=_info(sc, len(left), len(right), n_removed, 0))
     return _link_with_labels(left, right, spec, labels, lid, rid, u, rng,
-                             validation_fraction)
+                             validation_fraction, max_validation_labels)
 
 
 def _info(sc: _Scored, n_left: int, n_right: int, n_removed: int,
@@ -288,7 +292,8 @@ def _info(sc: _Scored, n_left: int, n_right: int, n_removed: int,
 def _link_with_labels(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpec,
                       labels: pd.DataFrame | pd.MultiIndex, lid: pd.Series, rid: pd.Series,
                       u: list[np.ndarray], rng: np.random.Generator,
-                      validation_fraction: float) -> ProbabilisticLinkResult:
+                      validation_fraction: float,
+                      max_validation_labels: int) -> ProbabilisticLinkResult:
     lab = _pairs(labels)
     lpos = pd.Series(np.arange(len(lid)), index=lid.to_numpy())
     rpos = pd.Series(np.arange(len(rid)), index=rid.to_numpy())
@@ -303,9 +308,10 @@ def _link_with_labels(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpec
                            "to estimate m by EM.", ["labels: no rows"])
     pl = lpos[lab["left_id"]].to_numpy()
     pr = rpos[lab["right_id"]].to_numpy()
-    is_hold = rng.random(len(lab)) < validation_fraction
-    if validation_fraction > 0 and is_hold.all():
-        is_hold[0] = False
+    n_hold = min(int(round(validation_fraction * len(lab))), max_validation_labels,
+                 len(lab) - 1)
+    is_hold = np.zeros(len(lab), dtype=bool)
+    is_hold[rng.choice(len(lab), size=max(n_hold, 0), replace=False)] = True
     gamma_train = comparison_matrix(spec.comparisons, left, right, pl[~is_hold], pr[~is_hold])
     m = fs.level_frequencies(gamma_train, _levels(spec), smoothing=1.0)
     if not all(mk[-1] > uk[-1] for mk, uk in zip(m, u)):
