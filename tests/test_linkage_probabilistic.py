@@ -7,6 +7,8 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import kprlink as kl
 from kprlink.exceptions import LinkageError, LinkageQualityWarning, MissingColumnsError, SpecError
@@ -382,3 +384,27 @@ def test_validation_hold_out_is_capped() -> None:
                              max_validation_labels=25)
     assert res.validation.iloc[0]["n_validation_labels"] == 25
     assert res.n_key == len(truth)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6), st.floats(0.1, 20)),
+                min_size=1, max_size=30, unique_by=lambda t: (t[0], t[1])))
+def test_one_to_one_is_a_matching_at_least_as_heavy_as_greedy(edges: list) -> None:
+    pl = np.array([e[0] for e in edges])
+    pr = np.array([e[1] for e in edges])
+    w = np.array([e[2] for e in edges])
+    keep = fs.one_to_one(pl, pr, w)
+    assert len(set(pl[keep])) == keep.sum() and len(set(pr[keep])) == keep.sum()
+    used_l, used_r, greedy = set(), set(), 0.0
+    for i in np.argsort(-w, kind="stable"):
+        if pl[i] not in used_l and pr[i] not in used_r:
+            used_l.add(pl[i])
+            used_r.add(pr[i])
+            greedy += w[i]
+    assert w[keep].sum() >= greedy - 1e-9
+
+
+def test_event_dates_before_1970_do_not_collide() -> None:
+    c = EventDatesComparison("d", counts=(1,), min_days=0, max_days=0)
+    lev = c.levels(pd.Series([[-5], [3]]), pd.Series([[-5], [-3]]))
+    assert lev.tolist() == [1, 0]

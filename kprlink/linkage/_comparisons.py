@@ -304,7 +304,9 @@ class EventDatesComparison(_Comparison):
         days_a = np.concatenate([np.asarray(x, dtype=np.int64) for x in va[idx]])
         pair_b = np.repeat(idx, lb[idx])
         days_b = np.concatenate([np.asarray(x, dtype=np.int64) for x in vb[idx]])
-        span = np.int64(1 << 20)
+        span = np.int64(1 << 22)  # days are shifted by 2**21 so dates before 1970 work
+        days_a = days_a + (1 << 21)
+        days_b = days_b + (1 << 21)
         right_keys = np.unique(pair_b * span + days_b)
         hit = np.zeros(len(days_a), dtype=bool)
         for off in range(self.min_days, self.max_days + 1):

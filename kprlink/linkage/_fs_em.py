@@ -131,7 +131,8 @@ def one_to_one(pos_left: np.ndarray, pos_right: np.ndarray, weight: np.ndarray, 
     """Boolean mask of the links kept by a one-to-one assignment.
 
     Each connected component of the bipartite link graph is solved with
-    ``scipy.optimize.linear_sum_assignment`` maximising total weight; a
+    ``scipy.optimize.linear_sum_assignment`` maximising total weight (records
+    may stay unassigned; weights of accepted links are positive); a
     component with more than `max_component` records falls back to greedy
     (highest weight first).
     """
@@ -165,8 +166,11 @@ def one_to_one(pos_left: np.ndarray, pos_right: np.ndarray, weight: np.ndarray, 
                     used_l.add(lu[g])
                     used_r.add(ru[g])
             continue
-        cost = np.full((a, b), -1e12)
-        edge = np.full((a, b), -1, dtype=np.int64)
+        # a dummy column per left record (weight 0) lets a record stay
+        # unassigned, so the assignment need not have full cardinality
+        cost = np.full((a, b + a), -1e12)
+        cost[np.arange(a), b + np.arange(a)] = 0.0
+        edge = np.full((a, b + a), -1, dtype=np.int64)
         cost[li, ri] = weight[grp]
         edge[li, ri] = grp
         r, c = linear_sum_assignment(cost, maximize=True)
