@@ -8,14 +8,17 @@ reads and validates them, and returns a :class:`Delivery`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:  # pragma: no cover
-    from kprlink.sources.validation import ValidationReport
+from kprlink.exceptions import Problem, ValidationError
+from kprlink.sources.validation import _REASON_COLUMNS, _TABLE_COLUMNS
+from kprlink.sources.validation import ValidationReport, raise_fatal
 
 #: Field of :class:`Delivery` that holds each contract's canonical frame.
 FIELD_BY_CONTRACT: dict[str, str] = {
@@ -87,3 +90,219 @@ class Delivery:
     def __repr__(self) -> str:
         parts = [f"{k}={len(v):,}" for k, v in self.frames().items()]
         return f"<Delivery {self.path}: " + ", ".join(parts) + ">"
+
+    def summary(self) -> pd.DataFrame:
+        """Rows kept, repaired and excluded per file (see :class:`ValidationReport`)."""
+        return self.report.summary()
+
+
+#: Name of the manifest :func:`import_delivery` writes beside the Parquet frames.
+MANIFEST = "kprlink_import.json"
+_FILE_COLUMNS = ["file", "contract", "format", "encoding", "separator", "rows", "sha256"]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _drop_orphans(frames: dict[str, list[pd.DataFrame]],
+                  report: ValidationReport) -> ValidationReport:
+    """Exclude KUHR diagnoses/fees whose claim is not among the kept claims."""
+    if not frames.get("kuhr_claims"):
+        return report
+    ids = pd.concat([f["claim_id"] for f in frames["kuhr_claims"]], ignore_index=True)
+    for field_ in ("kuhr_diagnoses", "kuhr_fees"):
+        parts = frames.get(field_, [])
+        for i, frame in enumerate(parts):
+            orphan = ~frame["claim_id"].isin(ids).to_numpy(bool)
+            n = int(orphan.sum())
+            if not n:
+                continue
+            label = frame.attrs["kprlink_file"]
+            idx = np.flatnonzero(orphan)
+            problem = Problem(label, "claim_id", "claim_not_kept",
+                              "claim_id is not among the kept claims (claim excluded or "
+                              "absent) (excluded)", n_rows=n,
+                              hint="Such rows have no date or person; not used.")
+            report = report.with_exclusion(label, "claim_not_kept", "claim_id", n, problem)
+            kept = frame.drop(index=frame.index[idx]).reset_index(drop=True)
+            kept.attrs.update(frame.attrs)
+            parts[i] = kept
+    return report
+
+
+def read_delivery(path: str | Path) -> Delivery:
+    """Read every file of a delivery folder to the canonical schema.
+
+    Top-level files only: sub-folders (the synthetic generator's ``truth/``) are
+    never read. Each file's contract is detected from its header; files that
+    match no contract are listed in ``report.unclassified``, not read. A folder
+    written by :func:`import_delivery` is read back from its Parquet frames.
+    KUHR diagnoses and fee codes whose claim was not kept are excluded and
+    counted. Every fatal problem of every file is collected, then raised once.
+
+    Parameters
+    ----------
+    path : str or Path
+        A delivery folder, or a single file.
+
+    Returns
+    -------
+    Delivery
+        Canonical frames, ``files`` and the ``report``.
+
+    Raises
+    ------
+    MissingRequiredColumnsError
+        If a file lacks required columns (``err.missing``, ``err.problems``).
+    ValidationError
+        If a file cannot be read (``err.problems`` lists every file's problems).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "nokkel.csv").write_text("npr_lnr;kpr_lnr;levering\\n1;11;d1\\n")
+    >>> _ = (folder / "notes.txt").write_text("no header here\\n")
+    >>> d = read_delivery(folder)
+    >>> len(d.key), d.report.unclassified
+    (1, ('notes.txt',))
+    """
+    from kprlink.sources.extract import MIN_SCORE, detect_contract, peek_columns
+    from kprlink.sources.extract import read_extract
+    from kprlink.sources.readers import detect_format
+
+    root = Path(path)
+    if not root.exists():
+        raise FileNotFoundError(2, "No such file or directory", str(root))
+    if root.is_dir() and (root / MANIFEST).is_file():
+        return _read_imported(root)
+    files = [root] if root.is_file() else sorted(p for p in root.iterdir() if p.is_file())
+    frames: dict[str, list[pd.DataFrame]] = {}
+    reports: list[ValidationReport] = []
+    records: list[dict[str, object]] = []
+    unclassified: list[str] = []
+    fatal: list[Problem] = []
+    missing: list[str] = []
+    for f in files:
+        fmt = detect_format(f)
+        if fmt is None or f.name.startswith("."):
+            unclassified.append(f.name)
+            continue
+        try:
+            cols = peek_columns(f, fmt, None, None)
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            fatal.append(Problem(f.name, None, "unreadable", f"cannot read header: {err}"))
+            continue
+        if cols is not None:
+            contract, score = detect_contract(cols)
+            if contract is None or score < MIN_SCORE:
+                unclassified.append(f.name)
+                continue
+        try:
+            res = read_extract(f)
+        except ValidationError as err:
+            if [p for p in err.problems if getattr(p, "reason", "") == "unknown_contract"]:
+                unclassified.append(f.name)
+                continue
+            fatal += [p for p in err.problems if isinstance(p, Problem)]
+            missing += list(getattr(err, "missing", []))
+            continue
+        reports.append(res.report)
+        for field_, frame in res.frames.items():
+            label = (f"{f.name} [{field_.split('_', 1)[1]}]"
+                     if res.contract.file == "legacy" else f.name)
+            frame.attrs.update({"kprlink_file": label})
+            frames.setdefault(field_, []).append(frame)
+        records.append({"file": f.name, "contract": res.contract.name, "format": res.format,
+                        "encoding": res.encoding, "separator": res.sep,
+                        "rows": int(res.report.table["rows_in"].iloc[0]),
+                        "sha256": _sha256(f)})
+    raise_fatal(fatal, missing, f"delivery {root}")
+    report = _drop_orphans(frames, ValidationReport.combine(reports,
+                                                            unclassified=unclassified))
+    out = {}
+    for field_, parts in frames.items():
+        frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        frame.attrs.clear()
+        out[field_] = frame
+    return Delivery(path=root, files=pd.DataFrame(records, columns=_FILE_COLUMNS),
+                    report=report, **out)
+
+
+def import_delivery(path: str | Path, out: str | Path) -> Delivery:
+    """Read a delivery once and write its canonical frames to Parquet in `out`.
+
+    Writes ``<field>.parquet`` per frame and ``kprlink_import.json`` (files,
+    report); :func:`read_delivery` on `out` gives the same frames, fast.
+
+    Parameters
+    ----------
+    path : str or Path
+        Delivery folder or file.
+    out : str or Path
+        Output folder (created; existing frames of the same names are replaced).
+
+    Returns
+    -------
+    Delivery
+        The delivery as read from `path`.
+    """
+    delivery = read_delivery(path)
+    dest = Path(out)
+    dest.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for field_, frame in delivery.frames().items():
+        frame.to_parquet(dest / f"{field_}.parquet", index=False)
+        written[field_] = f"{field_}.parquet"
+    rep = delivery.report
+    manifest = {
+        "kprlink_import": 1,
+        "source": str(delivery.path),
+        "frames": written,
+        "files": delivery.files.astype("object").where(delivery.files.notna(), None)
+        .to_dict(orient="records"),
+        "table": rep.table.astype("object").to_dict(orient="records"),
+        "reasons": rep.reasons.astype("object").where(rep.reasons.notna(), None)
+        .to_dict(orient="records"),
+        "problems": [asdict(p) for p in rep.problems],
+        "fatal": [asdict(p) for p in rep.fatal],
+        "unclassified": list(rep.unclassified),
+    }
+    (dest / MANIFEST).write_text(json.dumps(manifest, indent=1, default=_json_default),
+                                 encoding="utf-8")
+    return delivery
+
+
+def _json_default(v: object) -> object:
+    if hasattr(v, "item"):
+        return v.item()
+    return str(v)
+
+
+def _read_imported(root: Path) -> Delivery:
+    m = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    if m.get("kprlink_import") != 1:
+        raise ValidationError(f"{root / MANIFEST}: unknown manifest version",
+                              [Problem(MANIFEST, None, "unknown_manifest",
+                                       f"kprlink_import = {m.get('kprlink_import')!r}",
+                                       hint="Import the delivery again.")])
+    frames = {f: pd.read_parquet(root / name) for f, name in m["frames"].items()}
+    table = pd.DataFrame(m["table"], columns=_TABLE_COLUMNS)
+    for c in ("rows_in", "kept", "repaired", "excluded"):
+        table[c] = table[c].astype("int64")
+    reasons = pd.DataFrame(m["reasons"], columns=_REASON_COLUMNS)
+    reasons["n_rows"] = reasons["n_rows"].astype("int64")
+
+    def problems(key: str) -> tuple[Problem, ...]:
+        return tuple(Problem(**{**p, "rows": tuple(p["rows"])}) for p in m[key])
+
+    report = ValidationReport(table=table, reasons=reasons, problems=problems("problems"),
+                              fatal=problems("fatal"), unclassified=tuple(m["unclassified"]))
+    files = pd.DataFrame(m["files"], columns=_FILE_COLUMNS)
+    files["rows"] = files["rows"].astype("int64")
+    return Delivery(path=root, files=files, report=report, **frames)

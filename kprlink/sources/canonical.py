@@ -1,0 +1,395 @@
+"""From delivered columns to the canonical schema: names, dtypes, codes.
+
+:func:`to_canonical` maps aliases to canonical names, converts every column to
+its canonical dtype (see :mod:`kprlink.sources._contract`), turns missing codes
+into ``<NA>``, checks value sets and ranges and normalises codes
+(:func:`normalise_codes`). Bad values are recorded in a ledger (repaired or
+excluded, see :mod:`kprlink.sources.validation`), never dropped silently.
+All work is column-wise (vectorised); there are no per-row Python loops.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from kprlink.sources._contract import Column, Contract, alias_key
+from kprlink.sources.validation import Ledger
+
+__all__ = ["normalise_codes", "to_canonical", "CODE_PATTERNS", "STRING_DTYPE"]
+
+STRING_DTYPE = pd.StringDtype("pyarrow")
+
+#: Valid code shapes after normalisation, by code system.
+CODE_PATTERNS: dict[str, str] = {
+    # ICD-10 incl. Norwegian 5-character extensions (F0010).
+    "ICD-10": r"^[A-Z][0-9]{2}[0-9A-Z]{0,2}$",
+    # ICPC-2 symptom/diagnosis codes, or process codes -30 … -69.
+    "ICPC-2": r"^(?:[A-Z][0-9]{2}|-[3-6][0-9])$",
+    # ICPC-2B (beriket): 7 characters, e.g. P700006.
+    "ICPC-2B": r"^[A-Z][0-9]{2}[0-9A-Z]{4}$",
+    # Nordic procedure codes: NCSP NFB49, NCMP/NCRP four letters and two digits.
+    "NCSP": r"^[A-Z]{3,4}[0-9]{2}[A-Z0-9]?$",
+    "NCMP": r"^[A-Z]{3,4}[0-9]{2}[A-Z0-9]?$",
+    "NCRP": r"^[A-Z]{3,4}[0-9]{2}[A-Z0-9]?$",
+    "fee": r"^[0-9a-z]{1,10}$",
+}
+_GENERIC = r"^[0-9A-Z]{1,10}$"
+_STRIP = r"[.,\s]"
+
+_INT_DTYPES = {"int": "Int64", "small": "Int16"}
+_DTYPE_LIMITS = {"small": (-32768, 32767), "int": (-(2**62), 2**62)}
+_BOOL_WORDS = {"1": True, "0": False, "true": True, "false": False, "ja": True,
+               "nei": False, "j": True, "n": False, "yes": True, "no": False}
+#: Value recodes for category columns, by canonical column name (after key()).
+_CATEGORY_RECODE: dict[str, dict[str, str]] = {
+    "population.sex": {"1": "male", "2": "female", "menn": "male", "mann": "male",
+                       "kvinner": "female", "kvinne": "female", "m": "male",
+                       "k": "female", "f": "female", "beggekjonn": "total",
+                       "beggekjønn": "total", "0": "total"},
+}
+_MONTHLY_HOURS = {"timerpermaaned", "timerpermaned", "timerprmnd", "timermaaned",
+                  "timerpermnd"}
+
+
+def normalise_codes(values: pd.Series, *, system: str | pd.Series | None = "ICD-10",
+                    fee: bool = False) -> pd.DataFrame:
+    """Normalise diagnosis, procedure or fee codes and flag invalid shapes.
+
+    Dots, spaces and commas are removed and the code upper-cased (fee codes
+    lower-cased). ICPC-2 process codes ``-30`` … ``-69`` keep (or get) their
+    leading dash. Nothing is dropped: an invalid code is kept and flagged.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Codes as delivered. Not modified.
+    system : str, Series or None, default "ICD-10"
+        Code system of every value (a Series aligned with `values` when it
+        varies by row, like KUHR's ``diagnoseTabell``). Systems without a known
+        pattern accept 1–10 letters/digits.
+    fee : bool, default False
+        Fee codes (takster): lower-case, pattern ``[0-9a-z]{1,10}``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index as `values`; columns ``code`` (normalised), ``original``
+        (the delivered text where it differs, else <NA>) and ``valid``
+        (boolean, <NA> where the code is missing).
+
+    Examples
+    --------
+    >>> out = normalise_codes(pd.Series(["F00.1", "g30 1", "X"]))
+    >>> out["code"].tolist(), out["valid"].tolist()
+    (['F001', 'G301', 'X'], [True, True, False])
+    >>> normalise_codes(pd.Series(["A.30", "30", "P70"]), system="ICPC-2")["code"].tolist()
+    ['A30', '-30', 'P70']
+    >>> normalise_codes(pd.Series(["2 AD", "11ak"]), fee=True)["code"].tolist()
+    ['2ad', '11ak']
+    """
+    raw = _as_string(values)
+    blank = raw.isna() | (raw.str.strip() == "")
+    raw = raw.mask(blank)
+    code = raw.str.replace(_STRIP, "", regex=True)
+    code = code.str.lower() if fee else code.str.upper()
+    if fee:
+        valid = code.str.fullmatch(CODE_PATTERNS["fee"])
+    else:
+        sys_ = (pd.Series(system, index=values.index, dtype="object")
+                if not isinstance(system, pd.Series) else system.astype("object"))
+        sys_ = sys_.reindex(values.index)
+        icpc = (sys_ == "ICPC-2").to_numpy(bool)
+        if icpc.any():
+            proc = code.str.fullmatch(r"-?[3-6][0-9]").fillna(False).to_numpy(bool) & icpc
+            code = code.mask(proc, "-" + code.str.lstrip("-"))
+        valid = pd.Series(pd.NA, index=values.index, dtype="boolean")
+        for name in pd.unique(sys_.dropna().astype(str)):
+            m = (sys_ == name).to_numpy(bool)
+            valid[m] = code[m].str.fullmatch(CODE_PATTERNS.get(name, _GENERIC))
+        rest = sys_.isna().to_numpy(bool)
+        if rest.any():
+            valid[rest] = code[rest].str.fullmatch(_GENERIC)
+    valid = valid.astype("boolean").mask(code.isna())
+    original = raw.where(raw != code)
+    return pd.DataFrame({"code": code, "original": original, "valid": valid},
+                        index=values.index)
+
+
+def _as_string(s: pd.Series) -> pd.Series:
+    """Text of a column as string[pyarrow]; floats that are whole become ints."""
+    if isinstance(s.dtype, pd.StringDtype):
+        return s.astype(STRING_DTYPE)
+    if pd.api.types.is_float_dtype(s.dtype):
+        vals = s.astype("Float64")
+        whole = (vals.round() == vals).fillna(True).all()
+        if whole:
+            return vals.astype("Int64").astype(STRING_DTYPE)
+    if pd.api.types.is_object_dtype(s.dtype):
+        s = s.map(lambda v: v.decode("latin-1") if isinstance(v, bytes) else v)
+    return s.astype(STRING_DTYPE)
+
+
+def _numeric(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Numbers of a column (Float64) and the mask of unparseable values."""
+    if pd.api.types.is_bool_dtype(s.dtype):
+        s = s.astype("Int64")
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return s.astype("Float64"), np.zeros(len(s), dtype=bool)
+    txt = _as_string(s).str.strip()
+    txt = txt.mask(txt == "")
+    num = pd.to_numeric(txt.str.replace(",", ".", regex=False), errors="coerce")
+    num = num.astype("Float64")
+    bad = (txt.notna() & num.isna()).to_numpy(bool)
+    return num, bad
+
+
+def _flag(ledger: Ledger, col: Column, mask: np.ndarray, reason: str, what: str,
+          hint: str) -> None:
+    if col.required:
+        ledger.exclude(reason, col.name, mask, f"{what} in required column", hint)
+    else:
+        ledger.repair(reason, col.name, mask, f"{what}; set to <NA>", hint)
+
+
+def _convert_number(s: pd.Series, col: Column, ledger: Ledger) -> pd.Series:
+    num, bad = _numeric(s)
+    if col.missing_codes:
+        codes = [float(c) for c in col.missing_codes if _is_number(c)]
+        num = num.mask(num.isin(codes))
+    if col.dtype in _INT_DTYPES:
+        frac = (num.round() != num).fillna(False).to_numpy(bool)
+        lo, hi = _DTYPE_LIMITS[col.dtype]
+        over = ((num < lo) | (num > hi)).fillna(False).to_numpy(bool)
+        bad = bad | frac | over
+    _flag(ledger, col, bad, "bad_number", "value is not a valid number",
+          "Check the column's format (digits only; decimal point for fractions).")
+    num = num.mask(bad)
+    if col.values is not None:
+        allowed = [float(v) for v in col.values if _is_number(v)]
+        out = (num.notna() & ~num.isin(allowed)).to_numpy(bool)
+        reason = "unknown_service_code" if col.name == "service_code" else "invalid_value"
+        _flag(ledger, col, out, reason,
+              f"value outside the allowed set {sorted(col.values, key=str)}",
+              "See docs/formats.md for the value set.")
+        num = num.mask(out)
+    if col.value_range is not None:
+        lo, hi = col.value_range
+        out = ((num < lo) | (num > hi)).fillna(False).to_numpy(bool)
+        reason = "hours_over_168" if col.name == "hours_per_week" else "out_of_range"
+        _flag(ledger, col, out, reason, f"value outside {lo:g}–{hi:g}",
+              "Check the unit (e.g. hours per month instead of per week).")
+        num = num.mask(out)
+    if col.dtype in _INT_DTYPES:
+        return num.round().astype(_INT_DTYPES[col.dtype])
+    return num.astype("float64")
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def _convert_str(s: pd.Series, col: Column) -> pd.Series:
+    txt = _as_string(s).str.strip()
+    miss = [str(c) for c in col.missing_codes] + [""]
+    txt = txt.mask(txt.isin(miss))
+    if "municipality" in col.name:
+        txt = txt.mask(txt.str.fullmatch(r"\d{3}").fillna(False), txt.str.zfill(4))
+    if col.name == "district":
+        txt = txt.mask(txt.str.fullmatch(r"\d{5}").fillna(False), txt.str.zfill(6))
+    return txt
+
+
+def _convert_category(s: pd.Series, col: Column, ledger: Ledger,
+                      contract: Contract) -> pd.Series:
+    txt = _convert_str(s, col)
+    if col.values is None:
+        return txt.astype("category")
+    canon = {alias_key(v): v for v in col.values}
+    canon.update(_CATEGORY_RECODE.get(f"{contract.source}.{col.name}", {}))
+    uniq = pd.unique(txt.dropna())
+    lookup = {u: canon.get(alias_key(u), canon.get(u)) for u in uniq}
+    mapped = txt.map(lookup)
+    unknown = (txt.notna() & mapped.isna()).to_numpy(bool)
+    reason = "unknown_service_code" if col.name == "service_code" else "invalid_value"
+    _flag(ledger, col, unknown, reason,
+          f"value outside the allowed set {sorted(col.values)}",
+          "See docs/formats.md for the value set.")
+    cats = pd.CategoricalDtype(sorted(col.values))
+    return pd.Series(pd.Categorical(mapped.astype("object").where(mapped.notna(), None),
+                                    dtype=cats), index=s.index)
+
+
+def _convert_date(s: pd.Series, col: Column, ledger: Ledger) -> tuple[pd.Series, pd.Series]:
+    """Dates (datetime64[ns], day precision) and the time of day where given."""
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        ts = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
+        bad = np.zeros(len(s), dtype=bool)
+        lo, hi = pd.Timestamp("1800-01-01"), pd.Timestamp("2262-01-01")
+        out = ((ts < lo) | (ts > hi)).fillna(False).to_numpy(bool)
+        ts = ts.mask(out)
+        bad |= out
+        parsed = ts.astype("datetime64[ns]")
+    else:
+        txt = _as_string(s).str.strip()
+        txt = txt.mask(txt == "")
+        parsed = pd.to_datetime(txt, format="ISO8601", errors="coerce")
+        for fmt in ("%d.%m.%Y", "%Y%m%d", "%d%b%Y"):
+            todo = (txt.notna() & parsed.isna()).to_numpy(bool)
+            if not todo.any():
+                break
+            parsed[todo] = pd.to_datetime(txt[todo], format=fmt, errors="coerce")
+        bad = (txt.notna() & parsed.isna()).to_numpy(bool)
+        parsed = parsed.astype("datetime64[ns]")
+    _flag(ledger, col, bad, "bad_date", "value is not a valid date",
+          "Dates should be YYYY-MM-DD (DD.MM.YYYY and YYYYMMDD are also read).")
+    has_time = parsed.notna() & (parsed != parsed.dt.normalize())
+    time = parsed.dt.strftime("%H:%M").where(has_time).astype(STRING_DTYPE)
+    return parsed.dt.normalize(), time
+
+
+def _convert_time(s: pd.Series, col: Column, ledger: Ledger) -> pd.Series:
+    txt = _as_string(s).str.strip()
+    txt = txt.mask(txt == "")
+    parts = txt.str.extract(r"^(\d{1,2})[:.]?(\d{2})(?::\d{2}(?:\.\d+)?)?$")
+    hh = pd.to_numeric(parts[0], errors="coerce")
+    mm = pd.to_numeric(parts[1], errors="coerce")
+    ok = (hh <= 23) & (mm <= 59)
+    bad = (txt.notna() & ~ok.fillna(False)).to_numpy(bool)
+    _flag(ledger, col, bad, "bad_time", "value is not a time of day",
+          "Times should be HH:MM.")
+    out = parts[0].str.zfill(2) + ":" + parts[1]
+    return out.where(ok.fillna(False).to_numpy(bool)).astype(STRING_DTYPE)
+
+
+def _convert_bool(s: pd.Series, col: Column, ledger: Ledger) -> pd.Series:
+    txt = _as_string(s).str.strip().str.lower()
+    txt = txt.mask(txt == "")
+    num = pd.to_numeric(txt, errors="coerce")
+    miss = [float(c) for c in col.missing_codes if _is_number(c)]
+    is_missing = num.isin(miss).fillna(False).to_numpy(bool)
+    txt = txt.mask(num.notna(), num.astype("Float64").astype(STRING_DTYPE)
+                   .str.replace(r"\.0$", "", regex=True))
+    mapped = txt.map(_BOOL_WORDS, na_action="ignore")
+    bad = (txt.notna() & mapped.isna()).to_numpy(bool) & ~is_missing
+    _flag(ledger, col, bad, "invalid_value", "value is not 1/0 (yes/no)",
+          "Booleans should be 1 (yes) or 0 (no); 9 = not reported.")
+    return mapped.astype("boolean").mask(is_missing | bad)
+
+
+def _na_column(col: Column, n: int, index: pd.Index) -> pd.Series:
+    dtype = {"int": "Int64", "small": "Int16", "float": "float64", "str": STRING_DTYPE,
+             "code": STRING_DTYPE, "time": STRING_DTYPE, "date": "datetime64[ns]",
+             "bool": "boolean"}.get(col.dtype)
+    if col.dtype == "category":
+        cats = sorted(col.values) if col.values is not None else []
+        return pd.Series(pd.Categorical([None] * n, categories=cats), index=index)
+    return pd.Series(np.full(n, np.nan), index=index).astype(dtype)
+
+
+def repeated_columns(contract: Contract, columns: Sequence[str]) -> list[str]:
+    """Delivered columns that belong to a repeated wide group of `contract`."""
+    pats = [re.compile(p, re.IGNORECASE) for p in contract.repeated.values()]
+    return [c for c in columns if any(p.match(str(c)) for p in pats)]
+
+
+def to_canonical(raw: pd.DataFrame, contract: Contract, ledger: Ledger) -> pd.DataFrame:
+    """Convert a delivered frame to `contract`'s canonical schema.
+
+    Missing required columns are recorded as fatal problems in `ledger` (the
+    caller raises); row-level problems are recorded as repairs or exclusions.
+    Absent optional columns are added as <NA>, so every frame of a contract has
+    the same columns. Columns the contract does not know are kept at the end;
+    repeated wide groups (NPR ``tilstand_n_k``) are kept as delivered.
+    """
+    wide = repeated_columns(contract, raw.columns)
+    mapping = contract.resolve([c for c in raw.columns if c not in wide])
+    by_canon = {v: k for k, v in mapping.items()}
+    monthly = [c for c in raw.columns if alias_key(c) in _MONTHLY_HOURS]
+    for name in contract.required:
+        if name not in by_canon:
+            col = contract.column(name)
+            ledger.missing.append(name)
+            ledger.fail("missing_column", name,
+                        f"required column {name!r} not found (looked for "
+                        f"{', '.join(repr(a) for a in col.all_names)})",
+                        "Rename the column or add its name to the contract's aliases.")
+    if ledger.fatal:
+        return raw.iloc[:0]
+    out: dict[str, pd.Series] = {}
+    times: dict[str, pd.Series] = {}
+    # Codes last: their validity depends on the (converted) system column.
+    ordered = sorted(contract.columns, key=lambda c: c.dtype == "code")
+    for col in ordered:
+        src = by_canon.get(col.name)
+        if src is None:
+            if col.name == "hours_per_week" and monthly:
+                num, bad = _numeric(raw[monthly[0]])
+                ledger.repair("hours_from_month", col.name, num.notna().to_numpy(bool),
+                              f"hours per week computed as {monthly[0]!r} / 4")
+                s = (num / 4).astype("Float64")
+                out[col.name] = _convert_number(s, col, ledger)
+                continue
+            out[col.name] = _na_column(col, len(raw), raw.index)
+            continue
+        s = raw[src]
+        if col.dtype in ("int", "small", "float"):
+            conv = _convert_number(s, col, ledger)
+            if col.name == "service_code":
+                from kprlink.sources.kpr_ho import SERVICE_RECODE
+                old = conv.isin(list(SERVICE_RECODE)).fillna(False).to_numpy(bool)
+                ledger.repair("service_recoded", col.name, old,
+                              "old service code recoded (12, 13 → 29)")
+                conv = conv.replace({k: v for k, v in SERVICE_RECODE.items()})
+                conv = conv.astype(_INT_DTYPES[col.dtype])
+            out[col.name] = conv
+        elif col.dtype == "str":
+            out[col.name] = _convert_str(s, col)
+        elif col.dtype == "category":
+            out[col.name] = _convert_category(s, col, ledger, contract)
+        elif col.dtype == "date":
+            out[col.name], times[col.name] = _convert_date(s, col, ledger)
+        elif col.dtype == "time":
+            out[col.name] = _convert_time(s, col, ledger)
+        elif col.dtype == "bool":
+            out[col.name] = _convert_bool(s, col, ledger)
+        elif col.dtype == "code":
+            system = (out["system"].astype("object") if "system" in out else
+                      (None if contract.source == "kpr_kuhr" else "ICD-10"))
+            norm = normalise_codes(s, system=system, fee=(col.name == "fee_code"))
+            missing = norm["code"].isna().to_numpy(bool)
+            if col.required:
+                ledger.exclude("missing_code", col.name, missing, "code is empty",
+                               "Rows without a code cannot be used.")
+            out[col.name] = norm["code"]
+            out[f"{col.name}_original"] = norm["original"]
+            out[f"{col.name}_valid"] = norm["valid"]
+            bad = (norm["valid"] == False).fillna(False).to_numpy(bool)  # noqa: E712
+            ledger.repair("invalid_code", col.name, bad,
+                          "code does not have a valid shape; kept and flagged in "
+                          f"{col.name}_valid", "Check the code system column.")
+        if col.required and col.dtype != "code":
+            na = out[col.name].isna().to_numpy(bool) & s.notna().to_numpy(bool)
+            blank = s.isna().to_numpy(bool)
+            if col.dtype in ("str",) or col.dtype == "category":
+                blank = out[col.name].isna().to_numpy(bool) & ~na
+            ledger.exclude("missing_required", col.name, blank,
+                           "required value is missing",
+                           "Rows without this value cannot be used.")
+    if "time" in out and "date" in times and by_canon.get("time") is None:
+        out["time"] = times["date"]
+    order = []
+    for col in contract.columns:
+        order.append(col.name)
+        if col.dtype == "code":
+            order += [f"{col.name}_original", f"{col.name}_valid"]
+    frame = pd.DataFrame({k: out[k] for k in order}, index=raw.index)
+    used = set(by_canon.values()) | set(monthly)
+    extras = [c for c in raw.columns if c not in used and c not in frame.columns]
+    for c in extras:
+        s = raw[c]
+        frame[c] = _as_string(s) if s.dtype == object else s
+    return frame

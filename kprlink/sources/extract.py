@@ -1,0 +1,247 @@
+"""Read one extract file into its canonical schema: :func:`read_extract`.
+
+The contract is detected from the header when not named
+(:meth:`Contract.score`, aliases included); the file is read
+(:mod:`~kprlink.sources.readers`), converted (:mod:`~kprlink.sources.canonical`)
+and checked (:mod:`~kprlink.sources.validation`). Sources with more than one
+canonical frame are split: NPR episodes give ``npr_diagnoses`` and
+``npr_procedures`` (long), the older single-file KUHR extract gives
+``kuhr_claims``, ``kuhr_diagnoses`` and ``kuhr_fees``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from kprlink.exceptions import ValidationError
+from kprlink.sources import keyfile, kpr_ho, kpr_kuhr, npr, population
+from kprlink.sources._contract import Contract
+from kprlink.sources._legacy_kuhr import legacy_dates, split_legacy
+from kprlink.sources._npr_long import npr_diagnoses_long, npr_procedures_long, wide_columns
+from kprlink.sources.canonical import to_canonical
+from kprlink.sources.readers import RawFrame, detect_format, read_header, read_raw
+from kprlink.sources.readers import sniff_encoding, sniff_separator
+from kprlink.sources.validation import Ledger, ValidationReport, check_rows, check_unique
+from kprlink.sources.validation import raise_fatal
+
+__all__ = ["ExtractResult", "read_extract", "detect_contract", "DETECTABLE"]
+
+#: Contracts a file header is matched against (the legacy KUHR extract included).
+DETECTABLE: tuple[Contract, ...] = (*kpr_kuhr.CONTRACTS, kpr_kuhr.LEGACY_KUHR,
+                                    *kpr_ho.CONTRACTS, *npr.CONTRACTS,
+                                    *keyfile.CONTRACTS, *population.CONTRACTS)
+#: Delivery field of each contract's main frame.
+FIELD_OF: dict[str, str] = {
+    "kpr_kuhr.claims": "kuhr_claims", "kpr_kuhr.diagnoses": "kuhr_diagnoses",
+    "kpr_kuhr.fees": "kuhr_fees", "kpr_kuhr.legacy": "kuhr_claims",
+    "kpr_ho.services": "ho_services", "kpr_ho.functions": "ho_functions",
+    "kpr_ho.indicators": "ho_indicators", "npr.episodes": "npr_episodes",
+    "keyfile.key": "key", "population.population": "population",
+}
+#: Below this share of required columns found, a file is not of that contract.
+MIN_SCORE = 0.5
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    """One file read to its canonical schema.
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        The main canonical frame (rows kept), e.g. claims or NPR episodes.
+    report : ValidationReport
+        Rows kept, repaired and excluded, per reason.
+    contract : Contract
+        The contract the file was read with.
+    encoding, sep : str or None
+        Encoding and separator used (CSV only; encoding also for SAS/SPSS).
+    format : str
+        ``csv``, ``parquet``, ``sas7bdat``, ``xport``, ``spss`` or ``stata``.
+    frames : Mapping[str, DataFrame]
+        Every canonical frame the file gives, by :class:`Delivery` field
+        (``npr_episodes``, ``npr_diagnoses``, ``npr_procedures`` for NPR; the
+        three KUHR frames for the legacy extract; else just ``data``).
+    """
+
+    data: pd.DataFrame
+    report: ValidationReport
+    contract: Contract
+    encoding: str | None = None
+    sep: str | None = None
+    format: str = "csv"
+    frames: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "frames", MappingProxyType(dict(self.frames)))
+
+    def summary(self) -> pd.DataFrame:
+        """The validation summary (one row per file read)."""
+        return self.report.summary()
+
+    def __repr__(self) -> str:
+        return (f"<ExtractResult {self.contract.name}: {len(self.data):,} rows kept, "
+                f"{self.report.n_excluded:,} excluded>")
+
+
+def detect_contract(columns: list[str]) -> tuple[Contract | None, float]:
+    """The best matching contract for delivered `columns`, and its score.
+
+    Ties on the share of required columns found are broken by how many
+    delivered columns the contract recognises.
+
+    >>> c, score = detect_contract(["lopenr", "inndato", "utdato", "omsorgsniva"])
+    >>> c.name, score
+    ('npr.episodes', 1.0)
+    """
+    best: tuple[float, int] = (0.0, 0)
+    found: Contract | None = None
+    for c in DETECTABLE:
+        key = (c.score(columns), len(c.resolve(columns)))
+        if key > best:
+            best, found = key, c
+    return found, best[0]
+
+
+def _contract_named(contract: Contract | str) -> Contract:
+    if isinstance(contract, Contract):
+        return contract
+    by_name = {c.name: c for c in DETECTABLE}
+    by_name.update({FIELD_OF[c.name]: c for c in DETECTABLE if c.file != "legacy"})
+    if contract not in by_name:
+        raise ValidationError(
+            f"unknown contract {contract!r}; use one of {sorted(by_name)}",
+            [f"contract {contract!r} is not a kprlink contract"])
+    return by_name[contract]
+
+
+def peek_columns(path: Path, fmt: str, encoding: str | None,
+                 sep: str | None) -> list[str] | None:
+    """Column names without reading the data (CSV and Parquet); None otherwise."""
+    if fmt == "csv":
+        with path.open("rb") as fh:
+            enc = encoding or sniff_encoding(fh.read(1 << 16))
+        line = read_header(path, enc)
+        return [h.strip().strip('"') for h in line.split(sep or sniff_separator(line))]
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    return None
+
+
+def read_extract(path: str | Path, contract: Contract | str | None = None, *,
+                 encoding: str | None = None, sep: str | None = None) -> ExtractResult:
+    """Read one extract file (CSV, Parquet, SAS, SPSS, Stata) to its canonical schema.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    contract : Contract or str, optional
+        The contract (``"kpr_kuhr.claims"`` or a Delivery field name such as
+        ``"kuhr_claims"``); detected from the header when not given.
+    encoding : str, optional
+        Text encoding (CSV, SAS, SPSS); detected when not given.
+    sep : str, optional
+        CSV separator; detected from the header when not given.
+
+    Returns
+    -------
+    ExtractResult
+        Canonical frame(s), the validation report, and how the file was read.
+
+    Raises
+    ------
+    MissingRequiredColumnsError
+        If required columns are missing (``err.missing``, ``err.problems``).
+    ValidationError
+        If the file cannot be read or matches no contract (``err.problems``).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> tmp = pathlib.Path(tempfile.mkdtemp()) / "nokkel.csv"
+    >>> _ = tmp.write_text("npr_lnr;kpr_lnr;levering\\n1;11;d1\\n2;12;d1\\n")
+    >>> res = read_extract(tmp)
+    >>> res.contract.name, res.data["kpr_id"].tolist(), res.sep
+    ('keyfile.key', [11, 12], ';')
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(2, "No such file", str(p))
+    fmt = detect_format(p)
+    name = p.name
+    chosen = _contract_named(contract) if contract is not None else None
+    raw: RawFrame | None = None
+    if chosen is None and fmt is not None:
+        cols = peek_columns(p, fmt, encoding, sep)
+        if cols is None:
+            probe = Ledger(name, "?", 0)
+            raw = read_raw(p, contract=None, ledger=probe, encoding=encoding, sep=sep,
+                           fmt=fmt)
+            raise_fatal(probe.fatal, [], name)
+            assert raw is not None
+            cols = list(raw.data.columns)
+        chosen, score = detect_contract(cols)
+        if chosen is None or score < MIN_SCORE:
+            raise ValidationError(f"{name} matches no kprlink contract.", [
+                _no_contract_problem(name, cols)])
+    assert chosen is not None
+    ledger = Ledger(name, chosen.name, 0)
+    if raw is None:
+        raw = read_raw(p, contract=chosen, ledger=ledger, encoding=encoding, sep=sep,
+                       fmt=fmt)
+    raise_fatal(ledger.fatal, [], name)
+    assert raw is not None
+    return _from_raw(raw, chosen, name)
+
+
+def _no_contract_problem(name: str, cols: list[str]) -> object:
+    from kprlink.exceptions import Problem
+
+    shown = ", ".join(repr(c) for c in cols[:8])
+    return Problem(name, None, "unknown_contract",
+                   f"the header ({shown}{' …' if len(cols) > 8 else ''}) matches no "
+                   "contract", hint="Name the contract, or add the column names to "
+                   "the contract's aliases (see docs/formats.md).")
+
+
+def _from_raw(raw: RawFrame, contract: Contract, name: str) -> ExtractResult:
+    """Canonical frames and report from a raw frame (raises on fatal problems)."""
+    df = raw.data.reset_index(drop=True)
+    rows = np.arange(1, len(df) + 1)
+    ledger = Ledger(name, contract.name, len(df), rows)
+    canon = to_canonical(df, contract, ledger)
+    raise_fatal(ledger.fatal, ledger.missing, name)
+    if contract is npr.EPISODES and canon["episode_id"].isna().all():
+        canon["episode_id"] = pd.array(rows, dtype="Int64")
+    if contract is kpr_kuhr.LEGACY_KUHR:
+        canon["claim_id"] = pd.array(rows, dtype="Int64")
+        canon["date"] = legacy_dates(canon, ledger)
+    check_rows(canon, contract.name, ledger)
+    check_unique(canon, contract.unique, ledger)
+    keep, report = ledger.finish()
+    data = canon.loc[keep].reset_index(drop=True)
+    frames: dict[str, pd.DataFrame]
+    if contract is npr.EPISODES:
+        wide = wide_columns(data)
+        frames = {"npr_episodes": data.drop(columns=wide),
+                  "npr_diagnoses": npr_diagnoses_long(data),
+                  "npr_procedures": npr_procedures_long(data)}
+        data = frames["npr_episodes"]
+    elif contract is kpr_kuhr.LEGACY_KUHR:
+        frames, derived = split_legacy(data, rows[keep], file=name)
+        report = ValidationReport.combine([report, *derived])
+        data = frames["kuhr_claims"]
+    else:
+        frames = {FIELD_OF[contract.name]: data}
+    return ExtractResult(data=data, report=report, contract=contract,
+                         encoding=raw.encoding, sep=raw.sep, format=raw.format,
+                         frames=frames)

@@ -1,0 +1,264 @@
+"""Raw readers: file formats, encodings and separators.
+
+Supported formats (by file suffix, Parquet also by its magic bytes):
+
+=========  ==============================  ===================================
+format     suffixes                        reader
+=========  ==============================  ===================================
+csv        .csv .txt .dsv .tsv             pyarrow's multi-threaded CSV reader
+parquet    .parquet .pq                    pyarrow
+sas7bdat   .sas7bdat                       pyreadstat (encoding from the file)
+xport      .xpt .xport                     pyreadstat (SAS transport)
+spss       .sav .zsav                      pyreadstat
+stata      .dta                            pyreadstat
+=========  ==============================  ===================================
+
+CSV encodings are UTF-8, UTF-8 with BOM or latin-1: a BOM means UTF-8; else a
+sample that decodes as UTF-8 is UTF-8, otherwise latin-1. When latin-1 bytes
+turn up after the sample, the file is read again as latin-1. The separator is
+the most frequent of ``;``, ``,``, tab and ``|`` in the header line.
+
+CSV columns are read with explicit types from the contract (numbers as
+integers or floats, dates as timestamps, everything else as strings); when a
+value does not parse, the file is read again as text so that every bad value
+can be reported with its row number.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from kprlink.sources._contract import Contract
+from kprlink.sources.validation import Ledger
+
+__all__ = ["RawFrame", "detect_format", "sniff_encoding", "sniff_separator", "read_raw",
+           "read_header", "FORMATS"]
+
+FORMATS: dict[str, tuple[str, ...]] = {
+    "csv": (".csv", ".txt", ".dsv", ".tsv"),
+    "parquet": (".parquet", ".pq"),
+    "sas7bdat": (".sas7bdat",),
+    "xport": (".xpt", ".xport"),
+    "spss": (".sav", ".zsav"),
+    "stata": (".dta",),
+}
+_SEPARATORS = (";", ",", "\t", "|")
+_SAMPLE = 1 << 16
+_NULLS = ["", "NA", "N/A", "NULL", "null", "NaN", "nan", "."]
+
+
+@dataclass(frozen=True)
+class RawFrame:
+    """A file as delivered (delivered column names), with how it was read."""
+
+    data: pd.DataFrame
+    format: str
+    encoding: str | None
+    sep: str | None
+
+
+def detect_format(path: str | Path) -> str | None:
+    """The format of `path` from its suffix (Parquet also from magic bytes).
+
+    >>> detect_format("kpr_kuhr_regninger.csv"), detect_format("npr.sas7bdat")
+    ('csv', 'sas7bdat')
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    for fmt, suffixes in FORMATS.items():
+        if suffix in suffixes:
+            return fmt
+    if p.is_file():
+        with p.open("rb") as fh:
+            if fh.read(4) == b"PAR1":
+                return "parquet"
+    return None
+
+
+def sniff_encoding(sample: bytes) -> str:
+    """``utf-8-sig`` with a BOM, ``utf-8`` when `sample` decodes, else ``latin-1``.
+
+    >>> sniff_encoding("kjønn".encode("latin-1")), sniff_encoding(b"\\xef\\xbb\\xbfa;b")
+    ('latin-1', 'utf-8-sig')
+    """
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "utf-8"
+
+
+def sniff_separator(header: str) -> str:
+    """The most frequent of ``;``, ``,``, tab and ``|`` in a header line.
+
+    >>> sniff_separator("aar;kpr_lnr;dato"), sniff_separator("age,sex,calyear")
+    (';', ',')
+    """
+    counts = {s: header.count(s) for s in _SEPARATORS}
+    best = max(counts, key=lambda s: counts[s])
+    return best if counts[best] else ";"
+
+
+def read_header(path: Path, encoding: str) -> str:
+    """The first line of a text file, decoded."""
+    with path.open("rb") as fh:
+        first = fh.readline(1 << 20)
+    return first.decode(encoding, errors="replace").lstrip("\ufeff").rstrip("\r\n")
+
+
+def _column_types(header: list[str], contract: Contract | None) -> dict[str, pa.DataType]:
+    types: dict[str, pa.DataType] = {c: pa.string() for c in header}
+    if contract is None:
+        return types
+    arrow = {"int": pa.int64(), "small": pa.int64(), "float": pa.float64(),
+             "date": pa.timestamp("s")}
+    for delivered, canon in contract.resolve(header).items():
+        t = arrow.get(contract.column(canon).dtype)
+        if t is not None and not (canon == "date" and contract.file == "legacy"):
+            types[delivered] = t
+    return types
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    def mapper(t: pa.DataType) -> object:
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            return pd.StringDtype("pyarrow")
+        if pa.types.is_integer(t):
+            return pd.Int64Dtype()
+        if pa.types.is_boolean(t):
+            return pd.BooleanDtype()
+        return None
+
+    df = table.to_pandas(types_mapper=mapper, self_destruct=True)
+    for c in df.columns:
+        if pd.api.types.is_datetime64_any_dtype(df[c].dtype) and df[c].dtype != "datetime64[ns]":
+            s = df[c]
+            ok = (s.isna() | ((s >= pd.Timestamp("1800-01-01")) &
+                              (s < pd.Timestamp("2262-01-01")))).all()
+            if ok:
+                df[c] = s.astype("datetime64[ns]")
+    return df
+
+
+def _read_csv(path: Path, contract: Contract | None, encoding: str | None, sep: str | None,
+              ledger: Ledger) -> RawFrame | None:
+    with path.open("rb") as fh:
+        sample = fh.read(_SAMPLE)
+    enc = encoding or sniff_encoding(sample)
+    header_line = read_header(path, enc)
+    sniffed = sniff_separator(header_line)
+    use_sep = sep or sniffed
+    header = [h.strip().strip('"') for h in header_line.split(use_sep)]
+    if sep is not None and len(header) == 1 and sniffed != sep and header_line.count(sniffed):
+        ledger.fail("wrong_separator", None,
+                    f"separator {sep!r} gives one column, but the header looks "
+                    f"{sniffed!r}-separated",
+                    f"Pass sep={sniffed!r} (or leave sep out to detect it).")
+        return None
+    if len(set(header)) != len(header):
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        ledger.fail("duplicate_column", None, f"duplicate column names {dupes}",
+                    "Rename the duplicated columns.")
+        return None
+    parse = pacsv.ParseOptions(delimiter=use_sep)
+
+    def attempt(enc_: str, types: dict[str, pa.DataType]) -> pa.Table:
+        read = pacsv.ReadOptions(encoding="utf8" if enc_ in ("utf-8", "utf-8-sig") else enc_,
+                                 block_size=1 << 24)
+        conv = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
+                                    null_values=_NULLS, quoted_strings_can_be_null=True,
+                                    timestamp_parsers=["%Y-%m-%d", pacsv.ISO8601])
+        return pacsv.read_csv(path, read_options=read, parse_options=parse,
+                              convert_options=conv)
+
+    typed = _column_types(header, contract)
+    text = {c: pa.string() for c in header}
+    tries = [(enc, typed), (enc, text)]
+    if encoding is None and enc == "utf-8":
+        tries += [("latin-1", typed), ("latin-1", text)]
+    last: Exception | None = None
+    for enc_, types in tries:
+        try:
+            table = attempt(enc_, types)
+        except (pa.ArrowInvalid, UnicodeDecodeError) as err:
+            last = err
+            continue
+        if table.column_names and table.column_names[0].startswith("\ufeff"):
+            table = table.rename_columns([table.column_names[0].lstrip("\ufeff"),
+                                          *table.column_names[1:]])
+        return RawFrame(_to_pandas(table), "csv", enc_, use_sep)
+    msg = str(last).splitlines()[0] if last else "unknown error"
+    if "UTF8" in msg or "utf-8" in msg.lower():
+        ledger.fail("wrong_encoding", None, f"text is not valid {enc}: {msg}",
+                    "Pass encoding='latin-1' (or leave encoding out to detect it).")
+    else:
+        ledger.fail("unreadable", None, f"cannot parse as CSV: {msg}",
+                    "Check the separator, quoting and number of fields per line.")
+    return None
+
+
+def _read_sas7bdat(path: Path, encoding: str | None) -> pd.DataFrame:
+    import pyreadstat
+
+    df, _meta = pyreadstat.read_sas7bdat(str(path), encoding=encoding,
+                                         dates_as_pandas_datetime=True)
+    return df
+
+
+def _read_stat(path: Path, fmt: str, encoding: str | None) -> tuple[pd.DataFrame, str | None]:
+    import pyreadstat
+
+    if fmt == "sas7bdat":
+        return _read_sas7bdat(path, encoding), encoding
+    reader = {"xport": pyreadstat.read_xport, "spss": pyreadstat.read_sav,
+              "stata": pyreadstat.read_dta}[fmt]
+    kwargs: dict[str, object] = {"dates_as_pandas_datetime": True}
+    if encoding:
+        kwargs["encoding"] = encoding
+    df, meta = reader(str(path), **kwargs)
+    return df, encoding or getattr(meta, "file_encoding", None)
+
+
+def read_raw(path: str | Path, *, contract: Contract | None, ledger: Ledger,
+             encoding: str | None = None, sep: str | None = None,
+             fmt: str | None = None) -> RawFrame | None:
+    """Read `path` with its delivered column names; fatal problems go to `ledger`.
+
+    Returns None when the file cannot be read (the reason is in ``ledger.fatal``).
+    """
+    p = Path(path)
+    fmt = fmt or detect_format(p)
+    if fmt is None:
+        ledger.fail("unknown_format", None,
+                    f"unknown file format {p.suffix!r}",
+                    f"Use one of {', '.join(s for v in FORMATS.values() for s in v)}.")
+        return None
+    if fmt == "csv":
+        return _read_csv(p, contract, encoding, sep, ledger)
+    try:
+        if fmt == "parquet":
+            return RawFrame(_to_pandas(_read_parquet_table(p)), "parquet", None, None)
+        df, enc = _read_stat(p, fmt, encoding)
+    except (OSError, ValueError, pa.ArrowException, Exception) as err:  # noqa: BLE001
+        if isinstance(err, (FileNotFoundError, PermissionError)):
+            raise
+        first = re.sub(r"\s+", " ", str(err))[:200]
+        ledger.fail("unreadable", None, f"cannot read as {fmt}: {first}",
+                    "Check that the file is complete and in the format its name says.")
+        return None
+    return RawFrame(df, fmt, enc, None)
+
+
+def _read_parquet_table(path: Path) -> pa.Table:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path)
