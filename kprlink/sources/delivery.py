@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from kprlink.exceptions import Problem, ValidationError
+from kprlink.sources.canonical import STRING_DTYPE
 from kprlink.sources.validation import _REASON_COLUMNS, _TABLE_COLUMNS
 from kprlink.sources.validation import ValidationReport, raise_fatal
 
@@ -284,6 +285,14 @@ def _json_default(v: object) -> object:
     return str(v)
 
 
+def _string_storage(df: pd.DataFrame) -> pd.DataFrame:
+    """Parquet's pandas metadata says "string"; kprlink's strings are pyarrow-backed."""
+    for c in df.columns:
+        if isinstance(df[c].dtype, pd.StringDtype):
+            df[c] = df[c].astype(STRING_DTYPE)
+    return df
+
+
 def _read_imported(root: Path) -> Delivery:
     m = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
     if m.get("kprlink_import") != 1:
@@ -291,7 +300,8 @@ def _read_imported(root: Path) -> Delivery:
                               [Problem(MANIFEST, None, "unknown_manifest",
                                        f"kprlink_import = {m.get('kprlink_import')!r}",
                                        hint="Import the delivery again.")])
-    frames = {f: pd.read_parquet(root / name) for f, name in m["frames"].items()}
+    frames = {f: _string_storage(pd.read_parquet(root / name))
+              for f, name in m["frames"].items()}
     table = pd.DataFrame(m["table"], columns=_TABLE_COLUMNS)
     for c in ("rows_in", "kept", "repaired", "excluded"):
         table[c] = table[c].astype("int64")

@@ -26,7 +26,7 @@ from kprlink.sources._legacy_kuhr import legacy_dates, split_legacy
 from kprlink.sources._npr_long import npr_diagnoses_long, npr_procedures_long, wide_columns
 from kprlink.sources.canonical import to_canonical
 from kprlink.sources.readers import RawFrame, detect_format, read_header, read_raw
-from kprlink.sources.readers import sniff_encoding, sniff_separator
+from kprlink.sources.readers import check_separator, sniff_encoding, sniff_separator
 from kprlink.sources.validation import Ledger, ValidationReport, check_rows, check_unique
 from kprlink.sources.validation import raise_fatal
 
@@ -180,6 +180,10 @@ def read_extract(path: str | Path, contract: Contract | str | None = None, *,
     name = p.name
     chosen = _contract_named(contract) if contract is not None else None
     raw: RawFrame | None = None
+    if fmt == "csv" and sep is not None:
+        probe = Ledger(name, "?", 0)
+        check_separator(p, encoding, sep, probe)
+        raise_fatal(probe.fatal, [], name)
     if chosen is None and fmt is not None:
         cols = peek_columns(p, fmt, encoding, sep)
         if cols is None:

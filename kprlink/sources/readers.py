@@ -39,7 +39,7 @@ from kprlink.sources._contract import Contract
 from kprlink.sources.validation import Ledger
 
 __all__ = ["RawFrame", "detect_format", "sniff_encoding", "sniff_separator", "read_raw",
-           "read_header", "FORMATS"]
+           "read_header", "check_separator", "FORMATS"]
 
 FORMATS: dict[str, tuple[str, ...]] = {
     "csv": (".csv", ".txt", ".dsv", ".tsv"),
@@ -115,6 +115,21 @@ def read_header(path: Path, encoding: str) -> str:
     return first.decode(encoding, errors="replace").lstrip("\ufeff").rstrip("\r\n")
 
 
+def check_separator(path: Path, encoding: str | None, sep: str, ledger: Ledger) -> bool:
+    """False (and a fatal problem) when `sep` gives one column but another fits."""
+    with path.open("rb") as fh:
+        enc = encoding or sniff_encoding(fh.read(_SAMPLE))
+    line = read_header(path, enc)
+    sniffed = sniff_separator(line)
+    if line.count(sep) == 0 and sniffed != sep and line.count(sniffed):
+        ledger.fail("wrong_separator", None,
+                    f"separator {sep!r} gives one column, but the header looks "
+                    f"{sniffed!r}-separated",
+                    f"Pass sep={sniffed!r} (or leave sep out to detect it).")
+        return False
+    return True
+
+
 def _column_types(header: list[str], contract: Contract | None) -> dict[str, pa.DataType]:
     types: dict[str, pa.DataType] = {c: pa.string() for c in header}
     if contract is None:
@@ -158,11 +173,7 @@ def _read_csv(path: Path, contract: Contract | None, encoding: str | None, sep: 
     sniffed = sniff_separator(header_line)
     use_sep = sep or sniffed
     header = [h.strip().strip('"') for h in header_line.split(use_sep)]
-    if sep is not None and len(header) == 1 and sniffed != sep and header_line.count(sniffed):
-        ledger.fail("wrong_separator", None,
-                    f"separator {sep!r} gives one column, but the header looks "
-                    f"{sniffed!r}-separated",
-                    f"Pass sep={sniffed!r} (or leave sep out to detect it).")
+    if sep is not None and not check_separator(path, enc, sep, ledger):
         return None
     if len(set(header)) != len(header):
         dupes = sorted({h for h in header if header.count(h) > 1})

@@ -1,0 +1,30 @@
+"""``kprlink import PATH --out DIR``: read a delivery once, write canonical Parquet.
+
+Later steps read ``DIR`` with ``kprlink.read_delivery(DIR)`` (fast, same frames).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+NAME = "import"
+HELP = "Read a delivery (folder or file), validate it and write canonical Parquet to --out."
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments of ``kprlink import``."""
+    p.add_argument("path", type=Path, help="a delivery folder or one extract file")
+    p.add_argument("--out", type=Path, required=True, help="output folder for the Parquet files")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Import and print what was written; KprlinkError propagates (exit 2)."""
+    from kprlink.sources import import_delivery
+    from kprlink.sources.delivery import MANIFEST
+
+    delivery = import_delivery(args.path, args.out)
+    written = ", ".join(f"{k} ({len(v):,} rows)" for k, v in delivery.frames().items())
+    sys.stdout.write(f"Wrote {written} and {MANIFEST} to {args.out}.\n{delivery.report}\n")
+    return 0

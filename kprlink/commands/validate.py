@@ -1,0 +1,44 @@
+"""``kprlink validate PATH``: read a file or delivery folder and print the report.
+
+Exit 0 when every file is usable (rows may have been repaired or excluded;
+the report counts them), exit 2 with the problems otherwise. The report is an
+internal quality report for the data manager: it shows row numbers and counts,
+never a value of a person-level row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+NAME = "validate"
+HELP = "Validate a register extract file or a delivery folder and print the report."
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments of ``kprlink validate``."""
+    p.add_argument("path", type=Path, help="an extract file or a delivery folder")
+    p.add_argument("--contract", default=None,
+                   help="contract of a single file, e.g. kpr_kuhr.claims (default: detect)")
+    p.add_argument("--encoding", default=None,
+                   help="text encoding of a single file (default: detect)")
+    p.add_argument("--sep", default=None, help="CSV separator of a single file (default: detect)")
+    p.add_argument("--markdown", action="store_true", help="print the report as Markdown only")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate and print; KprlinkError propagates (the CLI exits 2)."""
+    from kprlink.sources import read_delivery, read_extract
+
+    path: Path = args.path
+    if path.is_dir():
+        report = read_delivery(path).report
+    else:
+        if not path.exists():
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        report = read_extract(path, args.contract, encoding=args.encoding,
+                              sep=args.sep).report
+    text = report.to_markdown() if args.markdown else str(report)
+    sys.stdout.write(text + "\n")
+    return 0
