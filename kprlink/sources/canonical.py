@@ -371,12 +371,12 @@ def to_canonical(raw: pd.DataFrame, contract: Contract, ledger: Ledger) -> pd.Da
             ledger.repair("invalid_code", col.name, bad,
                           "code does not have a valid shape; kept and flagged in "
                           f"{col.name}_valid", "Check the code system column.")
-        if col.required and col.dtype != "code":
-            na = out[col.name].isna().to_numpy(bool) & s.notna().to_numpy(bool)
-            blank = s.isna().to_numpy(bool)
-            if col.dtype in ("str",) or col.dtype == "category":
-                blank = out[col.name].isna().to_numpy(bool) & ~na
-            ledger.exclude("missing_required", col.name, blank,
+        if col.required and col.dtype != "code" and not col.missing_codes:
+            # A required column whose contract knows no "unknown" code must have a
+            # value; unparseable values were excluded above under their own reason.
+            blank = _as_string(s).str.strip().fillna("").eq("").to_numpy(bool)
+            ledger.exclude("missing_required", col.name,
+                           blank & out[col.name].isna().to_numpy(bool),
                            "required value is missing",
                            "Rows without this value cannot be used.")
     if "time" in out and "date" in times and by_canon.get("time") is None:
