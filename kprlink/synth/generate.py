@@ -136,7 +136,7 @@ def generate_delivery(out: str | Path, config: SynthConfig | None = None) -> Syn
     >>> with tempfile.TemporaryDirectory() as d:
     ...     res = generate_delivery(d, SynthConfig(scale=0.0002, seed=1))
     ...     sorted(res.files["file"])[:2]
-    ['kpr_ho_funksjon.csv', 'kpr_ho_indikatorer.csv']
+    ['klass_kommuner.csv', 'klass_navn.csv']
     """
     config = config or SynthConfig()
     out = Path(out)
@@ -287,7 +287,8 @@ def _write_truth(out: Path, config: SynthConfig, persons: pd.DataFrame, munis: p
         "kpr_id": persons["kpr_id"], "npr_id": persons["npr_id"], "sex": persons["sex"],
         "birth_year": persons["birth_year"], "birth_month": persons["birth_month"],
         "municipality": munis["code"].to_numpy()[persons["municipality"].to_numpy()],
-        "death_date": pd.to_datetime(np.where(dd >= 0, dd, np.nan), unit="D"),
+        "death_date": np.where(dd >= 0, dd, 0).astype("datetime64[D]").astype(
+            "datetime64[s]") + np.where(dd >= 0, np.timedelta64(0, "s"), np.timedelta64("NaT")),
         "dementia_true": persons["dementia"], "dementia_registered": persons["registered"] > 0,
         "registered_source": persons["registered"].map({0: "", 1: "kpr_kuhr", 2: "npr",
                                                         3: "kpr_kuhr+npr"}),

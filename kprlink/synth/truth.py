@@ -66,7 +66,8 @@ def cohort(events: pd.DataFrame, persons: pd.DataFrame, in_key: np.ndarray) -> p
     g = df.groupby(["kpr_id", "npr_id"], dropna=False, sort=True)
     out = g.agg(first_day=("day", "min"), n_events=("day", "size"),
                 sources=("source", lambda s: "+".join(sorted(set(s))))).reset_index()
-    out["first_date"] = pd.to_datetime(out["first_day"], unit="D").dt.date
+    out["first_date"] = pd.Series(out["first_day"].to_numpy(np.int64).astype("datetime64[D]"),
+                                  index=out.index).dt.date
     out["n_events"] = out["n_events"].astype("int64")
     return out[cols].sort_values(["kpr_id", "npr_id"], na_position="last").reset_index(
         drop=True)

@@ -1,0 +1,258 @@
+"""Tests of kprlink.synth: calibration, file contracts, truth, defects, determinism."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kprlink.cli import main
+from kprlink.exceptions import KprlinkError, SpecError
+from kprlink.synth import SynthConfig, generate_delivery
+from kprlink.synth import calibration as cal
+from kprlink.synth.population import klass_tables, municipalities, single_age_counts
+
+HEADERS = {
+    "kpr_kuhr_regninger": "aar;kpr_lnr;enkeltregning_lnr;dato;klokkeslett;kjonn;kjonnK;alder;"
+                          "fodselsaar;kommuneNr;bydel;kommunenrPB;tjenestetype;praksiskommune;"
+                          "doddato",
+    "kpr_kuhr_diagnoser": "aar;enkeltregning_lnr;diagnoseKode;diagnoseTabell;erHoveddiagnose;"
+                          "kodenr",
+    "kpr_kuhr_takster": "aar;enkeltregning_lnr;takstkode;KPRantall",
+    "kpr_ho_tjenester": "aar;kpr_lnr;tjeneste;undertjeneste;vedtaksdato;fradato;tildato;"
+                        "timer_per_uke;kommuneNr;kjonn;fodselsaar;doddato",
+    "kpr_ho_funksjon": "kpr_lnr;vurderingsdato;funksjonsvariabel;skaar;kommuneNr",
+    "kpr_ho_indikatorer": "kpr_lnr;dato;kommuneNr;legemiddelgjennomgang;ernaering_vurdert;"
+                          "ernaering_risiko;ernaering_plan;heldogn;individuell_plan;koordinator",
+    "nokkel_npr_kpr": "npr_lnr;kpr_lnr;levering",
+}
+DEM = ("F00", "F01", "F02", "F03", "G30")
+
+
+@pytest.fixture(scope="module")
+def delivery(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("synth") / "d"
+    generate_delivery(out, SynthConfig(scale=0.01, seed=11, defect_rate=0.02))
+    return out
+
+
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep=";", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+# --- configuration and population ---------------------------------------------
+def test_config_collects_every_problem() -> None:
+    with pytest.raises(SpecError) as err:
+        SynthConfig(scale=0, seed=-1, fmt="xlsx", defect_rate=0.5)  # type: ignore[arg-type]
+    assert len(err.value.problems) == 4
+
+
+@pytest.mark.parametrize("kw", [{"scale": float("nan")}, {"scale": 1e-6}, {"seed": True},
+                                {"chunk_persons": 10}, {"defect_rate": -0.1}])
+def test_config_rejects_each_bad_setting(kw: dict[str, object]) -> None:
+    with pytest.raises(SpecError) as err:
+        SynthConfig(**kw)  # type: ignore[arg-type]
+    assert len(err.value.problems) == 1
+
+
+def test_single_ages_reproduce_the_16_published_band_counts() -> None:
+    c = single_age_counts(1.0)
+    for name, lo, hi in cal.BANDS:
+        female, male = cal.POP_2017_BANDS[name]
+        assert c[1, lo:hi].sum() == female and c[0, lo:hi].sum() == male
+    small = single_age_counts(0.01)
+    for name, lo, hi in cal.BANDS:
+        assert abs(small[:, lo:hi].sum() - sum(cal.POP_2017_BANDS[name]) * 0.01) <= 2
+    assert (c > 0).all()
+
+
+def test_municipalities_and_klass() -> None:
+    m = municipalities()
+    assert len(m) == 426 and m["code"].is_unique
+    assert m["code"].str.fullmatch(r"\d{4}").all()
+    assert (m["code"].str[:2] == m["county"]).all()
+    assert m["code_2018"].str.startswith("50").sum() == 48  # 25 + 23 Trøndelag municipalities
+    shares = m.groupby("county")["weight"].sum()
+    np.testing.assert_allclose(shares.to_numpy(), 1.0)
+    kommuner, navn = klass_tables(m)
+    y18 = kommuner[(kommuner.calyear == 2018) & (kommuner.granularity_geo == "municip")]
+    assert not y18["location_code_original"].str.match(r"municip_nor1[67]").any()
+    merged20 = kommuner[(kommuner.calyear == 2016)
+                        & (kommuner.location_code_current != kommuner.location_code_original)
+                        & (kommuner.granularity_geo == "municip")]
+    assert len(merged20) > 48  # Trøndelag + the synthetic 2020 mergers
+    assert navn["location_code"].is_unique
+
+
+# --- the delivery ---------------------------------------------------------------
+def test_files_have_the_delivered_columns(delivery: Path) -> None:
+    for stem, header in HEADERS.items():
+        first = (delivery / f"{stem}.csv").read_bytes().split(b"\n", 1)[0]
+        assert first.decode("utf-8-sig") == header
+    npr = (delivery / "npr_episoder.csv").read_text().split("\n", 1)[0].split(";")
+    assert npr[:3] == ["lopenr", "aar", "inndato"]
+    assert "tilstand_1_2" in npr and "tilstand_20_1" in npr
+    pop = pd.read_csv(delivery / "ssb_07459_befolkning.csv")
+    assert list(pop.columns) == ["granularity_geo", "location_code", "age", "sex", "calyear",
+                                 "pop_jan1_n"]
+    assert set(pop.calyear) == {2016, 2017, 2018}
+    n17 = pop[(pop.calyear == 2017) & (pop.granularity_geo == "nation")].pop_jan1_n.sum()
+    assert abs(n17 - cal.POP_2017_TOTAL * 0.01) <= 8
+    for level in ("county", "municip"):
+        lv = pop[(pop.calyear == 2017) & (pop.granularity_geo == level)].pop_jan1_n.sum()
+        assert lv == n17
+    assert pop[(pop.calyear == 2018)].location_code.str.contains("county_nor50").any()
+
+
+def test_calibration_targets_within_tolerance(delivery: Path) -> None:
+    calib = pd.read_csv(delivery / "truth" / "calibration.csv", sep=";")
+    assert set(calib.target) == {t.name for t in cal.TARGETS}
+    bad = calib[~calib.ok]
+    assert bad.empty, bad[["target", "generated", "low", "high"]]
+
+
+def test_independent_margins_from_the_files(delivery: Path) -> None:
+    claims = _read(delivery / "kpr_kuhr_regninger.csv")
+    fees = _read(delivery / "kpr_kuhr_takster.csv")
+    n = cal.POP_2017_TOTAL * 0.01
+    c17 = claims[(claims.aar == "2017") & (claims.tjenestetype == "Fastlege")]
+    cons = fees[fees.takstkode.isin(["2ad", "2ak", "2ae"])
+                & fees.enkeltregning_lnr.isin(c17.enkeltregning_lnr)]
+    assert 2.4 < cons.enkeltregning_lnr.nunique() / n < 3.0
+    npr = _read(delivery / "npr_episoder.csv")
+    pat = npr[npr.aar == "2017"].lopenr.nunique()
+    assert 0.9 < pat / (cal.NPR_PATIENTS_2017 * 0.01) < 1.1
+    assert set(npr.omsorgsniva) == {"1", "2", "3"}
+    hip = npr.tilstand_1_1.str.replace(".", "", regex=False).str.match(r"S72[012]")
+    assert hip.sum() > 0 and (npr.omsorgsniva[hip] == "1").all()
+    pairs = npr[npr.tilstand_1_2 != ""]
+    assert pairs.tilstand_1_1.str.startswith("G30").all()
+    assert pairs.tilstand_1_2.str.startswith("F00").all()
+    svc = _read(delivery / "kpr_ho_tjenester.csv")
+    assert (svc.fradato <= svc.tildato.where(svc.tildato != "", "9999")).all()
+    assert {"21", "15", "1", "6"} <= set(svc.tjeneste)
+    ind = _read(delivery / "kpr_ho_indikatorer.csv")
+    assert set(ind.ernaering_vurdert) <= {"0", "1", "9"}
+
+
+def _rule_cohort(d: Path) -> pd.DataFrame:
+    """The reference cohort rule, re-implemented from the delivered files."""
+    lo, hi = "2016-07-01", "2017-06-30"
+    npr = _read(d / "npr_episoder.csv")
+    tcols = [c for c in npr.columns if c.startswith("tilstand_")]
+    codes = npr[tcols].apply(lambda s: s.str.replace(".", "", regex=False).str.upper())
+    dem = codes.apply(lambda s: s.str.startswith(DEM)).any(axis=1)
+    ok = dem & npr.inndato.between(lo, hi) & ((npr.doddato == "") | (npr.inndato <= npr.doddato))
+    ne = npr.loc[ok, ["lopenr", "inndato"]].rename(columns={"lopenr": "npr", "inndato": "d"})
+    key = _read(d / "nokkel_npr_kpr.csv").sort_values("levering")
+    latest = key.drop_duplicates("npr_lnr", keep="last").set_index("npr_lnr")["kpr_lnr"]
+    claims = _read(d / "kpr_kuhr_regninger.csv")
+    dia = _read(d / "kpr_kuhr_diagnoser.csv")
+    c = dia.diagnoseKode.str.replace(".", "", regex=False).str.upper()
+    dd = np.where(dia.diagnoseTabell.isin(["ICPC-2", "ICPC-2B"]), c.str.startswith("P70"),
+                  c.str.startswith(DEM))
+    ce = claims.merge(dia.loc[dd, ["enkeltregning_lnr"]], on="enkeltregning_lnr")
+    ce = ce[ce.dato.between(lo, hi) & ((ce.doddato == "") | (ce.dato <= ce.doddato))]
+    kpr_to_npr = pd.Series(latest.index, index=latest.to_numpy())
+    ke = pd.DataFrame({"kpr": ce.kpr_lnr, "npr": ce.kpr_lnr.map(kpr_to_npr), "d": ce.dato,
+                       "s": "kpr_kuhr"})
+    ne = pd.DataFrame({"kpr": ne.npr.map(latest), "npr": ne.npr, "d": ne.d, "s": "npr"})
+    ev = pd.concat([ke, ne]).fillna({"kpr": "", "npr": ""})
+    out = ev.groupby(["kpr", "npr"]).agg(sources=("s", lambda s: "+".join(sorted(set(s)))),
+                                         first_date=("d", "min"), n_events=("d", "size"))
+    return out.reset_index().sort_values(["kpr", "npr"]).reset_index(drop=True)
+
+
+def test_truth_cohort_is_what_the_rule_finds_in_the_files(delivery: Path) -> None:
+    truth = _read(delivery / "truth" / "dementia_registered.csv")
+    truth = truth.rename(columns={"kpr_id": "kpr", "npr_id": "npr"})
+    truth["n_events"] = truth.n_events.astype(int)
+    mine = _rule_cohort(delivery)
+    pd.testing.assert_frame_equal(
+        truth.sort_values(["kpr", "npr"]).reset_index(drop=True), mine, check_dtype=False)
+    assert (truth.kpr == "").sum() > 0  # NPR-only persons (missing from the key)
+    assert 0.0032 * 0.01 * 1e4 <= len(truth) / (cal.POP_2017_TOTAL * 0.01) * 100 <= 0.9
+
+
+def test_defect_counts_match_truth_and_manifest(delivery: Path) -> None:
+    manifest = json.loads((delivery / "truth" / "manifest.json").read_text())
+    defects = pd.read_csv(delivery / "truth" / "defects.csv", sep=";")
+    by = defects.groupby(["kind", "file"]).size()
+    for d in manifest["defects"]:
+        assert by[(d["kind"], d["file"])] == d["n_rows"]
+    kinds = set(defects.kind)
+    assert {"after_death", "dotted_code", "sex_conflict", "birth_year_conflict",
+            "missing_from_key", "key_conflict", "encoding_bom", "encoding_latin1"} <= kinds
+    claims = _read(delivery / "kpr_kuhr_regninger.csv")
+    after = (claims.doddato != "") & (claims.dato > claims.doddato)
+    rows = defects[(defects.kind == "after_death") & (defects.file == "kpr_kuhr_regninger.csv")]
+    assert sorted(np.flatnonzero(after) + 1) == sorted(rows.row)
+    key = _read(delivery / "nokkel_npr_kpr.csv")
+    assert key.npr_lnr.duplicated().sum() == (defects.kind == "key_conflict").sum()
+    npr = _read(delivery / "npr_episoder.csv")
+    missing = defects[defects.kind == "missing_from_key"]
+    assert not npr.lopenr.iloc[missing.row - 1].isin(key.npr_lnr).any()
+    assert set(npr.lopenr) - set(key.npr_lnr) == set(npr.lopenr.iloc[missing.row - 1])
+    with pytest.raises(UnicodeDecodeError):
+        (delivery / "klass_navn.csv").read_bytes().decode("utf-8")
+    assert (delivery / "nokkel_npr_kpr.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_read_delivery_reports_the_injected_after_death_rows(delivery: Path) -> None:
+    import kprlink as kl
+
+    d = kl.read_delivery(delivery)
+    summary = d.report.summary().set_index("file")
+    defects = pd.read_csv(delivery / "truth" / "defects.csv", sep=";")
+    for f in ("kpr_kuhr_regninger.csv", "npr_episoder.csv"):
+        n = ((defects.kind == "after_death") & (defects.file == f)).sum()
+        assert summary.loc[f, "excluded_after_death"] == n
+    assert len(d.key) == len(_read(delivery / "nokkel_npr_kpr.csv"))
+
+
+# --- formats, determinism, CLI ---------------------------------------------------
+def _digests(d: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_same_bytes(tmp_path: Path) -> None:
+    cfg = SynthConfig(scale=0.0005, seed=5, chunk_persons=1000)
+    generate_delivery(tmp_path / "a", cfg)
+    generate_delivery(tmp_path / "b", cfg)
+    assert _digests(tmp_path / "a") == _digests(tmp_path / "b")
+    generate_delivery(tmp_path / "c", SynthConfig(scale=0.0005, seed=6, chunk_persons=1000))
+    assert _digests(tmp_path / "a")["npr_episoder.csv"] != _digests(tmp_path / "c")[
+        "npr_episoder.csv"]
+
+
+def test_clean_parquet_delivery(tmp_path: Path) -> None:
+    res = generate_delivery(tmp_path, SynthConfig(scale=0.0005, seed=2, fmt="parquet",
+                                                  defect_rate=0))
+    assert res.defects.empty
+    claims = pd.read_parquet(tmp_path / "kpr_kuhr_regninger.parquet")
+    assert ";".join(claims.columns) == HEADERS["kpr_kuhr_regninger"]
+    (tmp_path / "klass_navn.csv").read_bytes().decode("utf-8")
+    assert "kpr_kuhr_regninger.parquet" in set(res.files.file)
+    assert "defect rows" in repr(res)
+    assert res.summary().equals(res.calibration)
+
+
+def test_out_must_be_a_folder(tmp_path: Path) -> None:
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(KprlinkError) as err:
+        generate_delivery(f, SynthConfig(scale=0.0005))
+    assert err.value.problems
+
+
+def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["synth", "--scale", "0.0005", "--seed", "1", "--out", str(tmp_path / "o"),
+                 "--quiet"]) == 0
+    assert (tmp_path / "o" / "truth" / "manifest.json").exists()
+    assert main(["synth", "--scale", "5", "--out", str(tmp_path / "x")]) == 2
+    assert "scale" in capsys.readouterr().err
