@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from kprlink.sources._contract import Column, Contract, alias_key
 from kprlink.sources.validation import Ledger
@@ -197,9 +198,9 @@ def _convert_str(s: pd.Series, col: Column) -> pd.Series:
     miss = [str(c) for c in col.missing_codes] + [""]
     txt = txt.mask(txt.isin(miss))
     if "municipality" in col.name:
-        txt = txt.mask(txt.str.fullmatch(r"\d{3}").fillna(False), txt.str.zfill(4))
+        txt = txt.mask(txt.str.fullmatch(r"\d{3}").fillna(False), "0" + txt)
     if col.name == "district":
-        txt = txt.mask(txt.str.fullmatch(r"\d{5}").fillna(False), txt.str.zfill(6))
+        txt = txt.mask(txt.str.fullmatch(r"\d{5}").fillna(False), "0" + txt)
     return txt
 
 
@@ -246,23 +247,34 @@ def _convert_date(s: pd.Series, col: Column, ledger: Ledger) -> tuple[pd.Series,
         parsed = parsed.astype("datetime64[ns]")
     _flag(ledger, col, bad, "bad_date", "value is not a valid date",
           "Dates should be YYYY-MM-DD (DD.MM.YYYY and YYYYMMDD are also read).")
-    has_time = parsed.notna() & (parsed != parsed.dt.normalize())
-    time = parsed.dt.strftime("%H:%M").where(has_time).astype(STRING_DTYPE)
-    return parsed.dt.normalize(), time
+    day = parsed.dt.normalize()
+    has_time = (parsed.notna() & (parsed != day)).to_numpy(bool)
+    time = pd.Series(pd.NA, index=s.index, dtype=STRING_DTYPE)
+    if has_time.any():
+        time[has_time] = parsed[has_time].dt.strftime("%H:%M").astype(STRING_DTYPE)
+    return day, time
 
 
 def _convert_time(s: pd.Series, col: Column, ledger: Ledger) -> pd.Series:
     txt = _as_string(s).str.strip()
     txt = txt.mask(txt == "")
-    parts = txt.str.extract(r"^(\d{1,2})[:.]?(\d{2})(?::\d{2}(?:\.\d+)?)?$")
-    hh = pd.to_numeric(parts[0], errors="coerce")
-    mm = pd.to_numeric(parts[1], errors="coerce")
-    ok = (hh <= 23) & (mm <= 59)
-    bad = (txt.notna() & ~ok.fillna(False)).to_numpy(bool)
+    # Fast path: already HH:MM (arrow regex, no Python loop).
+    plain = txt.str.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]").fillna(False).to_numpy(bool)
+    out = txt.where(plain)
+    rest = txt.notna().to_numpy(bool) & ~plain
+    bad = np.zeros(len(s), dtype=bool)
+    if rest.any():
+        parts = txt[rest].str.extract(r"^(\d{1,2})[:.]?(\d{2})(?::\d{2}(?:\.\d+)?)?$")
+        hh = pd.to_numeric(parts[0], errors="coerce")
+        mm = pd.to_numeric(parts[1], errors="coerce")
+        ok = ((hh <= 23) & (mm <= 59)).fillna(False).to_numpy(bool)
+        fixed = (parts[0].str.zfill(2) + ":" + parts[1]).astype(STRING_DTYPE)
+        idx = np.flatnonzero(rest)
+        out.iloc[idx[ok]] = fixed[ok].to_numpy()
+        bad[idx[~ok]] = True
     _flag(ledger, col, bad, "bad_time", "value is not a time of day",
           "Times should be HH:MM.")
-    out = parts[0].str.zfill(2) + ":" + parts[1]
-    return out.where(ok.fillna(False).to_numpy(bool)).astype(STRING_DTYPE)
+    return out
 
 
 def _convert_bool(s: pd.Series, col: Column, ledger: Ledger) -> pd.Series:
@@ -287,6 +299,9 @@ def _na_column(col: Column, n: int, index: pd.Index) -> pd.Series:
     if col.dtype == "category":
         cats = sorted(col.values) if col.values is not None else []
         return pd.Series(pd.Categorical([None] * n, categories=cats), index=index)
+    if dtype == STRING_DTYPE:
+        return pd.Series(pd.arrays.ArrowStringArray(pa.nulls(n, pa.large_string())),
+                         index=index, dtype=STRING_DTYPE)
     return pd.Series(np.full(n, np.nan), index=index).astype(dtype)
 
 
@@ -374,7 +389,10 @@ def to_canonical(raw: pd.DataFrame, contract: Contract, ledger: Ledger) -> pd.Da
         if col.required and col.dtype != "code" and not col.missing_codes:
             # A required column whose contract knows no "unknown" code must have a
             # value; unparseable values were excluded above under their own reason.
-            blank = _as_string(s).str.strip().fillna("").eq("").to_numpy(bool)
+            blank = s.isna().to_numpy(bool)
+            if not (pd.api.types.is_numeric_dtype(s.dtype)
+                    or pd.api.types.is_datetime64_any_dtype(s.dtype)):
+                blank = _as_string(s).str.strip().fillna("").eq("").to_numpy(bool)
             ledger.exclude("missing_required", col.name,
                            blank & out[col.name].isna().to_numpy(bool),
                            "required value is missing",
