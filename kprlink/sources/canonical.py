@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from kprlink.sources._contract import Column, Contract, alias_key
 from kprlink.sources.validation import Ledger
@@ -237,7 +238,18 @@ def _convert_date(s: pd.Series, col: Column, ledger: Ledger) -> tuple[pd.Series,
     else:
         txt = _as_string(s).str.strip()
         txt = txt.mask(txt == "")
-        parsed = pd.to_datetime(txt, format="ISO8601", errors="coerce")
+        # Fast path in Arrow for clean ISO dates; pandas for the rest.
+        arr = pa.array(txt.astype(STRING_DTYPE).array.__arrow_array__())
+        try:  # Arrow's ISO-8601 cast checks the calendar, but fails as a whole
+            fast = pc.cast(arr, pa.timestamp("s"))
+            parsed = pd.Series(fast.to_pandas(), index=s.index, dtype="datetime64[s]")
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            parsed = pd.Series(pd.NaT, index=s.index, dtype="datetime64[s]")
+        inside = (parsed >= pd.Timestamp("1800-01-01")) & (parsed < pd.Timestamp("2262-01-01"))
+        parsed = parsed.where(inside).astype("datetime64[ns]")
+        todo = (txt.notna() & parsed.isna()).to_numpy(bool)
+        if todo.any():
+            parsed[todo] = pd.to_datetime(txt[todo], format="ISO8601", errors="coerce")
         for fmt in ("%d.%m.%Y", "%Y%m%d", "%d%b%Y"):
             todo = (txt.notna() & parsed.isna()).to_numpy(bool)
             if not todo.any():

@@ -187,7 +187,7 @@ def _read_csv(path: Path, contract: Contract | None, encoding: str | None, sep: 
                                  block_size=1 << 24)
         conv = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
                                     null_values=_NULLS, quoted_strings_can_be_null=True,
-                                    timestamp_parsers=["%Y-%m-%d", pacsv.ISO8601])
+                                    timestamp_parsers=[pacsv.ISO8601])
         return pacsv.read_csv(path, read_options=read, parse_options=parse,
                               convert_options=conv)
 
