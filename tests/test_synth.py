@@ -202,15 +202,34 @@ def test_defect_counts_match_truth_and_manifest(delivery: Path) -> None:
     assert (delivery / "nokkel_npr_kpr.csv").read_bytes().startswith(b"\xef\xbb\xbf")
 
 
-def test_read_delivery_reports_the_injected_after_death_rows(delivery: Path) -> None:
+def test_read_delivery_reports_exactly_the_injected_defects(delivery: Path) -> None:
     import kprlink as kl
 
     d = kl.read_delivery(delivery)
     summary = d.report.summary().set_index("file")
     defects = pd.read_csv(delivery / "truth" / "defects.csv", sep=";")
+    claims = _read(delivery / "kpr_kuhr_regninger.csv")
+    dead_claims = set(claims.enkeltregning_lnr[(claims.doddato != "")
+                                               & (claims.dato > claims.doddato)])
     for f in ("kpr_kuhr_regninger.csv", "npr_episoder.csv"):
         n = ((defects.kind == "after_death") & (defects.file == f)).sum()
-        assert summary.loc[f, "excluded_after_death"] == n
+        assert n > 0 and summary.loc[f, "excluded_after_death"] == n
+    for f in ("kpr_kuhr_diagnoser.csv", "kpr_kuhr_takster.csv"):
+        rows = _read(delivery / f).enkeltregning_lnr.isin(dead_claims).sum()
+        assert summary.loc[f, "excluded_claim_not_kept"] == rows
+    # nothing else is excluded or repaired: the rest of the delivery is valid
+    excl = summary.filter(like="excluded_").sum(axis=1)
+    assert (summary["excluded"] == excl).all()
+    assert set(summary.columns[summary.columns.str.startswith("excluded_")]) == {
+        "excluded_after_death", "excluded_claim_not_kept"}
+    assert (summary["repaired"] == 0).all()
+    # dotted codes arrive repaired by normalisation, the delivered text kept
+    dotted_k = ((defects.kind == "dotted_code")
+                & (defects.file == "kpr_kuhr_diagnoser.csv")).sum()
+    kept = d.kuhr_diagnoses["code_original"].str.contains(".", regex=False).fillna(False)
+    dropped = _read(delivery / "kpr_kuhr_diagnoser.csv")
+    dropped = dropped[dropped.enkeltregning_lnr.isin(dead_claims)]
+    assert kept.sum() + dropped.diagnoseKode.str.contains(".", regex=False).sum() == dotted_k
     assert len(d.key) == len(_read(delivery / "nokkel_npr_kpr.csv"))
 
 
@@ -256,3 +275,20 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (tmp_path / "o" / "truth" / "manifest.json").exists()
     assert main(["synth", "--scale", "5", "--out", str(tmp_path / "x")]) == 2
     assert "scale" in capsys.readouterr().err
+
+
+def test_cli_validate_names_the_injected_rows(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "v"
+    assert main(["synth", "--scale", "0.0005", "--seed", "1", "--out", str(out),
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["validate", str(out)]) == 0
+    text = capsys.readouterr().out
+    defects = pd.read_csv(out / "truth" / "defects.csv", sep=";")
+    after = defects[defects.kind == "after_death"]
+    assert len(after) > 0
+    for f, row in zip(after.file, after.row, strict=True):
+        line = next(ln for ln in text.splitlines() if ln.startswith(f"- {f}")
+                    and "death" in ln)
+        assert str(row) in line
