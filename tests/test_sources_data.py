@@ -179,3 +179,14 @@ def test_builder_headers_detect_their_contract():
             assert contract is None or score < 0.5, name
         else:
             assert (contract.name, score) == (CONTRACT_OF[name], 1.0), name
+
+
+def test_formats_doc_lists_every_canonical_name_and_alias():
+    from kprlink.sources.extract import DETECTABLE
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "formats.md").read_text()
+    for contract in DETECTABLE:
+        assert f"### `{contract.name}`" in doc
+        for col in contract.columns:
+            for name in col.all_names:
+                assert f"`{name}`" in doc, (contract.name, name)

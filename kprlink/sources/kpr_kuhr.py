@@ -127,7 +127,7 @@ FEES = Contract(
         Column("year", "int", False, ("aar", "år")),
         Column("claim_id", "int", True, ("enkeltregning_lnr", "regning_lnr")),
         Column("fee_code", "code", True, ("takstkode", "takst", "NORAKOKODE"),
-               description="Fee code, lower-case as in the tariff (2ad, 11ak, L36)."),
+               description="Fee code, lower-case as in the tariff (2ad, 11ak; L36 is read as l36)."),
         Column("n_fee", "int", False, ("KPRantall", "antall"), value_range=(0, 1000),
                description="Repetitions of the fee code."),
         Column("contact_type_fhi", "small", False, ("kontakttype", "kontakttypeId",
