@@ -57,6 +57,8 @@ def test_diagnoses_of_excluded_claims_are_excluded_and_counted(tmp_path):
     assert sorted(d.kuhr_diagnoses["claim_id"].unique()) == [2, 3, 4]
     reasons = d.report.reasons
     assert reasons.loc[reasons["reason"] == "claim_not_kept", "n_rows"].tolist() == [3, 1]
+    orphan = [p for p in d.report.problems if p.reason == "claim_not_kept"]
+    assert [(p.file, p.rows) for p in orphan] == [("d.csv", (1, 2, 6)), ("f.csv", (1,))]
 
 
 def test_fatal_problems_of_all_files_collected_once(tmp_path):

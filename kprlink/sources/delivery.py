@@ -19,7 +19,7 @@ import pandas as pd
 from kprlink.exceptions import Problem, ValidationError
 from kprlink.sources.canonical import STRING_DTYPE
 from kprlink.sources.validation import _REASON_COLUMNS, _TABLE_COLUMNS
-from kprlink.sources.validation import ValidationReport, raise_fatal
+from kprlink.sources.validation import N_ROWS_SHOWN, ValidationReport, raise_fatal
 
 #: Field of :class:`Delivery` that holds each contract's canonical frame.
 FIELD_BY_CONTRACT: dict[str, str] = {
@@ -110,8 +110,8 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _drop_orphans(frames: dict[str, list[pd.DataFrame]],
-                  report: ValidationReport) -> ValidationReport:
+def _drop_orphans(frames: dict[str, list[pd.DataFrame]], report: ValidationReport,
+                  kept_rows: dict[str, np.ndarray]) -> ValidationReport:
     """Exclude KUHR diagnoses/fees whose claim is not among the kept claims."""
     if not frames.get("kuhr_claims"):
         return report
@@ -125,9 +125,12 @@ def _drop_orphans(frames: dict[str, list[pd.DataFrame]],
                 continue
             label = frame.attrs["kprlink_file"]
             idx = np.flatnonzero(orphan)
+            delivered = kept_rows.get(label)
+            shown = tuple(int(r) for r in (delivered[idx] if delivered is not None
+                                           else idx + 1)[:N_ROWS_SHOWN])
             problem = Problem(label, "claim_id", "claim_not_kept",
                               "claim_id is not among the kept claims (claim excluded or "
-                              "absent) (excluded)", n_rows=n,
+                              "absent) (excluded)", rows=shown, n_rows=n,
                               hint="Such rows have no date or person; not used.")
             report = report.with_exclusion(label, "claim_not_kept", "claim_id", n, problem)
             kept = frame.drop(index=frame.index[idx]).reset_index(drop=True)
@@ -187,6 +190,7 @@ def read_delivery(path: str | Path) -> Delivery:
     reports: list[ValidationReport] = []
     records: list[dict[str, object]] = []
     unclassified: list[str] = []
+    kept_rows: dict[str, np.ndarray] = {}
     fatal: list[Problem] = []
     missing: list[str] = []
     for f in files:
@@ -214,6 +218,7 @@ def read_delivery(path: str | Path) -> Delivery:
             missing += list(getattr(err, "missing", []))
             continue
         reports.append(res.report)
+        kept_rows[f.name] = getattr(res, "_kept_rows", None)
         for field_, frame in res.frames.items():
             label = (f"{f.name} [{field_.split('_', 1)[1]}]"
                      if res.contract.file == "legacy" else f.name)
@@ -225,7 +230,8 @@ def read_delivery(path: str | Path) -> Delivery:
                         "sha256": _sha256(f)})
     raise_fatal(fatal, missing, f"delivery {root}")
     report = _drop_orphans(frames, ValidationReport.combine(reports,
-                                                            unclassified=unclassified))
+                                                            unclassified=unclassified),
+                           kept_rows)
     out = {}
     for field_, parts in frames.items():
         frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]

@@ -246,6 +246,9 @@ def _from_raw(raw: RawFrame, contract: Contract, name: str) -> ExtractResult:
         data = frames["kuhr_claims"]
     else:
         frames = {FIELD_OF[contract.name]: data}
-    return ExtractResult(data=data, report=report, contract=contract,
-                         encoding=raw.encoding, sep=raw.sep, format=raw.format,
-                         frames=frames)
+    result = ExtractResult(data=data, report=report, contract=contract,
+                           encoding=raw.encoding, sep=raw.sep, format=raw.format,
+                           frames=frames)
+    # Delivered 1-based row number of each kept row (internal: for later checks).
+    object.__setattr__(result, "_kept_rows", rows[keep])
+    return result
