@@ -219,3 +219,12 @@ def test_empty_file_with_header_only(tmp_path):
     assert len(res.data) == 0
     assert res.data["date"].dtype == "datetime64[ns]"
     assert res.report.table[["rows_in", "kept", "excluded"]].iloc[0].tolist() == [0, 0, 0]
+
+
+def test_parquet_text_dates_are_checked_against_the_calendar(tmp_path):
+    text = CLAIMS.astype(str).assign(dato=["2017-01-05", "2017-02-30", "2017-03-15",
+                                           "2016-09-01", "2017-06-30"])
+    text.to_parquet(tmp_path / "c.parquet")
+    res = read_extract(tmp_path / "c.parquet")
+    assert res.data["claim_id"].tolist() == [1, 3, 4, 5]
+    assert [(p.reason, p.rows) for p in res.report.problems] == [("bad_date", (2,))]
