@@ -239,7 +239,7 @@ def _convert_date(s: pd.Series, col: Column, ledger: Ledger) -> tuple[pd.Series,
         txt = _as_string(s).str.strip()
         txt = txt.mask(txt == "")
         # Fast path in Arrow for clean ISO dates; pandas for the rest.
-        arr = pa.array(txt.astype(STRING_DTYPE).array.__arrow_array__())
+        arr = txt.astype(STRING_DTYPE).array.__arrow_array__()  # ChunkedArray, no copy
         try:  # Arrow's ISO-8601 cast checks the calendar, but fails as a whole
             fast = pc.cast(arr, pa.timestamp("s"))
             parsed = pd.Series(fast.to_pandas(), index=s.index, dtype="datetime64[s]")
