@@ -161,7 +161,7 @@ def _convert_number(s: pd.Series, col: Column, ledger: Ledger) -> pd.Series:
     num, bad = _numeric(s)
     if col.missing_codes:
         codes = [float(c) for c in col.missing_codes if _is_number(c)]
-        num = num.mask(num.isin(codes))
+        num = num.mask(_isin(num, codes))
     if col.dtype in _INT_DTYPES:
         frac = (num.round() != num).fillna(False).to_numpy(bool)
         lo, hi = _DTYPE_LIMITS[col.dtype]
@@ -172,7 +172,7 @@ def _convert_number(s: pd.Series, col: Column, ledger: Ledger) -> pd.Series:
     num = num.mask(bad)
     if col.values is not None:
         allowed = [float(v) for v in col.values if _is_number(v)]
-        out = (num.notna() & ~num.isin(allowed)).to_numpy(bool)
+        out = num.notna().to_numpy(bool) & ~_isin(num, allowed)
         reason = "unknown_service_code" if col.name == "service_code" else "invalid_value"
         _flag(ledger, col, out, reason,
               f"value outside the allowed set {sorted(col.values, key=str)}",
@@ -188,6 +188,17 @@ def _convert_number(s: pd.Series, col: Column, ledger: Ledger) -> pd.Series:
     if col.dtype in _INT_DTYPES:
         return num.round().astype(_INT_DTYPES[col.dtype])
     return num.astype("float64")
+
+
+def _isin(num: pd.Series, values: list[float]) -> np.ndarray:
+    """``num.isin(values)`` as a numpy mask; NA is False. Fast for short lists."""
+    arr = num.to_numpy(dtype="float64", na_value=np.nan)
+    if len(values) > 8:
+        return np.isin(arr, values)
+    out = np.zeros(len(arr), dtype=bool)
+    for v in values:
+        out |= arr == v
+    return out
 
 
 def _is_number(v: object) -> bool:

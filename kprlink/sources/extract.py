@@ -219,7 +219,10 @@ def _no_contract_problem(name: str, cols: list[str]) -> object:
 
 def _from_raw(raw: RawFrame, contract: Contract, name: str) -> ExtractResult:
     """Canonical frames and report from a raw frame (raises on fatal problems)."""
-    df = raw.data.reset_index(drop=True)
+    df = raw.data
+    if not (isinstance(df.index, pd.RangeIndex) and df.index.start == 0
+            and df.index.step == 1):
+        df = df.reset_index(drop=True)
     rows = np.arange(1, len(df) + 1)
     ledger = Ledger(name, contract.name, len(df), rows)
     canon = to_canonical(df, contract, ledger)
@@ -232,7 +235,7 @@ def _from_raw(raw: RawFrame, contract: Contract, name: str) -> ExtractResult:
     check_rows(canon, contract.name, ledger)
     check_unique(canon, contract.unique, ledger)
     keep, report = ledger.finish()
-    data = canon.loc[keep].reset_index(drop=True)
+    data = canon if keep.all() else canon.loc[keep].reset_index(drop=True)
     frames: dict[str, pd.DataFrame]
     if contract is npr.EPISODES:
         wide = wide_columns(data)
