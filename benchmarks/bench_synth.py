@@ -3,6 +3,17 @@
 Usage: ``python benchmarks/bench_synth.py [SCALE] [OUT]`` (default 0.1).
 Prints generation time, peak memory (max RSS of this process) and each
 calibration target beside the generated value.
+
+Measured (2 shared cores, 24 GB, seed 2017, CSV, defect rate 0.01):
+
+* scale 0.1: 37.9 s, peak RSS 1.57 GiB, 18.8 million rows (0.96 GB on disk);
+* scale 1: 410.6 s (6 min 51 s), peak RSS 3.01 GiB, 185.5 million rows
+  (9.3 GB): 51.0 M claims, 61.3 M claim diagnoses, 52.7 M fee rows,
+  10.5 M NPR episodes, 0.56 M service periods, 2.69 M key rows; every one of
+  the 16 calibration targets within tolerance (e.g. 37,166 persons in the
+  reference cohort, GP consultations 2.62 per person in 2017 and 4.87 at
+  80–89, 1.96 M NPR patients in 2017, 70.6 % of 80+ with a hospital contact,
+  34,567 long-term residents and 294,451 service users on 31 Dec 2017).
 """
 
 from __future__ import annotations
