@@ -41,17 +41,19 @@ POP_2017_BANDS: dict[str, tuple[int, int]] = {
 #: [V] SSB 07459: 5 258 317 persons on 1 January 2017.
 POP_2017_TOTAL = 5_258_317
 
-#: Live births 2017 and deaths 2016 and 2017. [V] SSB, *Fødde* and *Døde*
-#: statistics 2017 (ssb.no/befolkning/statistikker/fodte, .../dode): 56 633
-#: live births in 2017; 40 726 deaths in 2016; 40 774 deaths in 2017.
+#: Live births 2017 and deaths 2016 and 2017: SSB *Fødde* and *Døde*
+#: statistics (ssb.no/befolkning/statistikker/fodte, .../dode): 56 633 live
+#: births in 2017; 40 726 deaths in 2016; 40 774 deaths in 2017. [E] quoted
+#: from memory of those releases, not checked against calibration.md: verify.
 BIRTHS_2017 = 56_633
 DEATHS_2016 = 40_726
 DEATHS_2017 = 40_774
 
 #: The 19 counties of 2017 (code, name, population 1 Jan 2017).
-#: [V] SSB 07459 by county, 2017 borders (rounded to the person); 16 and 17
-#: merged to 50 Trøndelag on 1 January 2018. The generator rescales them to
-#: :data:`POP_2017_TOTAL`.
+#: SSB 07459 by county, 2017 borders; 16 and 17 merged to 50 Trøndelag on
+#: 1 January 2018. [E] quoted from memory (they sum to 5 256 089, 0.04 % below
+#: the verified national total): only the relative sizes are used, rescaled to
+#: :data:`POP_2017_TOTAL`. Verify against 07459 before quoting them.
 COUNTIES_2017: tuple[tuple[str, str, int], ...] = (
     ("01", "Østfold", 292_893),
     ("02", "Akershus", 604_368),
@@ -73,8 +75,8 @@ COUNTIES_2017: tuple[tuple[str, str, int], ...] = (
     ("19", "Troms", 165_632),
     ("20", "Finnmark", 76_149),
 )
-#: Municipalities per county in 2017 (426 in all). [V] SSB Klass, municipal
-#: classification valid 2017 (counts per county).
+#: Municipalities per county in 2017 (426 in all, as SSB Klass 2017; the
+#: per-county split is [E] from memory).
 MUNICIPALITIES_PER_COUNTY: dict[str, int] = {
     "01": 18, "02": 22, "03": 1, "04": 22, "05": 26, "06": 21, "07": 12, "08": 18,
     "09": 15, "10": 15, "11": 26, "12": 33, "14": 26, "15": 36, "16": 25, "17": 23,
