@@ -143,6 +143,13 @@ GP_WOMEN_MEN_RATIO_UNDER_67 = 1.45
 GP_SIMPLE_PER_CONSULTATION = 1.0
 #: [V] legevakt 0.25 contacts per person (2015), 80–89 0.35, 90+ 0.34.
 LEGEVAKT_PER_YEAR = 0.25
+#: [E] share of acute (urgent) hospital contacts with a legevakt consultation
+#: on the same day, and with a GP consultation instead: most emergency
+#: admissions in Norway come through legevakt or the GP (estimate, not a
+#: published figure; it drives how often contact dates coincide across
+#: registers).
+REFERRAL_LEGEVAKT = 0.55
+REFERRAL_GP = 0.15
 #: [V] SSB 2017: 14.4 million GP consultations.
 GP_CONSULTATIONS_2017 = 14_416_000
 

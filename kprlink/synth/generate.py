@@ -187,14 +187,15 @@ def generate_delivery(out: str | Path, config: SynthConfig | None = None) -> Syn
                                        file=sys.stderr)):
             r_k, r_n, r_c, r_key = (np.random.default_rng(s) for s in chunk_ss[i].spawn(4))
             ch = persons.iloc[start:start + config.chunk_persons]
+            e = npr.generate_npr(ch, r_n, muni_codes=muni_codes, stay_id0=stay_id,
+                                 defect_rate=config.defect_rate)
             k = kuhr.generate_kuhr(ch, r_k, muni_codes=muni_codes, muni_factor=muni_factor,
-                                   claim_id0=claim_id, defect_rate=config.defect_rate)
+                                   claim_id0=claim_id, defect_rate=config.defect_rate,
+                                   referrals=(e.acute_person, e.acute_day))
             claim_id += k.claims.num_rows
             off = sinks["claims"].write(k.claims)
             d_off = sinks["diagnoses"].write(k.diagnoses)
             sinks["fees"].write(k.fees)
-            e = npr.generate_npr(ch, r_n, muni_codes=muni_codes, stay_id0=stay_id,
-                                 defect_rate=config.defect_rate)
             stay_id += int(e.stats["stays"])
             eps, sex_rows, by_rows = keys.apply_conflicts(e.episodes, e.person, len(ch), r_key,
                                                           rate=config.defect_rate)

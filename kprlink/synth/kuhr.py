@@ -96,7 +96,8 @@ def _gp_base(age: np.ndarray, sex: np.ndarray) -> np.ndarray:
 
 
 def generate_kuhr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: np.ndarray,
-                  muni_factor: np.ndarray, claim_id0: int, defect_rate: float) -> KuhrChunk:
+                  muni_factor: np.ndarray, claim_id0: int, defect_rate: float,
+                  referrals: tuple[np.ndarray, np.ndarray] | None = None) -> KuhrChunk:
     """Claims, diagnoses and fee codes of the persons in ``chunk``.
 
     Parameters
@@ -113,6 +114,13 @@ def generate_kuhr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: 
         First claim id of this chunk.
     defect_rate : float
         Rate of injected defects (contacts after death, dotted ICD-10 codes).
+    referrals : tuple of numpy.ndarray, optional
+        Chunk position and day of each acute NPR episode. A share
+        (``cal.REFERRAL_LEGEVAKT``, ``cal.REFERRAL_GP``) gets a legevakt or GP
+        consultation on the same day, which is what lets probabilistic
+        linkage match contact dates across registers. The person's other
+        legevakt and GP claims are reduced by as many, so the published
+        contact rates still hold.
     """
     n = len(chunk)
     age = np.maximum(chunk["age17"].to_numpy(), 0)
@@ -136,12 +144,23 @@ def generate_kuhr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: 
     lv_rate = cal.LEGEVAKT_PER_YEAR * np.select([age < 6, age >= 80], [1.6, 1.4], 1.0)
     phys_p = np.interp(age, [0, 15, 16, 40, 65, 85, 90], [0.04, 0.04, 0.10, 0.14, 0.18, 0.15,
                                                            0.08]) * years
+    if referrals is None:
+        referrals = (np.zeros(0, np.int64), np.zeros(0, np.int32))
+    r_person, r_day = referrals
+    u_r = rng.random(len(r_person))
+    d_r = chunk["death_day"].to_numpy()[r_person]
+    covered = (r_day >= P_LO) & (r_day <= P_HI) & ((d_r < 0) | (r_day <= d_r))
+    to_lv = covered & (u_r < cal.REFERRAL_LEGEVAKT)
+    to_gp = covered & ~to_lv & (u_r < cal.REFERRAL_LEGEVAKT + cal.REFERRAL_GP)
     counts = {
-        CONS: rng.poisson(gp * 0.985), ECONS: rng.poisson(gp * 0.015),
+        CONS: np.maximum(rng.poisson(gp * 0.985) - np.bincount(r_person[to_gp], minlength=n),
+                         0),
+        ECONS: rng.poisson(gp * 0.015),
         SIMPLE: rng.poisson(gp * cal.GP_SIMPLE_PER_CONSULTATION),
         HOME: rng.poisson(home_rate * years * np.sqrt(intensity)),
     }
-    n_lv = rng.poisson(lv_rate * years * np.sqrt(intensity))
+    n_lv = np.maximum(rng.poisson(lv_rate * years * np.sqrt(intensity))
+                      - np.bincount(r_person[to_lv], minlength=n), 0)
     u = rng.random(n_lv.sum()) if n_lv.sum() else np.zeros(0)
     lv_person = np.repeat(np.arange(n), n_lv)
     lv_kind = np.where(u < 0.70, LV_CONS, np.where(u < 0.92 - 0.06 * (age[lv_person] >= 80),
@@ -161,6 +180,10 @@ def generate_kuhr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: 
     day = uniform_days(rng, lo[person], hi[person])
     dem_sel = kind == DEM
     day[dem_sel] = uniform_days(rng, dlo[person[dem_sel]], dhi[person[dem_sel]])
+    person = np.concatenate([person, r_person[to_lv], r_person[to_gp]])
+    kind = np.concatenate([kind, np.full(int(to_lv.sum()), LV_CONS, np.int8),
+                           np.full(int(to_gp.sum()), CONS, np.int8)])
+    day = np.concatenate([day, r_day[to_lv], r_day[to_gp]])
     # GP day-time contacts fall on weekdays: move Saturday/Sunday back to Friday
     wd = (day + 3) % 7  # 0 = Monday
     gp_day = np.isin(kind, (CONS, ECONS, SIMPLE, HOME, DEM))

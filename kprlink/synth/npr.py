@@ -58,6 +58,10 @@ class NprChunk:
     after_death_rows: np.ndarray
     dotted_rows: np.ndarray
     stats: dict[str, float]
+    #: chunk position and day of each acute episode (urgency 1) while alive:
+    #: the contacts a GP or legevakt claim refers on the same day
+    acute_person: np.ndarray
+    acute_day: np.ndarray
 
 
 def _contact_share(age: np.ndarray, sex: np.ndarray) -> np.ndarray:
@@ -220,5 +224,6 @@ def generate_npr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: n
     stats = {"npr_patients_2017": float(pat17.sum()),
              "npr_patients_80plus_2017": float((pat17 & alive80).sum()),
              "npr_episodes": float(m), "stays": float((level == 1).sum())}
+    referred = acute & (kind != 3)
     return NprChunk(table, person, events, np.flatnonzero(kind == 3), np.flatnonzero(dotted),
-                    stats)
+                    stats, person[referred].astype(np.int64), day[referred].astype(np.int32))
