@@ -1,0 +1,227 @@
+"""Safe, atomic, reproducible writing of a study's output folder.
+
+A run writes everything into a hidden temporary sibling of the output folder
+and renames it into place only when every file is written, so a crashed run
+never leaves a half-written release. An existing output folder is replaced only
+with ``force=True`` and only when it looks like a kprlink output (it holds
+``provenance.json``) or is empty, so a typo can never delete a delivery.
+
+Files are written so that the same inputs give the same bytes: CSV with fixed
+float formatting and ``\\n`` line ends, XLSX with fixed timestamps inside the
+zip and in the document properties, SVG without a date and with a fixed id
+salt, PNG without time metadata.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import shutil
+import zipfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from kprlink.exceptions import KprlinkError, Problem
+
+#: File that marks a folder as a kprlink study output.
+MARKER = "provenance.json"
+
+_FIXED_ZIP_TIME = (2000, 1, 1, 0, 0, 0)
+_FIXED_DOC_TIME = dt.datetime(2000, 1, 1)
+
+
+class OutputFolderError(KprlinkError, FileExistsError):
+    """The output folder exists, or overlaps the input or work folder.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The output folder concerned.
+    """
+
+    def __init__(self, message: str, problems: list[Problem | str] | None = None, *,
+                 path: Path) -> None:
+        super().__init__(message, problems or [])
+        self.path = path
+
+    def __str__(self) -> str:  # OSError subclasses format their args otherwise
+        return KprlinkError.__str__(self)
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    try:
+        child.resolve().relative_to(parent.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def check_output_folder(out: Path, *, force: bool, inputs: Mapping[str, Path] | None = None) -> None:
+    """Refuse an output folder that exists (without force) or overlaps an input.
+
+    Parameters
+    ----------
+    out : pathlib.Path
+        Output folder to create.
+    force : bool
+        Allow replacing an existing kprlink output folder.
+    inputs : mapping of str to pathlib.Path
+        Folders the run reads or writes person-level data to (``"data"``,
+        ``"work"``); none may lie inside `out`, and `out` may not lie inside
+        any of them.
+
+    Raises
+    ------
+    OutputFolderError
+        With one problem per reason.
+    """
+    problems: list[Problem | str] = []
+    for label, path in (inputs or {}).items():
+        if _inside(path, out) or _inside(out, path):
+            problems.append(Problem(
+                file=str(out), column=None, reason=f"overlaps_{label}",
+                message=f"the output folder and the {label} folder {str(path)!r} overlap",
+                hint="Choose an output folder outside the delivery and work folders."))
+    if out.exists():
+        if not out.is_dir():
+            problems.append(Problem(file=str(out), column=None, reason="not_a_folder",
+                                    message="exists and is not a folder",
+                                    hint="Choose another --out."))
+        elif not force:
+            problems.append(Problem(file=str(out), column=None, reason="exists",
+                                    message="the output folder already exists",
+                                    hint="Pass --force to replace it, or choose another --out."))
+        elif any(out.iterdir()) and not (out / MARKER).is_file():
+            problems.append(Problem(
+                file=str(out), column=None, reason="not_kprlink_output",
+                message=f"exists, is not empty and holds no {MARKER}; kprlink will not "
+                        "replace a folder it did not write, even with --force",
+                hint="Remove it yourself or choose another --out."))
+    if problems:
+        raise OutputFolderError(f"Cannot write the study output to {str(out)!r}.",
+                                problems, path=out)
+
+
+@contextmanager
+def atomic_folder(out: Path, *, force: bool,
+                  inputs: Mapping[str, Path] | None = None) -> Iterator[Path]:
+    """Yield a temporary folder that replaces `out` when the block succeeds.
+
+    On an exception the temporary folder is removed and `out` is left as it
+    was.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> with atomic_folder(root / "res", force=False) as tmp:
+    ...     _ = (tmp / MARKER).write_text("{}")
+    >>> sorted(p.name for p in (root / "res").iterdir())
+    ['provenance.json']
+    """
+    out = Path(out)
+    check_output_folder(out, force=force, inputs=inputs)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    for leftover in (tmp, old):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write UTF-8 text with ``\\n`` line ends, creating parent folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(text)
+
+
+def write_csv(path: Path, df: pd.DataFrame) -> None:
+    """Write a released table as a deterministic CSV (comma, UTF-8, no index).
+
+    Missing values are written as empty fields; floats with up to 6 decimals.
+    """
+    write_text(path, df.to_csv(index=False, lineterminator="\n", float_format="%.6g"))
+
+
+def write_xlsx(path: Path, sheets: Mapping[str, pd.DataFrame]) -> None:
+    """Write one workbook, one sheet per table, with fixed timestamps.
+
+    openpyxl stamps the creation time into ``docProps/core.xml`` and every
+    zip entry; both are fixed here so that reruns give identical bytes.
+    """
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, df in sheets.items():
+        ws = wb.create_sheet(title=name[:31])
+        ws.append([str(c) for c in df.columns])
+        for row in df.itertuples(index=False):
+            ws.append([None if pd.isna(v) else (v.item() if hasattr(v, "item") else v)
+                       for v in row])
+    wb.properties.created = _FIXED_DOC_TIME
+    wb.properties.modified = _FIXED_DOC_TIME
+    wb.properties.creator = "kprlink"
+    raw = io.BytesIO()
+    wb.save(raw)
+    _write_fixed_zip(path, raw.getvalue())
+
+
+def _write_fixed_zip(path: Path, data: bytes) -> None:
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = _fix_core_dates(body)
+            fixed = zipfile.ZipInfo(info.filename, date_time=_FIXED_ZIP_TIME)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o600 << 16
+            dst.writestr(fixed, body)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(out.getvalue())
+
+
+def _fix_core_dates(body: bytes) -> bytes:
+    import re
+
+    stamp = _FIXED_DOC_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    return re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
+                  rb"\g<1>" + stamp + rb"\g<2>", body)
+
+
+def save_figure(fig: object, stem: Path) -> list[Path]:
+    """Save a matplotlib figure as ``stem.png`` and ``stem.svg`` reproducibly.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The two files written.
+    """
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
+    with matplotlib.rc_context({"svg.hashsalt": "kprlink", "svg.fonttype": "path"}):
+        fig.savefig(paths[0], dpi=150, metadata={"Software": None})  # type: ignore[attr-defined]
+        fig.savefig(paths[1], metadata={"Date": None, "Creator": None})  # type: ignore[attr-defined]
+    plt.close(fig)  # type: ignore[arg-type]
+    return paths

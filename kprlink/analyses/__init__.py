@@ -1,0 +1,16 @@
+"""Named analysis steps ("table kinds") that ``study.toml`` files refer to.
+
+A step turns the study context (spec, delivery, cohort) into inner cells of
+person counts (:class:`AnalysisTable`); :func:`kprlink.study.run_study`
+suppresses them and writes the release. Register your own with
+:func:`register` before running a study that names it.
+"""
+
+from __future__ import annotations
+
+from kprlink.analyses import services  # noqa: F401  (registers the steps)
+from kprlink.analyses._context import StudyContext, age_band, sex_label
+from kprlink.analyses._registry import AnalysisTable, get_step, register, step_kinds
+
+__all__ = ["AnalysisTable", "StudyContext", "age_band", "get_step", "register",
+           "sex_label", "step_kinds"]

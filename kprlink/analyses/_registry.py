@@ -1,0 +1,117 @@
+"""Registry of named analysis steps ("table kinds") a study.toml refers to.
+
+A step is a function ``step(ctx, **params) -> AnalysisTable``. It returns
+*inner cells* of person counts (never person-level rows); the study runner
+adds margins, applies the study's disclosure rule, derives shares and means
+only from released counts, and writes the files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from kprlink.exceptions import MissingColumnsError, SpecError
+
+
+@dataclass(frozen=True)
+class AnalysisTable:
+    """Inner cells of one study table, ready for disclosure control.
+
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        One row per inner cell: the `dims` columns and `count_col` (persons).
+    dims : tuple of str
+        Classifying columns (1 to 3).
+    count_col : str, default "n"
+        Person counts; the disclosure rule applies to this column.
+    population : pandas.DataFrame or None
+        Public denominators (e.g. SSB population) with `dims` and a
+        ``population`` column for the inner cells; shares per 100 are derived
+        for released cells, margins summed by the runner.
+    share_within : str or None
+        A dimension whose ``Total`` row is the denominator of a within-table
+        share (e.g. ``"indicator"``): ``share_pct = n / n[Total]``.
+    value_cols : tuple of str
+        Sums over persons (e.g. GP contacts); released only where the count
+        is released, and as a mean per person ``<col>_per_person``.
+    excluded : mapping of str to int
+        Persons or rows left out of the table, by reason (reported).
+    notes : str
+        One or two sentences for the report (definitions, denominators).
+    """
+
+    cells: pd.DataFrame
+    dims: tuple[str, ...]
+    count_col: str = "n"
+    population: pd.DataFrame | None = None
+    share_within: str | None = None
+    value_cols: tuple[str, ...] = ()
+    excluded: Mapping[str, int] = field(default_factory=dict)
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        need = [*self.dims, self.count_col, *self.value_cols]
+        missing = [c for c in need if c not in self.cells.columns]
+        if missing:
+            raise MissingColumnsError(
+                f"AnalysisTable needs column(s) {missing} in `cells`; columns are "
+                f"{list(self.cells.columns)}.", missing=missing)
+        if not 1 <= len(self.dims) <= 3:
+            raise SpecError(f"AnalysisTable: 1 to 3 dims, got {list(self.dims)}.")
+        if self.share_within is not None and self.share_within not in self.dims:
+            raise SpecError(f"AnalysisTable: share_within={self.share_within!r} is not "
+                            f"one of the dims {list(self.dims)}.")
+        if self.population is not None:
+            pmiss = [c for c in (*self.dims, "population") if c not in self.population]
+            if pmiss:
+                raise MissingColumnsError(
+                    f"AnalysisTable: `population` lacks column(s) {pmiss}.",
+                    missing=pmiss)
+
+
+Step = Callable[..., AnalysisTable]
+_STEPS: dict[str, Step] = {}
+
+
+def register(kind: str) -> Callable[[Step], Step]:
+    """Register `fn` as the analysis step named `kind`.
+
+    Examples
+    --------
+    >>> @register("doc_example")
+    ... def _count(ctx, **params):
+    ...     return AnalysisTable(pd.DataFrame({"sex": ["female"], "n": [3]}), ("sex",))
+    >>> "doc_example" in step_kinds()
+    True
+    >>> _ = _STEPS.pop("doc_example")
+    """
+    def deco(fn: Step) -> Step:
+        if kind in _STEPS and _STEPS[kind] is not fn:
+            raise SpecError(f"analysis step kind {kind!r} is registered twice.")
+        _STEPS[kind] = fn
+        return fn
+    return deco
+
+
+def step_kinds() -> list[str]:
+    """Names of every registered analysis step."""
+    return sorted(_STEPS)
+
+
+def get_step(kind: str) -> Step:
+    """The step registered as `kind`; SpecError names the known kinds."""
+    try:
+        return _STEPS[kind]
+    except KeyError:
+        raise SpecError(f"unknown table kind {kind!r}; known kinds: {step_kinds()}.",
+                        [f"kind={kind!r}"]) from None
+
+
+def params_dict(params: Any) -> dict[str, Any]:
+    """Turn a frozen ``((key, value), ...)`` tuple back into keyword arguments."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params}

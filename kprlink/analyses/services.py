@@ -1,0 +1,167 @@
+"""Analysis steps on KPR helse og omsorg alone (no cohort, no linkage).
+
+- ``welfare_technology_by_age_sex``: recipients of a welfare-technology
+  service (safety alarm ``06.01``, GPS ``06.02``) by age band and sex;
+- ``indicator_by_county``: long-term residents with a quality indicator
+  (medication review, nutrition screening/risk/plan) by county;
+- ``function_assessment``: rehabilitation stays with a functional assessment
+  at admission, at discharge, both or neither.
+
+Each returns person counts only; the runner suppresses and derives shares.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from kprlink.analyses._context import StudyContext, age_band, sex_label
+from kprlink.analyses._registry import AnalysisTable, register
+from kprlink.exceptions import MissingColumnsError
+
+#: Welfare-technology sub-codes of service 6 (kprlink.sources.kpr_ho).
+WELFARE_TECHNOLOGY = {"06.01": "Safety alarm", "06.02": "GPS"}
+LONG_TERM_STAY = 21
+REHABILITATION_STAY = 19
+INDICATORS = ("medication_review", "nutrition_screening", "nutrition_risk",
+              "nutrition_plan")
+
+
+def _frame(ctx: StudyContext, name: str, cols: Sequence[str]) -> pd.DataFrame:
+    df = getattr(ctx.delivery, name, None)
+    if df is None:
+        raise MissingColumnsError(
+            f"study {ctx.spec.name!r} needs the delivery file {name!r}, which is absent "
+            f"from {ctx.delivery.path}.", missing=[name])
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise MissingColumnsError(f"delivery file {name!r} lacks {missing}.", missing=missing)
+    return df
+
+
+def _active(df: pd.DataFrame, start: dt.date, end: dt.date) -> pd.Series:
+    s = pd.Timestamp(start)
+    e = pd.Timestamp(end)
+    begins = pd.to_datetime(df["start_date"])
+    ends = pd.to_datetime(df["end_date"])
+    return (begins <= e) & (ends.isna() | (ends >= s))
+
+
+@register("welfare_technology_by_age_sex")
+def welfare_technology_by_age_sex(ctx: StudyContext, *, breaks: Sequence[int] = (0, 67, 80, 90)
+                                  ) -> AnalysisTable:
+    """Persons with a safety alarm or GPS active in the period, by age band and sex.
+
+    A person counts once per technology (several decisions do not add up);
+    age at the study reference date from the birth year (completed years at
+    1 January = reference year − birth year − 1).
+    """
+    svc = _frame(ctx, "ho_services", ["kpr_id", "service_code", "service_subcode",
+                                      "start_date", "end_date", "sex", "birth_year"])
+    sel = svc[(svc["service_code"] == 6)
+              & svc["service_subcode"].isin(list(WELFARE_TECHNOLOGY))
+              & _active(svc, ctx.spec.period_start, ctx.spec.period_end)]
+    persons = (sel.sort_values(["kpr_id", "start_date"], kind="stable")
+               .drop_duplicates(["kpr_id", "service_subcode"])
+               .loc[:, ["kpr_id", "service_subcode", "sex", "birth_year"]])
+    age = ctx.spec.ref_date.year - 1 - persons["birth_year"]
+    persons = persons.assign(technology=persons["service_subcode"].map(WELFARE_TECHNOLOGY),
+                             age_band=age_band(age, breaks), sex=sex_label(persons["sex"]))
+    unknown = persons["age_band"].isna() | persons["sex"].isna()
+    excluded = {"unknown age or sex": int(unknown.sum())}
+    cells = _count(persons[~unknown], ["technology", "age_band", "sex"],
+                   {"technology": list(WELFARE_TECHNOLOGY.values()),
+                    "age_band": list(age_band(pd.Series(dtype="Int64"), breaks).cat.categories),
+                    "sex": ["female", "male"]})
+    return AnalysisTable(cells, ("technology", "age_band", "sex"), excluded=excluded,
+                         notes="Persons with the service active on at least one day of the "
+                               "period; age at the reference date.")
+
+
+@register("indicator_by_county")
+def indicator_by_county(ctx: StudyContext, *, indicator: str = "medication_review"
+                        ) -> AnalysisTable:
+    """Long-term residents (service 21) with `indicator` true, by county.
+
+    A person's latest indicator report in the period counts; residents with
+    no report or the indicator not reported are counted as ``not reported``.
+    """
+    svc = _frame(ctx, "ho_services", ["kpr_id", "service_code", "start_date", "end_date",
+                                      "municipality"])
+    ind = _frame(ctx, "ho_indicators", ["kpr_id", "date", indicator])
+    lt = svc[(svc["service_code"] == LONG_TERM_STAY)
+             & _active(svc, ctx.spec.period_start, ctx.spec.period_end)]
+    lt = lt.sort_values(["kpr_id", "start_date"], kind="stable").drop_duplicates(
+        "kpr_id", keep="last")[["kpr_id", "municipality"]]
+    d = pd.to_datetime(ind["date"])
+    rep = ind[(d >= pd.Timestamp(ctx.spec.period_start))
+              & (d <= pd.Timestamp(ctx.spec.period_end))]
+    rep = rep.sort_values(["kpr_id", "date"], kind="stable").drop_duplicates(
+        "kpr_id", keep="last")[["kpr_id", indicator]]
+    res = lt.merge(rep, on="kpr_id", how="left")
+    value = res[indicator].astype("boolean")
+    status = np.where(value.isna(), "not reported", np.where(value.fillna(False), "yes", "no"))
+    county = res["municipality"].astype("string").str.slice(0, 2)
+    res = res.assign(county=county.fillna("unknown"), indicator=status)
+    cells = _count(res, ["county", "indicator"],
+                   {"county": sorted(res["county"].unique()),
+                    "indicator": ["yes", "no", "not reported"]})
+    return AnalysisTable(cells, ("county", "indicator"), share_within="indicator",
+                         excluded={"no indicator report (shown as 'not reported')":
+                                   int(value.isna().sum())},
+                         notes=f"Long-term residents in the period; share with "
+                               f"{indicator.replace('_', ' ')} among all residents.")
+
+
+@register("function_assessment")
+def function_assessment(ctx: StudyContext) -> AnalysisTable:
+    """Rehabilitation stays (service 19) ending in the period, by assessment timing.
+
+    An assessment within 7 days of admission counts as *at admission*, one
+    within 7 days of discharge as *at discharge*.
+    """
+    svc = _frame(ctx, "ho_services", ["kpr_id", "service_code", "start_date", "end_date"])
+    fn = _frame(ctx, "ho_functions", ["kpr_id", "assessment_date"])
+    stays = svc[(svc["service_code"] == REHABILITATION_STAY) & svc["end_date"].notna()]
+    e = pd.to_datetime(stays["end_date"])
+    stays = stays[(e >= pd.Timestamp(ctx.spec.period_start))
+                  & (e <= pd.Timestamp(ctx.spec.period_end))]
+    stays = stays[["kpr_id", "start_date", "end_date"]].reset_index(drop=True)
+    stays["stay"] = np.arange(len(stays))
+    dates = fn[["kpr_id", "assessment_date"]].drop_duplicates()
+    pairs = stays.merge(dates, on="kpr_id", how="inner")
+    a = pd.to_datetime(pairs["assessment_date"])
+    week = pd.Timedelta(days=7)
+    at_in = (a - pd.to_datetime(pairs["start_date"])).abs() <= week
+    at_out = (a - pd.to_datetime(pairs["end_date"])).abs() <= week
+    got_in = set(pairs.loc[at_in, "stay"])
+    got_out = set(pairs.loc[at_out, "stay"])
+    flag_in = stays["stay"].isin(got_in)
+    flag_out = stays["stay"].isin(got_out)
+    timing = np.select([flag_in & flag_out, flag_in, flag_out],
+                       ["both", "admission only", "discharge only"], "neither")
+    stays = stays.assign(assessment=timing)
+    cells = _count(stays, ["assessment"],
+                   {"assessment": ["admission only", "discharge only", "both", "neither"]})
+    return AnalysisTable(cells, ("assessment",), share_within="assessment",
+                         notes="Stays ending in the period; assessment within 7 days of "
+                               "admission or discharge. Counts are stays, not persons.")
+
+
+def _count(df: pd.DataFrame, dims: list[str], levels: dict[str, list[str]]) -> pd.DataFrame:
+    """Count rows per combination of `dims`, listing empty combinations as 0.
+
+    Observed values missing from `levels` are appended, never dropped.
+    """
+    keys = df[dims].astype(str)
+    lv = [list(levels[d]) + sorted(set(keys[d]) - set(levels[d])) for d in dims]
+    counts = keys.groupby(dims).size()
+    if len(dims) == 1:
+        full: pd.Index = pd.Index(lv[0], name=dims[0])
+    else:
+        full = pd.MultiIndex.from_product(lv, names=dims)
+    out = counts.reindex(full, fill_value=0).rename("n").reset_index()
+    return out.astype({d: "string" for d in dims}).astype({"n": "int64"})

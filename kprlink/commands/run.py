@@ -1,0 +1,49 @@
+"""``kprlink run STUDY --data DIR --out DIR``: run a study end to end.
+
+Writes the released tables (CSV, XLSX), figures (PNG, SVG), the release log,
+a one-page report (Markdown, HTML) and provenance to ``--out``; person-level
+intermediates go to ``--work`` (default ``<out>.work``), never to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+NAME = "run"
+HELP = "Run a study (studies/<name>/study.toml) on a delivery and write the release."
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments of ``kprlink run``."""
+    p.add_argument("study", type=Path, help="study folder or its study.toml")
+    p.add_argument("--data", type=Path, required=True, help="delivery folder")
+    p.add_argument("--out", type=Path, required=True,
+                   help="output folder for released files (must not exist, see --force)")
+    p.add_argument("--work", type=Path, default=None,
+                   help="folder for person-level intermediates (default: <out>.work)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing kprlink output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the study; bad input raises KprlinkError (exit 2)."""
+    from kprlink.study import run_study
+
+    res = run_study(args.study, data=args.data, out=args.out, work=args.work,
+                    force=args.force, progress=not args.quiet)
+    sys.stdout.write(describe(res))
+    return 0
+
+
+def describe(res: object) -> str:
+    """A few lines naming what was written (no counts from person-level data)."""
+    out = res.out  # type: ignore[attr-defined]
+    lines = [f"{res!r}", f"  released tables: {out / 'tables'} and {out / 'tables.xlsx'}",
+             f"  figures:         {out / 'figures'}",
+             f"  release log:     {out / 'release_log.csv'}",
+             f"  report:          {out / 'report.html'} (and report.md)",
+             f"  provenance:      {out / 'provenance.json'}"]
+    return "\n".join(lines) + "\n"
