@@ -82,7 +82,7 @@ class StudySpec:
     >>> spec = StudySpec.from_dict({
     ...     "kprlink_spec": 1, "kind": "study", "name": "demo_study",
     ...     "title": "Demo", "period": {"start": "2016-07-01", "end": "2017-06-30"},
-    ...     "tables": [{"name": "t1", "kind": "persons_by_sex", "title": "Persons"}]})
+    ...     "tables": [{"name": "t1", "kind": "function_assessment", "title": "Stays"}]})
     >>> spec.name, spec.disclosure.max_n, len(spec.digest)
     ('demo_study', 4, 16)
     """

@@ -8,7 +8,7 @@ suppresses them and writes the release. Register your own with
 
 from __future__ import annotations
 
-from kprlink.analyses import services  # noqa: F401  (registers the steps)
+from kprlink.analyses import dementia, services  # noqa: F401  (registers the steps)
 from kprlink.analyses._context import StudyContext, age_band, sex_label
 from kprlink.analyses._registry import AnalysisTable, get_step, register, step_kinds
 
