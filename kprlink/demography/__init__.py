@@ -1,5 +1,26 @@
-"""kprlink.demography (see DESIGN.md: architecture)."""
+"""Age, age bands, places and border changes, population denominators, care measures."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from kprlink.demography.age import AgeBands, add_age, add_age_band, age_at
+from kprlink.demography.places import (
+    Places,
+    harmonise_municipalities,
+    municipality_location_code,
+    plain_municipality_code,
+    read_places,
+)
+from kprlink.demography.population import population_denominators
+
+__all__: list[str] = [
+    "AgeBands",
+    "Places",
+    "add_age",
+    "add_age_band",
+    "age_at",
+    "harmonise_municipalities",
+    "municipality_location_code",
+    "plain_municipality_code",
+    "population_denominators",
+    "read_places",
+]
