@@ -23,6 +23,7 @@ from kprlink import (
     plots,
     sources,
     stats,
+    study,
     synth,
     tables,
 )
@@ -35,6 +36,7 @@ from kprlink.linkage import *  # noqa: F403
 from kprlink.plots import *  # noqa: F403
 from kprlink.sources import *  # noqa: F403
 from kprlink.stats import *  # noqa: F403
+from kprlink.study import *  # noqa: F403
 from kprlink.synth import *  # noqa: F403
 from kprlink.tables import *  # noqa: F403
 
@@ -50,5 +52,6 @@ __all__ = sorted(
     | set(stats.__all__)
     | set(tables.__all__)
     | set(plots.__all__)
+    | set(study.__all__)
     | set(synth.__all__)
 )
