@@ -1,5 +1,7 @@
-"""kprlink.tables (see DESIGN.md: architecture)."""
+"""Crosstabs with margins, released through disclosure control."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from kprlink.tables.crosstab import ReleasedRates, crosstab, release_crosstab, release_rates
+
+__all__: list[str] = ["ReleasedRates", "crosstab", "release_crosstab", "release_rates"]

@@ -1,0 +1,284 @@
+"""Figures drawn from released tables only; suppressed cells are gaps marked ':'.
+
+Uses :class:`matplotlib.figure.Figure` directly (no pyplot, no global state).
+:func:`save_figure` writes byte-reproducible PNG and SVG.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from kprlink.exceptions import DisclosureError, MissingColumnsError, SpecError
+from kprlink.stats.models import funnel_limits
+
+__all__ = ["plot_share_by_age_sex", "plot_funnel", "plot_ranked_bars", "save_figure"]
+
+TOTAL = "Total"
+SUPPRESSED_MARK = ":"
+_SEX_COLOURS = {"female": "#b2182b", "male": "#2166ac"}
+_SEX_LABELS = {"female": "Women", "male": "Men"}
+
+
+def _check_released(released: pd.DataFrame, value_cols: Sequence[str], func: str) -> None:
+    """Refuse anything that did not come through disclosure control."""
+    missing = [c for c in ["status", *value_cols] if c not in released.columns]
+    if missing:
+        raise MissingColumnsError(
+            f"{func}() takes a released table (with `status` from kl.suppress_table); "
+            f"missing {missing}.", [f"column {c!r} is missing" for c in missing],
+            missing=missing)
+    hidden = released["status"].astype(str) != "published"
+    leaks = [c for c in value_cols if released.loc[hidden, c].notna().any()]
+    if leaks:
+        raise DisclosureError(
+            f"{func}(): suppressed cells carry values in {leaks}; plot the released "
+            "table, not the true one.",
+            [f"column {c!r} has a value in a suppressed cell" for c in leaks])
+
+
+def _inner(released: pd.DataFrame, dims: Sequence[str]) -> pd.DataFrame:
+    keep = np.ones(len(released), dtype=bool)
+    for d in dims:
+        keep &= (released[d].astype(str) != TOTAL).to_numpy()
+    return released.loc[keep]
+
+
+def plot_share_by_age_sex(released: pd.DataFrame, *, age_col: str = "age_band",
+                          sex_col: str = "sex", share_col: str = "share",
+                          lower_col: str | None = "share_lower",
+                          upper_col: str | None = "share_upper",
+                          title: str = "Share with registered dementia",
+                          ylabel: str = "Percent of population") -> Figure:
+    """Grouped bar chart of a released share by age band and sex.
+
+    Parameters
+    ----------
+    released : pandas.DataFrame
+        ``ReleasedRates.released`` (margins are ignored). Not modified.
+    age_col, sex_col, share_col : str
+        Columns; the age column's categorical order is kept.
+    lower_col, upper_col : str or None
+        Interval columns drawn as error bars (None to omit).
+    title, ylabel : str
+        Texts.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Suppressed cells have no bar; a ':' sits on the axis instead and a note
+        explains it.
+
+    Raises
+    ------
+    MissingColumnsError
+        If the table lacks ``status`` or a named column.
+    DisclosureError
+        If a suppressed cell carries a value.
+    """
+    cols = [share_col] + [c for c in (lower_col, upper_col) if c]
+    _check_released(released, cols, "plot_share_by_age_sex")
+    _need(released, [age_col, sex_col], "plot_share_by_age_sex")
+    data = _inner(released, [age_col, sex_col])
+    ages = [a for a in _order(data[age_col]) if str(a) != TOTAL]
+    sexes = [s for s in _order(data[sex_col]) if str(s) != TOTAL]
+    fig = Figure(figsize=(7.5, 4.5))
+    ax = fig.add_subplot()
+    x = np.arange(len(ages))
+    width = 0.8 / max(len(sexes), 1)
+    n_hidden = 0
+    for j, sex in enumerate(sexes):
+        sub = data[data[sex_col].astype(str) == str(sex)].set_index(
+            data.loc[data[sex_col].astype(str) == str(sex), age_col].astype(str))
+        vals = np.array([_get(sub, a, share_col) for a in ages], dtype=float)
+        pos = x - 0.4 + width * (j + 0.5)
+        shown = ~np.isnan(vals)
+        colour = _SEX_COLOURS.get(str(sex))
+        ax.bar(pos[shown], vals[shown], width, label=_SEX_LABELS.get(str(sex), str(sex)),
+               color=colour)
+        if lower_col and upper_col and shown.any():
+            lo = np.array([_get(sub, a, lower_col) for a in ages], dtype=float)[shown]
+            hi = np.array([_get(sub, a, upper_col) for a in ages], dtype=float)[shown]
+            ax.errorbar(pos[shown], vals[shown], yerr=[vals[shown] - lo, hi - vals[shown]],
+                        fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
+        for p in pos[~shown]:
+            ax.text(p, 0, SUPPRESSED_MARK, ha="center", va="bottom", fontsize=12)
+        n_hidden += int((~shown).sum())
+    ax.set_xticks(x, [str(a) for a in ages])
+    ax.set_xlabel("Age")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.set_ylim(bottom=0)
+    if sexes:
+        ax.legend(frameon=False)
+    if n_hidden:
+        fig.text(0.01, 0.01, f"{SUPPRESSED_MARK} suppressed (small numbers): "
+                 f"{n_hidden} cell(s)", fontsize=8)
+    return fig
+
+
+def plot_funnel(released: pd.DataFrame, *, count_col: str = "n",
+                denom_col: str = "population", label_col: str = "location_code",
+                scale: float = 100.0, target: float | None = None,
+                levels: Sequence[float] = (0.95, 0.998),
+                title: str = "Funnel plot") -> Figure:
+    """Funnel plot of released unit shares with binomial control limits.
+
+    Parameters
+    ----------
+    released : pandas.DataFrame
+        Released table with one row per unit (``Total`` rows ignored). Not modified.
+    count_col, denom_col, label_col : str
+        Numerator (NA where suppressed), denominator and unit label.
+    scale : float, default 100
+        Percent.
+    target : float, optional
+        Proportion at the centre; default the released national total if present,
+        else the pooled published units.
+    levels : sequence of float
+        Coverage of the control limits.
+    title : str
+        Title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Suppressed units are not drawn; their number is stated under the plot.
+    """
+    _check_released(released, [count_col], "plot_funnel")
+    _need(released, [denom_col, label_col], "plot_funnel")
+    tot = released[released[label_col].astype(str) == TOTAL]
+    data = released[released[label_col].astype(str) != TOTAL]
+    shown = data[count_col].notna()
+    k = data.loc[shown, count_col].astype(float).to_numpy()
+    n = data.loc[shown, denom_col].astype(float).to_numpy()
+    if target is None:
+        if len(tot) and tot[count_col].notna().all():
+            target = float(tot[count_col].astype(float).sum() / tot[denom_col].astype(float).sum())
+        elif n.sum() > 0:
+            target = float(k.sum() / n.sum())
+        else:
+            raise SpecError("plot_funnel(): no published unit to estimate the target from.",
+                            ["all units suppressed; pass target="])
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.add_subplot()
+    top = float(np.max(n)) if len(n) else float(data[denom_col].astype(float).max())
+    grid = np.unique(np.geomspace(max(1.0, top / 1000), max(top, 2.0) * 1.05, 200).round())
+    lim = funnel_limits(grid, target=target, levels=levels)
+    for lv, style in zip(levels, ["--", ":"], strict=False):
+        ax.plot(grid, lim[f"lower_{lv:g}"] * scale, style, color="grey", linewidth=0.9,
+                label=f"{lv:.1%} limits")
+        ax.plot(grid, lim[f"upper_{lv:g}"] * scale, style, color="grey", linewidth=0.9)
+    ax.axhline(target * scale, color="black", linewidth=0.8)
+    ax.scatter(n, np.divide(k, n, out=np.zeros_like(k), where=n > 0) * scale, s=12,
+               color="#2166ac", zorder=3)
+    ax.set_xscale("log")
+    ax.set_xlabel("Population")
+    ax.set_ylabel("Percent")
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=8)
+    n_hidden = int((~shown).sum())
+    if n_hidden:
+        fig.text(0.01, 0.01, f"{n_hidden} unit(s) not shown: suppressed (small numbers)",
+                 fontsize=8)
+    return fig
+
+
+def plot_ranked_bars(released: pd.DataFrame, *, value_col: str, label_col: str,
+                     title: str = "", xlabel: str = "") -> Figure:
+    """Horizontal bars ordered by value (e.g. counties), suppressed units last with ':'.
+
+    Parameters
+    ----------
+    released : pandas.DataFrame
+        Released table, one row per unit (``Total`` rows ignored). Not modified.
+    value_col, label_col : str
+        Value (NA where suppressed) and unit label columns.
+    title, xlabel : str
+        Texts.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _check_released(released, [value_col], "plot_ranked_bars")
+    _need(released, [label_col], "plot_ranked_bars")
+    data = released[released[label_col].astype(str) != TOTAL]
+    shown = data[data[value_col].notna()].sort_values(value_col, kind="stable")
+    hidden = data[data[value_col].isna()]
+    labels = [str(v) for v in hidden[label_col]] + [str(v) for v in shown[label_col]]
+    fig = Figure(figsize=(6.5, max(2.5, 0.3 * len(labels) + 1)))
+    ax = fig.add_subplot()
+    y = np.arange(len(labels))
+    ax.barh(y[len(hidden):], shown[value_col].astype(float).to_numpy(), color="#4d4d4d")
+    for yy in y[:len(hidden)]:
+        ax.text(0, yy, " " + SUPPRESSED_MARK, va="center", ha="left", fontsize=11)
+    ax.set_yticks(y, labels)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    if len(hidden):
+        fig.text(0.01, 0.01, f"{SUPPRESSED_MARK} suppressed (small numbers)", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Write `fig` as PNG or SVG (by suffix), byte-identical across reruns.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path : path
+        Ends in ``.png`` or ``.svg``.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    SpecError
+        On another suffix.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".svg"):
+        raise SpecError(f"save_figure(): {path.name!r} must end in .png or .svg.",
+                        [f"suffix {suffix!r}"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".svg":
+        with matplotlib.rc_context({"svg.hashsalt": "kprlink", "svg.fonttype": "path"}):
+            fig.savefig(path, format="svg", metadata={"Date": None})
+    else:
+        fig.savefig(path, format="png", dpi=150, metadata={"Software": None})
+    return path
+
+
+def _need(df: pd.DataFrame, cols: Sequence[str], func: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise MissingColumnsError(f"{func}() needs column(s) {missing}.",
+                                  [f"column {c!r} is missing" for c in missing],
+                                  missing=missing)
+
+
+def _order(s: pd.Series) -> list[object]:
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        present = set(s.astype(str))
+        return [c for c in s.cat.categories if str(c) in present]
+    return list(pd.unique(s))
+
+
+def _get(sub: pd.DataFrame, key: object, col: str) -> float:
+    if str(key) not in sub.index:
+        return np.nan
+    v = sub.loc[str(key), col]
+    if isinstance(v, pd.Series):
+        v = v.iloc[0]
+    return np.nan if pd.isna(v) else float(v)
