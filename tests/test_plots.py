@@ -1,0 +1,135 @@
+"""Figures: drawn from released tables only, suppressed cells never get a bar."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.patches import Rectangle
+
+import kprlink as kl
+
+BANDS = list(kl.AgeBands.reference_dementia().labels)
+
+
+def _released():
+    """A released share table as release_rates gives it (margins, status, NA shares)."""
+    rows = []
+    for i, band in enumerate(["Total", *BANDS]):
+        for sex in ("Total", "female", "male"):
+            hidden = band == "60-64" and sex != "Total" or (band == "Under 60" and sex == "male")
+            share = np.nan if hidden else 0.5 + i * (1.2 if sex == "female" else 1.0)
+            rows.append({"age_band": band, "sex": sex, "n": pd.NA if hidden else 10 + i,
+                         "population": 1000, "status": "secondary" if hidden else "published",
+                         "share": share, "share_lower": share - 0.2, "share_upper": share + 0.2})
+    df = pd.DataFrame(rows)
+    df["age_band"] = pd.Categorical(df["age_band"], categories=["Total", *BANDS], ordered=True)
+    df["n"] = df["n"].astype("Int64")
+    return df
+
+
+def _bars(ax):
+    return [p for p in ax.patches if isinstance(p, Rectangle) and p.get_height() > 0]
+
+
+def test_share_by_age_sex_draws_no_bar_for_suppressed_cells(tmp_path):
+    rel = _released()
+    before = rel.copy()
+    fig = kl.plot_share_by_age_sex(rel)
+    pd.testing.assert_frame_equal(rel, before)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == BANDS
+    assert len(_bars(ax)) == 16 - 3  # 8 bands x 2 sexes, three suppressed
+    marks = [t for t in ax.texts if t.get_text() == ":"]
+    assert len(marks) == 3
+    assert any("suppressed" in t.get_text() for t in fig.texts)
+    assert ax.get_legend() is not None
+    png = kl.save_figure(fig, tmp_path / "share.png")
+    svg = kl.save_figure(fig, tmp_path / "share.svg")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert svg.read_text().lstrip().startswith("<?xml") and "<svg" in svg.read_text()
+
+
+def test_figures_are_byte_reproducible(tmp_path):
+    digests = []
+    for run in range(2):
+        fig = kl.plot_share_by_age_sex(_released())
+        for ext in ("png", "svg"):
+            data = kl.save_figure(fig, tmp_path / f"f{run}.{ext}").read_bytes()
+            digests.append(hashlib.sha256(data).hexdigest())
+    assert digests[0] == digests[2] and digests[1] == digests[3]
+
+
+def test_plots_refuse_a_table_that_bypasses_suppression():
+    rel = _released()
+    leaked = rel.copy()
+    leaked.loc[leaked["status"] != "published", "share"] = 0.3  # true value put back
+    with pytest.raises(kl.DisclosureError) as err:
+        kl.plot_share_by_age_sex(leaked)
+    assert err.value.problems == ["column 'share' has a value in a suppressed cell"]
+    with pytest.raises(kl.MissingColumnsError) as err:
+        kl.plot_share_by_age_sex(rel.drop(columns="status"))
+    assert err.value.missing == ["status"]
+    with pytest.raises(kl.DisclosureError):
+        kl.plot_ranked_bars(leaked, value_col="share", label_col="age_band")
+    leaked_n = rel.astype({"n": "float"}).fillna({"n": 2})
+    with pytest.raises(kl.DisclosureError):
+        kl.plot_funnel(leaked_n.assign(location_code=leaked_n["age_band"].astype(str)))
+
+
+def test_share_plot_without_intervals_and_missing_column():
+    rel = _released()
+    fig = kl.plot_share_by_age_sex(rel, lower_col=None, upper_col=None)
+    assert len(_bars(fig.axes[0])) == 13
+    with pytest.raises(kl.MissingColumnsError) as err:
+        kl.plot_share_by_age_sex(rel.drop(columns="sex"))
+    assert err.value.missing == ["sex"]
+
+
+def _counties():
+    return pd.DataFrame({
+        "location_code": ["Total", "county_nor03", "county_nor11", "county_nor50", "county_nor18"],
+        "n": pd.array([400, 150, 120, pd.NA, 130], dtype="Int64"),
+        "population": [20000, 7000, 5000, 60, 7940],
+        "status": ["published", "published", "published", "primary", "published"],
+    })
+
+
+def test_funnel_plots_published_units_only():
+    fig = kl.plot_funnel(_counties())
+    ax = fig.axes[0]
+    offsets = ax.collections[0].get_offsets()
+    assert len(offsets) == 3  # the suppressed county and the total are not drawn
+    assert sorted(np.asarray(offsets)[:, 0].tolist()) == [5000, 7000, 7940]
+    assert ax.get_xscale() == "log"
+    assert any("1 unit(s) not shown" in t.get_text() for t in fig.texts)
+    # centre line at the released national share (2 %)
+    centre = [ln for ln in ax.lines if np.allclose(ln.get_ydata(), 2.0)]
+    assert centre
+
+
+def test_funnel_all_suppressed_needs_target():
+    c = _counties().iloc[3:4]
+    with pytest.raises(kl.SpecError):
+        kl.plot_funnel(c)
+    assert kl.plot_funnel(c, target=0.02).axes
+
+
+def test_ranked_bars_order_and_gaps(tmp_path):
+    df = _counties().assign(share=lambda d: d["n"].astype("Float64") / d["population"] * 100)
+    fig = kl.plot_ranked_bars(df, value_col="share", label_col="location_code",
+                              xlabel="Percent")
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["county_nor50", "county_nor18", "county_nor03", "county_nor11"]
+    widths = [p.get_width() for p in ax.patches]
+    assert widths == sorted(widths) and len(widths) == 3
+    assert kl.save_figure(fig, tmp_path / "c.svg").stat().st_size > 2_000
+
+
+def test_save_figure_bad_suffix(tmp_path):
+    with pytest.raises(kl.SpecError):
+        kl.save_figure(kl.plot_ranked_bars(_counties(), value_col="n",
+                                           label_col="location_code"), tmp_path / "x.pdf")
