@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 from kprlink.demography.age import AgeBands, add_age, add_age_band, age_at
+from kprlink.demography.care import (
+    FUNCTION_GROUPS,
+    REGISTER_START,
+    CareStaircase,
+    CareSteps,
+    NeedScoring,
+    care_step_at,
+    iplos_function_groups,
+    need_level,
+)
 from kprlink.demography.places import (
     Places,
     harmonise_municipalities,
@@ -13,6 +23,14 @@ from kprlink.demography.places import (
 from kprlink.demography.population import population_denominators
 
 __all__: list[str] = [
+    "FUNCTION_GROUPS",
+    "REGISTER_START",
+    "CareStaircase",
+    "CareSteps",
+    "NeedScoring",
+    "care_step_at",
+    "iplos_function_groups",
+    "need_level",
     "AgeBands",
     "Places",
     "add_age",
