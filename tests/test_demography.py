@@ -262,3 +262,12 @@ def test_denominators_errors():
     with pytest.raises(kl.MissingColumnsError) as err:
         kl.population_denominators(pop.drop(columns="sex"), year=2016, by=[])
     assert err.value.missing == ["sex"]
+
+
+def test_denominators_several_years():
+    d = kl.population_denominators(_pop(), year=[2016, 2017], by=["sex"])
+    assert d.columns.tolist() == ["year", "sex", "population", "person_years"]
+    assert d["year"].tolist() == [2016, 2016, 2017, 2017]
+    assert d["population"].tolist() == [4 * 100 + 224.0] * 2 + [4 * 120 + 224.0] * 2
+    with pytest.raises(kl.SpecError):
+        kl.population_denominators(_pop(), year=[], by=["sex"])

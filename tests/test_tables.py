@@ -10,6 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 import kprlink as kl
 from kprlink.tables.crosstab import _suppress_table
 
@@ -103,6 +106,20 @@ def test_release_crosstab_hides_small_counts():
     assert rel.loc[(rel["sex"] == "Total") & (rel["band"] == "Total"), "n"].iloc[0] == 300
     assert (rel.loc[rel["n"].isna(), "status"].astype(str) != "published").all()
     assert rel["n"].isna().sum() >= 2  # a primary cell always brings a secondary one
+
+
+@needs_disclosure
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("ab"), st.sampled_from("xyz")), min_size=0,
+                max_size=60))
+def test_release_crosstab_never_shows_a_small_count(rows):
+    df = pd.DataFrame(rows, columns=["g", "h"])
+    df["g"] = pd.Categorical(df["g"], categories=["a", "b"])
+    df["h"] = pd.Categorical(df["h"], categories=["x", "y", "z"])
+    rel = kl.release_crosstab(df, dims=["g", "h"], rule=_rule(), audit=False).released
+    shown = rel["n"].dropna().astype(int)
+    assert not shown.between(0, 4).any()  # zeros protected too
+    assert rel["n"].isna().sum() != 1  # one hidden cell alone would follow from its margin
 
 
 @needs_disclosure

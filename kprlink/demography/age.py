@@ -189,7 +189,8 @@ class AgeBands:
 
     def _default_labels(self) -> tuple[str, ...]:
         b = self.breaks
-        out = [f"{lo}-{hi - 1}" if hi - 1 > lo else str(lo) for lo, hi in zip(b, b[1:], strict=False)]
+        out = [f"{lo}-{hi - 1}" if hi - 1 > lo else str(lo)
+               for lo, hi in zip(b, b[1:], strict=False)]
         return tuple(out + [f"{b[-1]}+"])
 
     @classmethod

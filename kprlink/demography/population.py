@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from kprlink.demography.age import AgeBands
@@ -27,7 +28,7 @@ def _canonical(pop: pd.DataFrame) -> pd.DataFrame:
     return p
 
 
-def population_denominators(pop: pd.DataFrame, *, year: int | None = None,
+def population_denominators(pop: pd.DataFrame, *, year: int | Sequence[int] | None = None,
                             period: tuple[object, object] | None = None,
                             by: Sequence[str] = ("sex", "age_band"),
                             bands: AgeBands | None = None, geo_level: str = "nation",
@@ -40,8 +41,8 @@ def population_denominators(pop: pd.DataFrame, *, year: int | None = None,
         Canonical population frame (``geo_level, location_code, age, sex, year,
         population``) or the SSB/csdata long export (``granularity_geo, calyear,
         pop_jan1_n``). Rows with sex ``"total"`` are ignored. Not modified.
-    year : int, optional
-        Population on 1 January of this year.
+    year : int or sequence of int, optional
+        Population on 1 January of this year; several years give a ``year`` column.
     period : (date, date), optional
         Both ends included; the denominator is the population at the period's
         midpoint, interpolated linearly between the 1 January populations around it.
@@ -85,6 +86,14 @@ def population_denominators(pop: pd.DataFrame, *, year: int | None = None,
     >>> [round(v, 1) for v in d["population"]]
     [105.0, 85.0]
     """
+    if year is not None and not isinstance(year, (int, np.integer)):
+        parts = [population_denominators(pop, year=int(y), by=by, bands=bands,
+                                         geo_level=geo_level, locations=locations)
+                 .assign(year=int(y)) for y in year]
+        if not parts:
+            raise SpecError("population_denominators(): year= is empty.", ["no years"])
+        out = pd.concat(parts, ignore_index=True)
+        return out[["year", *[c for c in out.columns if c != "year"]]]
     problems: list[str] = []
     if (year is None) == (period is None):
         problems.append("give exactly one of year= or period=")
