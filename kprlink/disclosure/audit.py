@@ -1,0 +1,208 @@
+"""Audit of a suppression pattern by linear programming (HiGHS).
+
+For every suppressed cell, the feasible interval of its value given everything published:
+``min`` and ``max`` of the cell over all non-negative inner tables that reproduce each
+published cell. Published inner cells are constants; the LP runs only over suppressed
+inner cells, split into independent components (suppressed inner cells linked through a
+published margin), so a large table with scattered suppressions solves many tiny LPs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.optimize import linprog
+
+from kprlink.exceptions import DisclosureError
+
+
+class _ComponentLP:
+    """min c'z subject to A z = b, z >= 0, re-solved for many objectives.
+
+    Uses the HiGHS instance that ships with scipy, warm-started from the previous basis
+    (one model per component); falls back to ``scipy.optimize.linprog(method="highs")``.
+    """
+
+    def __init__(self, a: sparse.csr_matrix, b: np.ndarray) -> None:
+        self.a = a
+        self.b = b
+        self.n = a.shape[1]
+        self.last: np.ndarray | None = None
+        self.h = None
+        try:  # pragma: no branch
+            from scipy.optimize._highspy import _core as hc
+        except ImportError:  # pragma: no cover - older or newer scipy
+            return
+        self.hc = hc
+        h = hc._Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("presolve", "off")
+        h.setOptionValue("simplex_strategy", 4)  # primal: the basis stays feasible
+        csc = a.tocsc()
+        lp = hc.HighsLp()
+        lp.num_col_ = self.n
+        lp.num_row_ = a.shape[0]
+        lp.col_cost_ = np.zeros(self.n)
+        lp.col_lower_ = np.zeros(self.n)
+        lp.col_upper_ = np.full(self.n, np.inf)
+        lp.row_lower_ = b.astype(float)
+        lp.row_upper_ = b.astype(float)
+        lp.a_matrix_.format_ = hc.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+        lp.a_matrix_.value_ = csc.data.astype(float)
+        h.passModel(lp)
+        self.h = h
+
+    def minimise(self, obj_local: np.ndarray, sense: float) -> float:
+        cvec = np.zeros(self.n)
+        np.add.at(cvec, obj_local, sense)
+        if self.h is None:  # pragma: no cover - fallback path
+            res = linprog(cvec, A_eq=self.a, b_eq=self.b, bounds=(0, None), method="highs")
+            if res.status == 3:
+                return -np.inf
+            if res.status != 0:
+                raise DisclosureError(f"audit LP failed: {res.message}", [str(res.status)])
+            return float(res.fun)
+        hc = self.hc
+        idx = np.arange(self.n, dtype=np.int32)
+        self.h.changeColsCost(self.n, idx, cvec)
+        self.h.run()
+        status = self.h.getModelStatus()
+        if status == hc.HighsModelStatus.kUnbounded:
+            return -np.inf
+        if status != hc.HighsModelStatus.kOptimal:  # pragma: no cover - feasible by construction
+            raise DisclosureError("audit LP failed: " + self.h.modelStatusToString(status),
+                                  [f"component of {self.n} suppressed inner cells"])
+        return float(self.h.getInfo().objective_function_value)
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, a: int) -> int:
+        parent = self.parent
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[ra] = rb
+
+
+def audit_intervals(
+    inner_of_cell: Sequence[np.ndarray],
+    values: np.ndarray,
+    suppressed: np.ndarray,
+    *,
+    inner_values: np.ndarray,
+    min_width: float = 1.0,
+) -> pd.DataFrame:
+    """Feasible interval of every suppressed cell.
+
+    Parameters
+    ----------
+    inner_of_cell : sequence of numpy.ndarray
+        For each cell, the inner cells it sums.
+    values : numpy.ndarray
+        True value of every cell.
+    suppressed : numpy.ndarray of bool
+        Suppressed cells.
+    inner_values : numpy.ndarray
+        True value of every inner cell. An inner cell is a constant when some published
+        cell consists of it alone; otherwise it is an LP variable.
+    min_width : float
+        A suppressed cell is ``ok`` when ``upper - lower >= min_width``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by cell position: ``lower``, ``upper``, ``width``, ``ok``.
+    """
+    values = np.asarray(values, dtype=float)
+    inner_values = np.asarray(inner_values, dtype=float)
+    n_inner = len(inner_values)
+    inner_supp = np.ones(n_inner, dtype=bool)
+    for c in np.flatnonzero(~np.asarray(suppressed)):
+        if len(inner_of_cell[c]) == 1:
+            inner_supp[inner_of_cell[c][0]] = False
+    var_of_inner = np.full(n_inner, -1, dtype=np.int64)
+    var_of_inner[inner_supp] = np.arange(int(inner_supp.sum()))
+    n_var = int(inner_supp.sum())
+    uf = _UnionFind(n_var)
+    constraints: list[tuple[np.ndarray, float]] = []
+    for c in np.flatnonzero(~suppressed):
+        members = inner_of_cell[c]
+        if len(members) == 1:
+            continue  # a published inner cell is a constant
+        vars_ = var_of_inner[members]
+        free = vars_ >= 0
+        if not free.any():
+            continue
+        rhs = values[c] - inner_values[members[~free]].sum()
+        v = vars_[free]
+        constraints.append((v, float(rhs)))
+        for other in v[1:]:
+            uf.union(int(v[0]), int(other))
+    comp = np.array([uf.find(i) for i in range(n_var)], dtype=np.int64)
+    # local variable numbering and constraint matrices per component
+    comp_ids, local_comp = np.unique(comp, return_inverse=True)
+    local = np.zeros(n_var, dtype=np.int64)
+    sizes = np.zeros(len(comp_ids), dtype=np.int64)
+    for i, k in enumerate(local_comp):
+        local[i] = sizes[k]
+        sizes[k] += 1
+    by_comp: dict[int, list[tuple[np.ndarray, float]]] = {}
+    for v, rhs in constraints:
+        by_comp.setdefault(int(local_comp[v[0]]), []).append((local[v], rhs))
+    systems: dict[int, tuple[sparse.csr_matrix | None, np.ndarray | None]] = {}
+    for k in range(len(comp_ids)):
+        cons = by_comp.get(k, [])
+        if not cons:
+            systems[k] = (None, None)
+            continue
+        r = np.concatenate([np.full(len(v), j) for j, (v, _) in enumerate(cons)])
+        cidx = np.concatenate([v for v, _ in cons])
+        a = sparse.csr_matrix((np.ones(len(r)), (r, cidx)), shape=(len(cons), int(sizes[k])))
+        systems[k] = (a, np.array([rhs for _, rhs in cons]))
+
+    solvers: dict[int, _ComponentLP] = {}
+
+    def extreme(k: int, obj_local: np.ndarray, sense: float) -> float:
+        a, b = systems[k]
+        if a is None:  # no published margin constrains these cells
+            return 0.0 if sense > 0 else -np.inf
+        if k not in solvers:
+            solvers[k] = _ComponentLP(a, b)
+        return solvers[k].minimise(obj_local, sense)
+
+    out_idx = np.flatnonzero(suppressed)
+    lower = np.zeros(len(out_idx))
+    upper = np.zeros(len(out_idx))
+    for pos, c in enumerate(out_idx):
+        members = inner_of_cell[c]
+        vars_ = var_of_inner[members]
+        free = vars_ >= 0
+        const = float(inner_values[members[~free]].sum())
+        lo = hi = const
+        v = vars_[free]
+        for k in np.unique(local_comp[v]):
+            sel = v[local_comp[v] == k]
+            lo += extreme(int(k), local[sel], 1.0)
+            hi -= extreme(int(k), local[sel], -1.0)
+        lower[pos] = lo
+        upper[pos] = hi
+    lower = np.round(lower, 9)
+    upper = np.round(upper, 9)
+    width = upper - lower
+    return pd.DataFrame(
+        {"lower": lower, "upper": upper, "width": width, "ok": width >= min_width - 1e-9},
+        index=pd.Index(out_idx, name="cell"),
+    )

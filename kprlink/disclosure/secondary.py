@@ -1,0 +1,293 @@
+"""``suppress_table``: primary and secondary suppression with an LP audit.
+
+Secondary suppression follows Statistics Norway's GaussSuppression (Langsrud 2024): cells
+are tried in publishing order, largest first (ties broken by the sizes of the margins a
+cell lies in, zeros first when zeros are not protected), and a cell is suppressed only
+when publishing it would let a primary cell be computed as a linear combination of the
+published cells. See ``docs/methods/disclosure.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from kprlink.disclosure._gauss import gauss_secondary
+from kprlink.disclosure._model import TOTAL, TableModel, build_model
+from kprlink.disclosure.audit import audit_intervals
+from kprlink.disclosure.rules import SuppressionRule
+from kprlink.exceptions import DisclosureError, MissingColumnsError, Problem
+
+STATUSES = ("published", "primary", "secondary")
+
+
+def model_matrix(model: TableModel) -> sparse.csr_matrix:
+    """The (cells x inner) 0/1 matrix: row ``c`` marks the inner cells that cell ``c`` sums."""
+    lengths = np.array([len(m) for m in model.inner_of_cell], dtype=np.int64)
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    indices = (np.concatenate(model.inner_of_cell) if len(lengths)
+               else np.zeros(0, dtype=np.int64))
+    return sparse.csr_matrix((np.ones(len(indices), dtype=np.int64), indices, indptr),
+                             shape=(len(lengths), model.n_inner))
+
+
+def candidate_order(values: np.ndarray, x: sparse.csr_matrix, *,
+                    zeros_first: bool) -> np.ndarray:
+    """Publishing order of GaussSuppression's default candidates (most wanted first)."""
+    freq1 = values.astype(float) + 1.0
+    tie = x @ (x.T @ freq1)
+    if len(tie) and tie.max() > 0:
+        tie = tie / tie.max()
+    key = freq1 + 0.99 * tie
+    if zeros_first and len(key):
+        zero = values == 0
+        key[zero] = 0.01 + key.max() + key[zero]
+    return np.argsort(-key, kind="stable")
+
+
+def singleton_sums(model: TableModel, values: np.ndarray, primary: np.ndarray,
+                   rule: SuppressionRule) -> list[np.ndarray]:
+    """Virtual protected sums: the primary ones (and zeros) within each margin.
+
+    When two or more suppressed cells in a margin are all ones, the contributor of one
+    could otherwise learn the others from the margin; likewise a published sum of
+    suppressed zeros reveals every one of them.
+    """
+    inner_values = values[model.inner_cell]
+    inner_primary = primary[model.inner_cell]
+    seen: set[bytes] = set()
+    out = []
+    targets = [1] + ([0] if rule.protect_zeros else [])
+    for c, members in enumerate(model.inner_of_cell):
+        if len(members) < 2:
+            continue
+        for t in targets:
+            sel = members[inner_primary[members] & (inner_values[members] == t)]
+            if len(sel) >= 2:
+                key = np.sort(sel).tobytes()
+                if key not in seen:
+                    seen.add(key)
+                    out.append(np.sort(sel))
+    return out
+
+
+def _check_counts(cells: pd.DataFrame, dims: Sequence[str], count_col: str,
+                  extra: Sequence[str]) -> np.ndarray:
+    need = [*dims, count_col, *extra]
+    missing = [c for c in dict.fromkeys(need) if c not in cells.columns]
+    if missing:
+        raise MissingColumnsError(
+            f"suppress_table() needs column(s) {missing}; columns are {list(cells.columns)}.",
+            missing=missing)
+    problems: list[Problem | str] = []
+    arrays = []
+    for col in [count_col, *extra]:
+        raw = cells[col]
+        num = pd.to_numeric(raw, errors="coerce")
+        bad = num.isna() | (num < 0) | (num.fillna(0) % 1 != 0)
+        if bad.any():
+            rows = tuple(int(i) + 1 for i in np.flatnonzero(bad.to_numpy())[:5])
+            problems.append(Problem("cells", col, "bad_count",
+                                    "counts must be whole numbers >= 0", rows, int(bad.sum()),
+                                    "Fix or drop these rows."))
+        arrays.append(num)
+    if problems:
+        raise DisclosureError("suppress_table(): invalid counts.", problems)
+    return np.asarray(arrays[0], dtype=np.int64)
+
+
+def input_digest(cells: pd.DataFrame, cols: Sequence[str]) -> str:
+    """Short SHA-256 of the input cells (order-independent)."""
+    h = pd.util.hash_pandas_object(cells[list(cols)].astype("object"), index=False)
+    return hashlib.sha256(np.sort(h.to_numpy()).tobytes()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class SuppressionResult:
+    """Outcome of :func:`suppress_table`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Full table with margins: dims, the true counts, ``status`` and ``reason``.
+        Person-level truth; never release it.
+    released : pandas.DataFrame
+        The same rows with the count missing (``<NA>``) wherever suppressed.
+    audit : pandas.DataFrame or None
+        Per suppressed cell: dims, ``lower``, ``upper``, ``width``, ``ok``.
+    """
+
+    table: pd.DataFrame
+    released: pd.DataFrame
+    audit: pd.DataFrame | None
+    dims: tuple[str, ...]
+    count_col: str
+    rule: SuppressionRule
+    input_digest: str
+    hierarchies: Mapping[str, Mapping[object, object]] = field(default_factory=dict)
+    method: str = "gauss"
+
+    @property
+    def n_primary(self) -> int:
+        return int((self.table["status"] == "primary").sum())
+
+    @property
+    def n_secondary(self) -> int:
+        return int((self.table["status"] == "secondary").sum())
+
+    @property
+    def ok(self) -> bool:
+        """True when audited and every suppressed cell is protected."""
+        return self.audit is not None and bool(self.audit["ok"].all())
+
+    def problems(self) -> list[str]:
+        """Why release would be refused (empty when it may be released)."""
+        if self.audit is None:
+            return ["the pattern was not audited: run suppress_table(..., audit=True)"]
+        bad = self.audit.loc[~self.audit["ok"]]
+        return [
+            "cell " + ", ".join(f"{d}={r[d]}" for d in self.dims)
+            + f" has feasible interval [{r['lower']:g}, {r['upper']:g}], narrower than "
+            f"{self.rule.min_width:g}"
+            for _, r in bad.iterrows()
+        ]
+
+    def summary(self) -> pd.DataFrame:
+        """One row per status: number of cells."""
+        counts = self.table["status"].value_counts().reindex(list(STATUSES), fill_value=0)
+        out = counts.rename("n_cells").rename_axis("status").reset_index()
+        return out
+
+    def release_log(self) -> dict[str, object]:
+        """JSON-able record of this table for the output checker."""
+        from kprlink.disclosure.release import table_log
+
+        return table_log(self)
+
+    def __repr__(self) -> str:
+        audit = ("not audited" if self.audit is None else
+                 "audit ok" if self.ok else f"audit FAILED for {int((~self.audit['ok']).sum())}")
+        return (f"<SuppressionResult {' x '.join(self.dims)}: {len(self.table):,} cells, "
+                f"{self.n_primary:,} primary, {self.n_secondary:,} secondary "
+                f"({self.rule.name}); {audit}>")
+
+
+def suppress_table(
+    cells: pd.DataFrame,
+    dims: Sequence[str],
+    *,
+    count_col: str,
+    rule: SuppressionRule,
+    audit: bool = True,
+    hierarchies: Mapping[str, Mapping[object, object]] | None = None,
+    denominator_col: str | None = None,
+    primary_col: str | None = None,
+) -> SuppressionResult:
+    """Protect a frequency table: margins, primary and secondary suppression, audit.
+
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        Inner cells, one row per combination of `dims`. Not modified.
+    dims : sequence of str
+        Dimension columns. Ordered categoricals keep their order; margins come first.
+    count_col : str
+        Column with the counts (whole numbers >= 0).
+    rule : SuppressionRule
+        Primary rule.
+    audit : bool, default True
+        Compute each suppressed cell's feasible interval by linear programming.
+    hierarchies : mapping, optional
+        ``{dim: {child: parent}}`` for nested codes (municipality -> county).
+    denominator_col : str, optional
+        Denominator of a percentage; with ``rule.protect_differences``, cells whose
+        ``denominator - count`` is small are primary too.
+    primary_col : str, optional
+        Boolean column marking inner cells primary for another reason (e.g. dominance).
+
+    Returns
+    -------
+    SuppressionResult
+
+    Raises
+    ------
+    MissingColumnsError
+        If a named column is absent.
+    DisclosureError
+        If counts are not whole numbers >= 0, or dims do not identify the cells.
+
+    Notes
+    -----
+    Secondary suppression by Gaussian elimination (Langsrud 2024, GaussSuppression);
+    the audit solves min/max per suppressed cell with HiGHS.
+
+    Examples
+    --------
+    >>> cells = pd.DataFrame({"sex": ["F", "F", "M", "M"], "age": ["<60", "60+"] * 2,
+    ...                       "n": [2, 10, 12, 15]})
+    >>> res = suppress_table(cells, ["sex", "age"], count_col="n",
+    ...                      rule=SuppressionRule(max_n=4))
+    >>> int(res.released["n"].isna().sum())
+    4
+    >>> res.ok
+    True
+    """
+    if not isinstance(rule, SuppressionRule):
+        raise DisclosureError("suppress_table(): rule must be a SuppressionRule.",
+                              [f"got {type(rule).__name__}"])
+    dims = list(dims)
+    extra = [c for c in (denominator_col, primary_col) if c is not None]
+    counts = _check_counts(cells, dims, count_col,
+                           [denominator_col] if denominator_col else [])
+    if primary_col is not None and primary_col not in cells.columns:
+        raise MissingColumnsError(f"suppress_table() needs column {primary_col!r}.",
+                                  missing=[primary_col])
+    model = build_model(cells, dims, hierarchies=hierarchies)
+    x = model_matrix(model)
+    values = x @ counts
+    denominators = None
+    if denominator_col is not None:
+        denominators = x @ pd.to_numeric(cells[denominator_col]).to_numpy(dtype=np.int64)
+    primary, reason = rule.primary(values, denominators)
+    if primary_col is not None:
+        flag = cells[primary_col].fillna(False).astype(bool).to_numpy()
+        user = np.zeros(len(values), dtype=bool)
+        user[model.inner_cell[flag]] = True
+        reason[user & ~primary] = primary_col
+        primary = primary | user
+    order = candidate_order(values, x, zeros_first=not rule.protect_zeros)
+    virtual = singleton_sums(model, values, primary, rule) if rule.singletons else []
+    secondary = gauss_secondary(model.inner_of_cell, model.n_inner, protected=primary,
+                                order=order, virtual=virtual)
+    status = np.where(primary, "primary", np.where(secondary, "secondary", "published"))
+    reason = np.where(secondary, "protects a primary cell", reason)
+    table = model.cells[dims].copy()
+    table[count_col] = values
+    if denominators is not None:
+        table[denominator_col] = denominators
+    table["status"] = pd.Categorical(status, categories=list(STATUSES))
+    table["reason"] = reason.astype(str)
+    released = table.drop(columns=["reason"]).copy()
+    hidden = primary | secondary
+    released[count_col] = pd.array(np.where(hidden, 0, values), dtype="Int64")
+    released.loc[hidden, count_col] = pd.NA
+    if denominators is not None:
+        released[denominator_col] = pd.array(denominators, dtype="Int64")
+    aud = None
+    if audit:
+        intervals = audit_intervals(model.inner_of_cell, values, hidden,
+                                    inner_values=counts, min_width=rule.min_width)
+        aud = table.loc[intervals.index, [*dims, count_col, "status"]].join(intervals)
+        aud = aud.reset_index(drop=True)
+    digest = input_digest(cells, [*dims, count_col, *extra])
+    return SuppressionResult(table=table, released=released, audit=aud, dims=tuple(dims),
+                             count_col=count_col, rule=rule, input_digest=digest,
+                             hierarchies=dict(hierarchies or {}))
+
+
+__all__ = ["SuppressionResult", "suppress_table", "TOTAL"]
