@@ -133,3 +133,13 @@ def test_save_figure_bad_suffix(tmp_path):
     with pytest.raises(kl.SpecError):
         kl.save_figure(kl.plot_ranked_bars(_counties(), value_col="n",
                                            label_col="location_code"), tmp_path / "x.pdf")
+
+
+def test_share_plot_accepts_text_bands_and_share_pct():
+    rel = _released()
+    text = rel.astype({"age_band": "string"}).rename(columns={"share": "share_pct"}).drop(
+        columns=["share_lower", "share_upper"]).sample(frac=1, random_state=1)
+    fig = kl.plot_share_by_age_sex(text)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == BANDS
+    assert len(_bars(ax)) == 13 and not ax.lines

@@ -50,7 +50,7 @@ def _inner(released: pd.DataFrame, dims: Sequence[str]) -> pd.DataFrame:
 
 
 def plot_share_by_age_sex(released: pd.DataFrame, *, age_col: str = "age_band",
-                          sex_col: str = "sex", share_col: str = "share",
+                          sex_col: str = "sex", share_col: str | None = None,
                           lower_col: str | None = "share_lower",
                           upper_col: str | None = "share_upper",
                           title: str = "Share with registered dementia",
@@ -61,10 +61,13 @@ def plot_share_by_age_sex(released: pd.DataFrame, *, age_col: str = "age_band",
     ----------
     released : pandas.DataFrame
         ``ReleasedRates.released`` (margins are ignored). Not modified.
-    age_col, sex_col, share_col : str
-        Columns; the age column's categorical order is kept.
+    age_col, sex_col : str
+        Columns; the age column's categorical order is kept, text labels are
+        ordered by their lower age ("Under 60" first).
+    share_col : str, optional
+        Default ``share`` (from :func:`kl.release_rates`), else ``share_pct``.
     lower_col, upper_col : str or None
-        Interval columns drawn as error bars (None to omit).
+        Interval columns drawn as error bars (None, or absent, to omit).
     title, ylabel : str
         Texts.
 
@@ -81,11 +84,18 @@ def plot_share_by_age_sex(released: pd.DataFrame, *, age_col: str = "age_band",
     DisclosureError
         If a suppressed cell carries a value.
     """
+    if share_col is None:
+        share_col = "share_pct" if ("share" not in released and "share_pct" in released) \
+            else "share"
+    if lower_col not in released or upper_col not in released:
+        lower_col = upper_col = None
     cols = [share_col] + [c for c in (lower_col, upper_col) if c]
     _check_released(released, cols, "plot_share_by_age_sex")
     _need(released, [age_col, sex_col], "plot_share_by_age_sex")
     data = _inner(released, [age_col, sex_col])
     ages = [a for a in _order(data[age_col]) if str(a) != TOTAL]
+    if not isinstance(data[age_col].dtype, pd.CategoricalDtype):
+        ages = sorted(ages, key=_age_key)
     sexes = [s for s in _order(data[sex_col]) if str(s) != TOTAL]
     fig = Figure(figsize=(7.5, 4.5))
     ax = fig.add_subplot()
@@ -273,6 +283,19 @@ def _order(s: pd.Series) -> list[object]:
         present = set(s.astype(str))
         return [c for c in s.cat.categories if str(c) in present]
     return list(pd.unique(s))
+
+
+def _age_key(label: object) -> float:
+    """Lower age of a band label: 'Under 60' -> -1, '60-64' -> 60, '90+' -> 90."""
+    text = str(label).strip()
+    if text.lower().startswith(("under", "<")):
+        return -1.0
+    digits = ""
+    for ch in text:
+        if not ch.isdigit():
+            break
+        digits += ch
+    return float(digits) if digits else float("inf")
 
 
 def _get(sub: pd.DataFrame, key: object, col: str) -> float:
