@@ -53,6 +53,18 @@ def test_add_age_keeps_input_and_index():
     assert err.value.missing == ["fodselsaar"]
 
 
+def test_age_at_per_row_dates():
+    df = pd.DataFrame({"birth_year": [1930, 1930, 1950],
+                       "date": pd.to_datetime(["2017-01-01", "2017-08-01", None])},
+                      index=[3, 4, 5])
+    out = kl.add_age(df, at="date")
+    assert out["age"].tolist() == [86, 87, pd.NA]
+    assert list(out.index) == [3, 4, 5]
+    assert kl.age_at(1930, ["2017-01-01", "2018-01-01"]).tolist() == [86, 87]
+    with pytest.raises(kl.SpecError):
+        kl.age_at([1930, 1931, 1932], ["2017-01-01", "2018-01-01"])
+
+
 def test_add_age_empty_frame():
     out = kl.add_age(pd.DataFrame({"birth_year": pd.Series([], dtype="Int64")}), at="2017-01-01")
     assert len(out) == 0 and "age" in out

@@ -39,8 +39,9 @@ def age_at(birth_year: object, date: object, *, birth_month: object = None) -> o
     ----------
     birth_year : int, array-like or pandas.Series
         Birth year(s); NA gives NA.
-    date : date-like
-        Reference date (one date for all persons).
+    date : date-like or array-like of dates
+        Reference date: one for all persons, or one per person (e.g. event dates;
+        NA gives NA).
     birth_month : int, array-like or pandas.Series, optional
         Birth month 1-12 where delivered; NA falls back to the year-only rule.
 
@@ -66,11 +67,28 @@ def age_at(birth_year: object, date: object, *, birth_month: object = None) -> o
     >>> age_at(1930, "2017-03-20", birth_month=3)
     87
     """
-    ts = _as_date(date)
     scalar = np.isscalar(birth_year) or birth_year is None
     by = pd.Series(pd.array([birth_year] if scalar else list(birth_year), dtype="Float64"))
     if isinstance(birth_year, pd.Series):
         by.index = birth_year.index
+    if isinstance(date, (pd.Series, np.ndarray, list, tuple, pd.Index)):
+        when = pd.Series(pd.to_datetime(pd.Series(list(date)), errors="coerce").to_numpy(),
+                         index=by.index if len(date) == len(by) else None)
+        if len(when) != len(by):
+            if not scalar:
+                raise SpecError("age_at(): dates and birth years differ in length.",
+                                [f"{len(when)} dates, {len(by)} birth years"])
+            by = pd.Series(np.repeat(by.to_numpy(), len(when)), dtype="Float64",
+                           index=when.index)
+            scalar = False
+        year = when.dt.year.astype("Float64")
+        tmonth = when.dt.month.astype("Float64")
+        tday = when.dt.day.astype("Float64")
+    else:
+        ts = _as_date(date)
+        year = pd.Series(float(ts.year), index=by.index, dtype="Float64")
+        tmonth = pd.Series(float(ts.month), index=by.index, dtype="Float64")
+        tday = pd.Series(float(ts.day), index=by.index, dtype="Float64")
     if birth_month is None:
         bm = pd.Series(pd.NA, index=by.index, dtype="Float64")
     else:
@@ -84,8 +102,8 @@ def age_at(birth_year: object, date: object, *, birth_month: object = None) -> o
     # birthday: 15th of the month if known, else 1 July
     month = bm.fillna(7)
     day = bm.where(bm.isna(), 15).fillna(1)
-    before = (ts.month < month) | ((ts.month == month) & (ts.day < day))
-    age = ts.year - by - before.astype("Float64")
+    before = (tmonth < month) | ((tmonth == month) & (tday < day))
+    age = year - by - before.astype("Float64")
     age = age.round().astype("Int64")
     if scalar:
         value = age.iloc[0]
@@ -101,8 +119,8 @@ def add_age(df: pd.DataFrame, *, at: object, birth_year_col: str = "birth_year",
     ----------
     df : pandas.DataFrame
         One row per person or event. Not modified.
-    at : date-like
-        Reference date.
+    at : date-like or str
+        Reference date, or the name of a date column in `df` (age at each row's date).
     birth_year_col, birth_month_col : str
         Birth year column and optional birth month column.
     out_col : str, default "age"
@@ -124,10 +142,12 @@ def add_age(df: pd.DataFrame, *, at: object, birth_year_col: str = "birth_year",
     [86, <NA>]
     """
     need = [birth_year_col] + ([birth_month_col] if birth_month_col else [])
-    _require(df, need, "add_age")
+    by_row = isinstance(at, str) and at in df.columns
+    _require(df, need + ([at] if by_row else []), "add_age")  # type: ignore[list-item]
     month = df[birth_month_col] if birth_month_col else None
     out = df.copy()
-    out[out_col] = age_at(df[birth_year_col], at, birth_month=month)
+    when = df[at] if by_row else at  # type: ignore[index]
+    out[out_col] = age_at(df[birth_year_col], when, birth_month=month)
     return out
 
 
