@@ -169,6 +169,18 @@ def test_read_places_names_latin1(tmp_path):
     assert "2018" in repr(places)
 
 
+def test_add_place_names(tmp_path):
+    places = _klass(tmp_path)
+    df = pd.DataFrame({"municipality": ["0301", "5001", "9999", None]})
+    out = kl.add_place_names(df, places)
+    assert out["municipality_name"].tolist()[:3] == ["Oslo", "Trondheim", np.nan]
+    assert out["county_code"].tolist() == ["03", "50", None, None]
+    assert out["county_name"].tolist()[0] == "Oslo" and pd.isna(out["county_name"].iloc[1])
+    with pytest.raises(kl.MissingColumnsError) as err:
+        kl.add_place_names(df, places, municipality_col="kommune")
+    assert err.value.missing == ["kommune"]
+
+
 def test_harmonise_exact_and_weighted(tmp_path):
     places = _klass(tmp_path)
     df = pd.DataFrame({"year": [2017, 2018, 2019, 2017, 2017],

@@ -240,3 +240,14 @@ def test_dementia_share_by_age_and_sex_equals_truth(delivery, tmp_path):
     assert [t.get_text() for t in ax.get_xticklabels()] == labels
     path = kl.save_figure(fig, tmp_path / "dementia.png")
     assert path.stat().st_size > 10_000
+
+
+def test_synthetic_klass_tables_map_to_2020_borders(delivery):
+    places = kl.read_places(delivery / "klass_kommuner.csv", delivery / "klass_navn.csv",
+                            border_year=2020)
+    df = pd.DataFrame({"year": [2017, 2020], "municipality": ["1601", "5001"]})
+    out = kl.harmonise_municipalities(df, places, to_year=2020)
+    assert out["municipality"].tolist() == ["5001", "5001"]
+    named = kl.add_place_names(out, places)
+    assert named["county_code"].tolist() == ["50", "50"]
+    assert named["county_name"].iloc[0] == "Trøndelag"

@@ -15,6 +15,7 @@ from kprlink.demography.care import (
 )
 from kprlink.demography.places import (
     Places,
+    add_place_names,
     harmonise_municipalities,
     municipality_location_code,
     plain_municipality_code,
@@ -34,6 +35,7 @@ __all__: list[str] = [
     "AgeBands",
     "Places",
     "add_age",
+    "add_place_names",
     "add_age_band",
     "age_at",
     "harmonise_municipalities",

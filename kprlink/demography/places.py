@@ -20,7 +20,7 @@ import pandas as pd
 from kprlink.exceptions import DataQualityWarning, MissingColumnsError, SpecError
 
 __all__ = ["Places", "read_places", "harmonise_municipalities", "municipality_location_code",
-           "plain_municipality_code"]
+           "plain_municipality_code", "add_place_names"]
 
 _KLASS_COLS = ["location_code_current", "location_code_original", "calyear", "weighting",
                "granularity_geo"]
@@ -259,4 +259,48 @@ def harmonise_municipalities(df: pd.DataFrame, places: Places, *, to_year: int,
             "redistricting table does not know; their harmonised code is NA.",
             DataQualityWarning, stacklevel=2)
     out.attrs["harmonise_counts"] = _Counts(len(df), n_weighted, n_unmapped).__dict__
+    return out
+
+
+def add_place_names(df: pd.DataFrame, places: Places, *,
+                    municipality_col: str = "municipality") -> pd.DataFrame:
+    """Add ``municipality_name``, ``county_code`` and ``county_name`` to each row.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Rows with plain 4-digit municipality codes (already on the border year of
+        `places`; see :func:`harmonise_municipalities`). Not modified.
+    places : Places
+        Names table with ``county_code`` where county names are wanted.
+    municipality_col : str, default "municipality"
+        Column with the codes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with three columns added (NA for unknown codes). The county code is
+        the plain two digits (``"03"``).
+
+    Raises
+    ------
+    MissingColumnsError
+        If `municipality_col` is missing.
+    """
+    if municipality_col not in df.columns:
+        raise MissingColumnsError(f"add_place_names() needs column {municipality_col!r}.",
+                                  [f"column {municipality_col!r} is missing"],
+                                  missing=[municipality_col])
+    names = places.names.set_index("location_code")["location_name"]
+    names = names[~names.index.duplicated()]
+    county = (places.names.set_index("location_code")["county_code"]
+              if "county_code" in places.names.columns else pd.Series(dtype=object))
+    county = county[~county.index.duplicated()]
+    loc = df[municipality_col].map(municipality_location_code)
+    cc = loc.map(county)
+    out = df.copy()
+    out["municipality_name"] = loc.map(names)
+    out["county_code"] = cc.map(lambda c: c.removeprefix("county_nor")
+                                if isinstance(c, str) else None)
+    out["county_name"] = cc.map(names)
     return out
