@@ -6,7 +6,10 @@ See ``docs/methods/disclosure.md``.
 from __future__ import annotations
 
 from kprlink.disclosure.audit import audit_intervals
+from kprlink.disclosure.frequency import frequency_table
 from kprlink.disclosure.release import Release, ReleaseLog, write_release_log
+from kprlink.disclosure.render import render_table
+from kprlink.disclosure.rounding import RoundingResult, release_rounded, round_table
 from kprlink.disclosure.rules import DominanceRule, PPercentRule, SuppressionRule
 from kprlink.disclosure.secondary import SuppressionResult, suppress_table
 
@@ -15,9 +18,14 @@ __all__: list[str] = [
     "PPercentRule",
     "Release",
     "ReleaseLog",
+    "RoundingResult",
     "SuppressionResult",
     "SuppressionRule",
     "audit_intervals",
+    "frequency_table",
+    "release_rounded",
+    "render_table",
+    "round_table",
     "suppress_table",
     "write_release_log",
 ]
