@@ -78,7 +78,7 @@ def _services():
         (1, 15, None, "2017-03-01", "2017-12-31"),
         (2, 21, None, "2017-06-01", None),
         (2, 1, None, "2016-01-01", None),
-        (3, 6, "06.03", "2018-06-01", None),  # digital supervision before 2019: excluded
+        (3, 6, "06.03", "2017-06-01", None),  # digital supervision: in the register from 2019
         (4, 6, "06.04", "2019-02-01", None),
         (5, 15, None, "2016-01-01", "2017-06-01"),  # ended before the date
     ]
@@ -103,8 +103,10 @@ def test_care_step_at():
     assert res.excluded["kpr_id"].tolist() == [3]
     assert "1 service rows" in repr(res)
     assert res.summary()["n_persons"].sum() == 5
-    later = kl.care_step_at(s, "2019-03-01").steps.set_index("kpr_id")
-    assert later.loc[4, "care_step"] == "safety alarm"
+    later = kl.care_step_at(s, "2019-03-01")
+    assert later.steps.set_index("kpr_id").loc[4, "care_step"] == "safety alarm"
+    assert later.steps.set_index("kpr_id").loc[3, "care_step"] == "safety alarm"
+    assert len(later.excluded) == 0
 
 
 def test_care_step_round_the_clock_from_indicators():

@@ -262,8 +262,9 @@ def care_step_at(services: pd.DataFrame, date: object, *,
     -------
     CareSteps
         ``steps``: ``kpr_id, care_step`` (ordered), ``round_the_clock`` for every
-        person in `services`; ``excluded``: service rows dated before their
-        sub-code entered the register (see :data:`REGISTER_START`), not counted.
+        person in `services`; ``excluded``: service rows running on `date` although
+        their sub-code entered the register later (see :data:`REGISTER_START`); they
+        are not counted, since such services are not observable before that month.
     """
     _require(services, ["kpr_id", "service_code", "start_date", "end_date"], "care_step_at")
     stairs = staircase or CareStaircase.default()
@@ -275,8 +276,9 @@ def care_step_at(services: pd.DataFrame, date: object, *,
         pd.Series(pd.NA, index=s.index, dtype="string")
     reg_start = sub.map(lambda c: pd.Timestamp(REGISTER_START[c]) if isinstance(c, str)
                         and c in REGISTER_START else pd.NaT)
-    too_early = reg_start.notna() & (start < reg_start)
-    active = (start <= day) & (end.isna() | (end >= day)) & ~too_early
+    running = (start <= day) & (end.isna() | (end >= day))
+    too_early = running & reg_start.notna() & (day < reg_start)
+    active = running & ~too_early
     code = pd.to_numeric(s["service_code"], errors="coerce")
     step_of = {c: i + 1 for i, (_, codes) in enumerate(stairs.steps) for c in codes}
     step = code.map(step_of).fillna(0).where(active, 0).astype(int)
