@@ -1,46 +1,18 @@
-"""Crosstabs, release through disclosure control, and the reference dementia share.
-
-The release tests need ``kl.suppress_table`` (kprlink.disclosure, written in parallel);
-they are skipped, and say so, where it is not available.
-"""
+"""Crosstabs, release through disclosure control, and the reference dementia share."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kprlink as kl
-from kprlink.tables.crosstab import _suppress_table
-
-
-def _has_disclosure() -> bool:
-    try:
-        _suppress_table()
-    except kl.KprlinkError:
-        return False
-    return hasattr(kl, "SuppressionRule") or _rule_class() is not None
-
-
-def _rule_class():
-    rule = getattr(kl, "SuppressionRule", None)
-    if rule is None:
-        try:
-            from kprlink.disclosure.rules import SuppressionRule as rule
-        except ImportError:
-            return None
-    return rule
-
-
-needs_disclosure = pytest.mark.skipif(not _has_disclosure(),
-                                      reason="kl.suppress_table (disclosure) not available yet")
 
 
 def _rule(**kw):
-    return _rule_class()(max_n=4, **kw)
+    return kl.SuppressionRule(max_n=4, **kw)
 
 
 # --- crosstab ------------------------------------------------------------------------------
@@ -96,7 +68,6 @@ def _people():
     })
 
 
-@needs_disclosure
 def test_release_crosstab_hides_small_counts():
     df = _people()
     res = kl.release_crosstab(df, dims=["sex", "band"], rule=_rule())
@@ -108,7 +79,6 @@ def test_release_crosstab_hides_small_counts():
     assert rel["n"].isna().sum() >= 2  # a primary cell always brings a secondary one
 
 
-@needs_disclosure
 @settings(max_examples=15, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from("ab"), st.sampled_from("xyz")), min_size=0,
                 max_size=60))
@@ -122,7 +92,6 @@ def test_release_crosstab_never_shows_a_small_count(rows):
     assert rel["n"].isna().sum() != 1  # one hidden cell alone would follow from its margin
 
 
-@needs_disclosure
 def test_release_rates_share_from_released_counts_only():
     cells = pd.DataFrame({"sex": ["female", "female", "male", "male"],
                           "band": ["young", "old", "young", "old"],
@@ -144,7 +113,6 @@ def test_release_rates_share_from_released_counts_only():
     assert set(rr.summary()["status"]) >= {"published", "primary"}
 
 
-@needs_disclosure
 def test_release_rates_errors():
     cells = pd.DataFrame({"g": ["a", "b"], "n": [5, 7], "population": [4.5, 10]})
     with pytest.raises(kl.SpecError) as err:
@@ -212,10 +180,9 @@ def _pipeline(cohort, delivery, rule):
     return kl.release_rates(cells, dims=["age_band", "sex"], rule=rule)
 
 
-@needs_disclosure
 def test_dementia_share_by_age_and_sex_equals_truth(delivery, tmp_path):
     cohort, truth = _true_share(delivery)
-    rr = _pipeline(cohort, delivery, _rule_class()(max_n=2))  # SSB: fewer than 3
+    rr = _pipeline(cohort, delivery, kl.SuppressionRule(max_n=2))  # SSB: fewer than 3
     rel = rr.released
     labels = list(kl.AgeBands.reference_dementia().labels)
     n_checked = 0

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kprlink.exceptions import KprlinkError, MissingColumnsError, SpecError
+from kprlink.exceptions import MissingColumnsError, SpecError
 from kprlink.stats.intervals import proportion_ci
 
 __all__ = ["crosstab", "release_crosstab", "release_rates", "ReleasedRates", "TOTAL"]
@@ -25,16 +25,9 @@ TOTAL = "Total"
 
 def _suppress_table() -> Any:
     """kprlink's disclosure control (imported late: the two subpackages are peers)."""
-    from kprlink import disclosure
+    from kprlink.disclosure import suppress_table
 
-    func = getattr(disclosure, "suppress_table", None)
-    if func is None:  # pragma: no cover - only while disclosure is not exported yet
-        try:
-            from kprlink.disclosure.secondary import suppress_table as func
-        except ImportError as exc:
-            raise KprlinkError("Disclosure control (kl.suppress_table) is not available; "
-                               "nothing can be released.") from exc
-    return func
+    return suppress_table
 
 
 def _require(df: pd.DataFrame, cols: Sequence[str], func: str) -> None:
@@ -235,6 +228,15 @@ def release_rates(cells: pd.DataFrame, *, dims: Sequence[str], rule: Any,
         If a column is missing.
     SpecError
         If a denominator is not a whole number, or smaller than its count.
+
+    Examples
+    --------
+    >>> from kprlink.disclosure import SuppressionRule
+    >>> cells = pd.DataFrame({"sex": ["female", "male"], "n": [3, 40],
+    ...                       "population": [100, 120]})
+    >>> rr = release_rates(cells, dims=["sex"], rule=SuppressionRule(max_n=4))
+    >>> rr.released[["sex", "n", "share"]].round(2).values.tolist()
+    [['Total', 43, 19.55], ['female', <NA>, nan], ['male', <NA>, nan]]
     """
     dims = list(dims)
     _require(cells, dims + [count_col, denom_col], "release_rates")
