@@ -5,7 +5,7 @@ See ``docs/methods/disclosure.md``.
 
 from __future__ import annotations
 
-from kprlink.disclosure.audit import audit_intervals
+from kprlink.disclosure.audit import audit_intervals, audit_table
 from kprlink.disclosure.frequency import frequency_table
 from kprlink.disclosure.release import Release, ReleaseLog, write_release_log
 from kprlink.disclosure.render import render_table
@@ -22,6 +22,7 @@ __all__: list[str] = [
     "SuppressionResult",
     "SuppressionRule",
     "audit_intervals",
+    "audit_table",
     "frequency_table",
     "release_rounded",
     "render_table",

@@ -9,14 +9,15 @@ published margin), so a large table with scattered suppressions solves many tiny
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 from scipy.optimize import linprog
 
-from kprlink.exceptions import DisclosureError
+from kprlink.disclosure._model import TOTAL, build_model
+from kprlink.exceptions import DisclosureError, MissingColumnsError
 
 
 class _ComponentLP:
@@ -206,3 +207,83 @@ def audit_intervals(
         {"lower": lower, "upper": upper, "width": width, "ok": width >= min_width - 1e-9},
         index=pd.Index(out_idx, name="cell"),
     )
+
+
+def audit_table(
+    table: pd.DataFrame,
+    dims: Sequence[str],
+    *,
+    count_col: str,
+    suppressed_col: str = "suppressed",
+    hierarchies: Mapping[str, Mapping[object, object]] | None = None,
+    min_width: float = 1.0,
+) -> pd.DataFrame:
+    """Audit any suppression pattern given as a full table with margins.
+
+    Use it to check a pattern made elsewhere (GaussSuppression, a hand-made table).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Every cell of the table, margins labelled ``Total`` (and hierarchy codes),
+        with true counts and a boolean `suppressed_col`. Not modified.
+    dims : sequence of str
+    count_col : str
+    suppressed_col : str, default "suppressed"
+    hierarchies : mapping, optional
+    min_width : float, default 1.0
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per suppressed cell: dims, `count_col`, ``lower``, ``upper``, ``width``,
+        ``ok``.
+
+    Raises
+    ------
+    MissingColumnsError
+        If a column is absent.
+    DisclosureError
+        If a cell of the table is not a sum of its inner cells, or is missing.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"g": ["Total", "a", "b", "c"], "n": [12, 2, 4, 6],
+    ...                   "suppressed": [False, True, True, False]})
+    >>> audit_table(t, ["g"], count_col="n")[["g", "lower", "upper"]].values.tolist()
+    [['a', 0.0, 6.0], ['b', 0.0, 6.0]]
+    """
+    dims = list(dims)
+    need = [*dims, count_col, suppressed_col]
+    missing = [c for c in need if c not in table.columns]
+    if missing:
+        raise MissingColumnsError(f"audit_table() needs column(s) {missing}.", missing=missing)
+    hierarchies = dict(hierarchies or {})
+    parents = {d: set(map(str, hierarchies.get(d, {}).values())) | {TOTAL} for d in dims}
+    text = pd.DataFrame({d: table[d].astype(str) for d in dims})
+    is_inner = np.ones(len(table), dtype=bool)
+    for d in dims:
+        is_inner &= ~text[d].isin(parents[d]).to_numpy()
+    inner = text.loc[is_inner].reset_index(drop=True)
+    hier_text = {d: {str(k): str(v) for k, v in h.items()} for d, h in hierarchies.items()}
+    model = build_model(inner, dims, hierarchies=hier_text, where="audit_table")
+    keyed = {tuple(str(model.cells[d].iat[i]) for d in dims): i for i in range(len(model.cells))}
+    counts = pd.to_numeric(table[count_col]).to_numpy(dtype=float)
+    inner_values = counts[is_inner]
+    pos = [keyed.get(tuple(r)) for r in text.itertuples(index=False)]
+    problems = [f"cell {tuple(r)} is not a cell of the table"
+                for r, p in zip(text.itertuples(index=False), pos) if p is None]
+    if problems:
+        raise DisclosureError("audit_table(): unknown cells.", problems[:20])
+    members = [model.inner_of_cell[p] for p in pos]
+    sums = np.array([inner_values[m].sum() for m in members])
+    off = np.flatnonzero(np.abs(sums - counts) > 1e-9)
+    if len(off):
+        raise DisclosureError("audit_table(): margins do not add up.",
+                              [f"cell {tuple(text.iloc[i])}: {counts[i]:g} given, "
+                               f"{sums[i]:g} from its inner cells" for i in off[:20]])
+    supp = table[suppressed_col].astype(bool).to_numpy()
+    iv = audit_intervals(members, counts, supp, inner_values=inner_values,
+                         min_width=min_width)
+    out = table.iloc[iv.index][[*dims, count_col]].reset_index(drop=True)
+    return pd.concat([out, iv.reset_index(drop=True)], axis=1)

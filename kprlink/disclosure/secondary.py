@@ -131,6 +131,7 @@ class SuppressionResult:
     input_digest: str
     hierarchies: Mapping[str, Mapping[object, object]] = field(default_factory=dict)
     method: str = "gauss"
+    n_repairs: int = 0
 
     @property
     def n_primary(self) -> int:
@@ -262,8 +263,8 @@ def suppress_table(
         primary = primary | user
     order = candidate_order(values, x, zeros_first=not rule.protect_zeros)
     virtual = singleton_sums(model, values, primary, rule) if rule.singletons else []
-    secondary = gauss_secondary(model.inner_of_cell, model.n_inner, protected=primary,
-                                order=order, virtual=virtual)
+    hidden, secondary, intervals, n_repairs = _protect(
+        model, counts, values, primary, order, virtual, rule=rule, audit=audit)
     status = np.where(primary, "primary", np.where(secondary, "secondary", "published"))
     reason = np.where(secondary, "protects a primary cell", reason)
     table = model.cells[dims].copy()
@@ -273,21 +274,63 @@ def suppress_table(
     table["status"] = pd.Categorical(status, categories=list(STATUSES))
     table["reason"] = reason.astype(str)
     released = table.drop(columns=["reason"]).copy()
-    hidden = primary | secondary
     released[count_col] = pd.array(np.where(hidden, 0, values), dtype="Int64")
     released.loc[hidden, count_col] = pd.NA
     if denominators is not None:
         released[denominator_col] = pd.array(denominators, dtype="Int64")
     aud = None
-    if audit:
-        intervals = audit_intervals(model.inner_of_cell, values, hidden,
-                                    inner_values=counts, min_width=rule.min_width)
+    if intervals is not None:
         aud = table.loc[intervals.index, [*dims, count_col, "status"]].join(intervals)
         aud = aud.reset_index(drop=True)
     digest = input_digest(cells, [*dims, count_col, *extra])
     return SuppressionResult(table=table, released=released, audit=aud, dims=tuple(dims),
                              count_col=count_col, rule=rule, input_digest=digest,
-                             hierarchies=dict(hierarchies or {}))
+                             hierarchies=dict(hierarchies or {}), n_repairs=n_repairs)
+
+
+def _protect(
+    model: TableModel, counts: np.ndarray, values: np.ndarray, primary: np.ndarray,
+    order: np.ndarray, virtual: list[np.ndarray], *, rule: SuppressionRule, audit: bool,
+    max_repairs: int = 5,
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame | None, int]:
+    """Secondary suppression, then audit; repair cells the audit finds too narrow.
+
+    Gaussian elimination rules out linear recovery only. A cell can still be pinned by
+    non-negativity (a margin whose suppressed cells sum to 0 or 1). For each such cell,
+    the sum of the suppressed inner cells of every published margin containing it becomes
+    a protected virtual cell, and the elimination runs again (at most `max_repairs` times).
+    """
+    virtual = list(virtual)
+    seen = {np.sort(v).tobytes() for v in virtual}
+    n_repairs = 0
+    while True:
+        secondary = gauss_secondary(model.inner_of_cell, model.n_inner, protected=primary,
+                                    order=order, virtual=virtual)
+        hidden = primary | secondary
+        if not audit:
+            return hidden, secondary, None, n_repairs
+        intervals = audit_intervals(model.inner_of_cell, values, hidden,
+                                    inner_values=counts, min_width=rule.min_width)
+        bad = intervals.index[~intervals["ok"].to_numpy()]
+        if not len(bad) or n_repairs >= max_repairs:
+            return hidden, secondary, intervals, n_repairs
+        hidden_inner = hidden[model.inner_cell]
+        added = 0
+        for f in bad:
+            inner_f = set(model.inner_of_cell[f].tolist())
+            for m in np.flatnonzero(~hidden):
+                members = model.inner_of_cell[m]
+                if len(members) < 2 or not inner_f.intersection(members.tolist()):
+                    continue
+                sel = np.sort(members[hidden_inner[members]])
+                key = sel.tobytes()
+                if len(sel) and key not in seen:
+                    seen.add(key)
+                    virtual.append(sel)
+                    added += 1
+        if not added:
+            return hidden, secondary, intervals, n_repairs
+        n_repairs += 1
 
 
 __all__ = ["SuppressionResult", "suppress_table", "TOTAL"]
