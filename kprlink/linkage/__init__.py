@@ -22,3 +22,10 @@ from kprlink.linkage.probabilistic import __all__ as _probabilistic_all  # noqa:
 
 __all__ += _probabilistic_all
 # --- end probabilistic linkage ---
+
+# --- key-file linkage (issue 4; owner: keyfile.py, report.py) ---
+from kprlink.linkage.keyfile import DEFAULT_COVERAGE, LinkageResult, link_extracts  # noqa: E402
+from kprlink.linkage.report import LinkageReport  # noqa: E402
+
+__all__ += ["DEFAULT_COVERAGE", "LinkageReport", "LinkageResult", "link_extracts"]
+# --- end key-file linkage ---
