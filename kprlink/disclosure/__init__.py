@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from kprlink.disclosure.audit import audit_intervals, audit_table
 from kprlink.disclosure.frequency import frequency_table
+from kprlink.disclosure.linked import LinkedTable, suppress_linked_tables
 from kprlink.disclosure.release import Release, ReleaseLog, write_release_log
 from kprlink.disclosure.render import render_table
 from kprlink.disclosure.rounding import RoundingResult, release_rounded, round_table
@@ -21,12 +22,14 @@ __all__: list[str] = [
     "RoundingResult",
     "SuppressionResult",
     "SuppressionRule",
+    "LinkedTable",
     "audit_intervals",
     "audit_table",
     "frequency_table",
     "release_rounded",
     "render_table",
     "round_table",
+    "suppress_linked_tables",
     "suppress_table",
     "write_release_log",
 ]

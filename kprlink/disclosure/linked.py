@@ -1,0 +1,164 @@
+"""Suppression over several linked tables at once.
+
+Tables cut from one dataset share cells (the same margin appears in age x sex and in
+age x region). Protecting them one by one can hide a common cell in one table and show it
+in the other, or let one table's published cells undo another's suppression. Here every
+table is expressed over the dataset's finest cells (the base), cells with the same
+content are one cell, and one elimination protects all primary cells of all tables, so
+common cells are suppressed alike; the audit then runs over all tables together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from kprlink.disclosure._gauss import gauss_secondary
+from kprlink.disclosure._model import build_model
+from kprlink.disclosure.audit import audit_intervals
+from kprlink.disclosure.rules import SuppressionRule
+from kprlink.disclosure.secondary import (
+    STATUSES,
+    SuppressionResult,
+    _check_counts,
+    candidate_order,
+    input_digest,
+)
+from kprlink.exceptions import DisclosureError
+
+
+@dataclass(frozen=True)
+class LinkedTable:
+    """One table of a linked set: its dimensions and hierarchies.
+
+    Examples
+    --------
+    >>> LinkedTable(dims=("age", "sex")).dims
+    ('age', 'sex')
+    """
+
+    dims: tuple[str, ...]
+    hierarchies: Mapping[str, Mapping[object, object]] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dims", tuple(self.dims))
+        if not self.dims:
+            raise DisclosureError("LinkedTable: dims is empty.", ["give at least one dim"])
+
+
+def suppress_linked_tables(
+    base: pd.DataFrame,
+    tables: Sequence[LinkedTable],
+    *,
+    count_col: str,
+    rule: SuppressionRule,
+    audit: bool = True,
+) -> list[SuppressionResult]:
+    """Protect several tables from one dataset together.
+
+    Parameters
+    ----------
+    base : pandas.DataFrame
+        Finest cells: one row per combination of every dimension used, with counts.
+    tables : sequence of LinkedTable
+        The tables to release.
+    count_col : str
+    rule : SuppressionRule
+    audit : bool, default True
+        Audit all tables together (each result's ``audit`` holds its own cells).
+
+    Returns
+    -------
+    list of SuppressionResult
+        One per table, in order.
+
+    Examples
+    --------
+    >>> base = pd.DataFrame({"age": ["young", "young", "old", "old"] * 2,
+    ...                      "sex": list("FMFM") * 2, "region": ["N"] * 4 + ["S"] * 4,
+    ...                      "n": [3, 20, 25, 30, 15, 18, 22, 40]})
+    >>> a, b = suppress_linked_tables(base, [LinkedTable(("age", "sex")),
+    ...                                      LinkedTable(("age", "region"))],
+    ...                               count_col="n", rule=SuppressionRule(max_n=4))
+    >>> a.n_primary, b.n_primary, a.ok and b.ok
+    (0, 0, True)
+    """
+    if not tables:
+        raise DisclosureError("suppress_linked_tables(): no tables.", ["give one or more"])
+    used = sorted({d for t in tables for d in t.dims})
+    counts = _check_counts(base, used, count_col, [])
+    models = [build_model(base, t.dims, hierarchies=t.hierarchies, where="base",
+                          allow_duplicates=True) for t in tables]
+    # unique cells over all tables, keyed by their set of base cells
+    key_to_cell: dict[bytes, int] = {}
+    members: list[np.ndarray] = []
+    cell_of: list[np.ndarray] = []
+    for model in models:
+        ids = np.empty(len(model.cells), dtype=np.int64)
+        for i, m in enumerate(model.inner_of_cell):
+            m = np.sort(m)
+            key = m.tobytes()
+            if key not in key_to_cell:
+                key_to_cell[key] = len(members)
+                members.append(m)
+            ids[i] = key_to_cell[key]
+        cell_of.append(ids)
+    lengths = np.array([len(m) for m in members])
+    x = sparse.csr_matrix((np.ones(int(lengths.sum()), dtype=np.int64),
+                           np.concatenate(members), np.concatenate([[0], np.cumsum(lengths)])),
+                          shape=(len(members), len(base)))
+    values = x @ counts
+    primary, reason = rule.primary(values)
+    order = candidate_order(values, x, zeros_first=not rule.protect_zeros)
+    virtual: list[np.ndarray] = []
+    if rule.singletons:
+        seen: set[bytes] = set()
+        targets = [1] + ([0] if rule.protect_zeros else [])
+        for model, ids in zip(models, cell_of):
+            leaf = model.cells["is_inner"].to_numpy()
+            for c in np.flatnonzero(~leaf):
+                inside = set(members[ids[c]].tolist())
+                for t in targets:
+                    sel = [ids[j] for j in np.flatnonzero(leaf)
+                           if primary[ids[j]] and values[ids[j]] == t
+                           and inside.issuperset(members[ids[j]].tolist())]
+                    if len(sel) >= 2:
+                        v = np.unique(np.concatenate([members[s] for s in sel]))
+                        if v.tobytes() not in seen:
+                            seen.add(v.tobytes())
+                            virtual.append(v)
+    secondary = gauss_secondary(members, len(base), protected=primary, order=order,
+                                virtual=virtual)
+    hidden = primary | secondary
+    intervals = None
+    if audit:
+        intervals = audit_intervals(members, values, hidden, inner_values=counts,
+                                    min_width=rule.min_width)
+    digest = input_digest(base, [*used, count_col])
+    out = []
+    for spec, model, ids in zip(tables, models, cell_of):
+        dims = list(spec.dims)
+        table = model.cells[dims].copy()
+        table[count_col] = values[ids]
+        status = np.where(primary[ids], "primary",
+                          np.where(secondary[ids], "secondary", "published"))
+        table["status"] = pd.Categorical(status, categories=list(STATUSES))
+        table["reason"] = np.where(secondary[ids], "protects a primary cell", reason[ids])
+        released = table.drop(columns=["reason"]).copy()
+        released[count_col] = pd.array(values[ids], dtype="Int64")
+        released.loc[hidden[ids], count_col] = pd.NA
+        aud = None
+        if intervals is not None:
+            rows = np.flatnonzero(hidden[ids])
+            iv = intervals.loc[ids[rows]].reset_index(drop=True)
+            aud = table.iloc[rows][[*dims, count_col, "status"]].reset_index(drop=True)
+            aud = pd.concat([aud, iv], axis=1)
+        out.append(SuppressionResult(
+            table=table, released=released, audit=aud, dims=tuple(dims),
+            count_col=count_col, rule=rule, input_digest=digest,
+            hierarchies=dict(spec.hierarchies or {}), method="gauss-linked"))
+    return out
