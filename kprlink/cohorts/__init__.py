@@ -1,5 +1,16 @@
-"""kprlink.cohorts (see DESIGN.md: architecture)."""
+"""kprlink.cohorts: events, declarative cohort definitions, the builder and attrition."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from kprlink.cohorts.build import CohortResult, build_cohort
+from kprlink.cohorts.definition import (
+    ATTRIBUTES,
+    RULE_KINDS,
+    CohortDefinition,
+    EntryCriterion,
+    Rule,
+)
+from kprlink.cohorts.events import EVENT_COLUMNS, diagnosis_events
+
+__all__ = ["ATTRIBUTES", "EVENT_COLUMNS", "RULE_KINDS", "CohortDefinition", "CohortResult",
+           "EntryCriterion", "Rule", "build_cohort", "diagnosis_events"]

@@ -1,0 +1,237 @@
+"""``build_cohort``: from a delivery and a :class:`CohortDefinition` to a cohort.
+
+Steps (each a row of the attrition table, with records and persons remaining
+and excluded):
+
+1. diagnosis rows of the delivery (all persons with any diagnosis);
+2. entry events: rows matching an entry criterion (source, code lists,
+   position, contact/service types, care levels);
+3. events in the study window (both ends included);
+4. events not dated after the person's death (earliest death date in either
+   register; such events are invalid and never qualify);
+5. the index date is the first remaining event; then each rule in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kprlink.codes import contact_types
+from kprlink.cohorts.definition import CohortDefinition, EntryCriterion, Rule
+from kprlink.cohorts.events import diagnosis_events, frames_of
+from kprlink.linkage.keyfile import LinkageResult, link_extracts
+
+__all__ = ["CohortResult", "build_cohort"]
+
+
+@dataclass(frozen=True)
+class CohortResult:
+    """Result of :func:`build_cohort`.
+
+    Attributes
+    ----------
+    persons : pandas.DataFrame
+        One row per person: ``person_id, kpr_id, npr_id, index_date`` and the
+        definition's attributes. Person-level: never release it.
+    attrition : pandas.DataFrame
+        ``step, kind, n_records, n_persons, n_records_excluded,
+        n_persons_excluded``; each step's remaining = previous − excluded.
+    events : pandas.DataFrame
+        The qualifying events (in window, not after death) of cohort persons.
+    linkage : LinkageResult
+        The linkage used.
+    definition : CohortDefinition
+    """
+
+    persons: pd.DataFrame
+    attrition: pd.DataFrame
+    events: pd.DataFrame
+    linkage: LinkageResult
+    definition: CohortDefinition
+
+    def summary(self) -> pd.DataFrame:
+        """The attrition table with the definition's name and digest."""
+        return self.attrition.assign(cohort=self.definition.name,
+                                     digest=self.definition.digest)
+
+    def __repr__(self) -> str:
+        return (f"<CohortResult {self.definition.name!r}: {len(self.persons):,} persons, "
+                f"{len(self.attrition) - 1} steps>")
+
+
+def _entry_mask(ev: pd.DataFrame, e: EntryCriterion, frames: dict[str, Any]) -> np.ndarray:
+    m = (ev["source"] == e.source).to_numpy(bool)
+    hit = np.zeros(len(ev), dtype=bool)
+    for cl in e.codelists:
+        hit |= cl.matches(ev["code"]) & ev["system"].isin(cl.event_systems).to_numpy(bool)
+    m &= hit
+    main = ev["is_main"].fillna(False).to_numpy(bool)
+    if e.position == "main":
+        m &= main
+    elif e.position == "secondary":
+        m &= ~main
+    rec = ev["record_id"].to_numpy(np.int64)
+    if e.contact_types and m.any():
+        fees = frames["kuhr_fees"]
+        ids = np.unique(rec[m])
+        ct = contact_types(fees[fees["claim_id"].isin(ids)]) if fees is not None else None
+        ok = (ct.loc[ct["contact_type"].isin(e.contact_types), "claim_id"].to_numpy(np.int64)
+              if ct is not None else np.array([], np.int64))
+        m &= np.isin(rec, ok)
+    if e.service_types and m.any():
+        cl = frames["kuhr_claims"]
+        ok = cl.loc[cl["service_type"].isin(e.service_types), "claim_id"].to_numpy(np.int64)
+        m &= np.isin(rec, ok)
+    if e.care_levels and m.any():
+        ep = frames["npr_episodes"]
+        ok = ep.loc[ep["care_level"].isin(list(e.care_levels)), "episode_id"].to_numpy(np.int64)
+        m &= np.isin(rec, ok)
+    return m
+
+
+def _municipality(index: pd.DataFrame, frames: dict[str, Any]) -> pd.Series:
+    out = pd.Series(pd.NA, index=index.index, dtype="string")
+    for source, name, id_col in (("kpr_kuhr", "kuhr_claims", "claim_id"),
+                                 ("npr", "npr_episodes", "episode_id")):
+        f = frames[name]
+        if f is None or "municipality" not in f:
+            continue
+        sel = (index["source"] == source).to_numpy(bool)
+        pos = pd.Index(f[id_col]).get_indexer(index.loc[sel, "record_id"])
+        vals = pd.array(f["municipality"], dtype="string")
+        got = pd.array(np.where(pos >= 0, np.asarray(vals, dtype=object)[pos], pd.NA),
+                       dtype="string") if len(pos) else pd.array([], dtype="string")
+        out[sel] = got
+    return out
+
+
+def _rule_mask(rule: Rule, people: pd.DataFrame, all_events: pd.DataFrame) -> np.ndarray:
+    p = rule.params
+    if rule.kind == "age_at_index":
+        age = people["age_at_index"]
+        return np.asarray(((age >= p.get("min_age", 0)) & (age <= p.get("max_age", 200)))
+                          .fillna(False), dtype=bool)
+    if rule.kind == "sex":
+        return people["sex"].isin(list(p["values"])).to_numpy(bool)
+    if rule.kind == "residence":
+        muni = people["municipality_at_index"].fillna("")
+        m = np.zeros(len(people), dtype=bool)
+        for code in p["municipalities"]:
+            m |= muni.str.startswith(str(code)).to_numpy(bool)
+        return m
+    if rule.kind == "alive_at_index":
+        return np.asarray((people["death_date"].isna() | (people["death_date"]
+                           >= people["index_date"])), dtype=bool)
+    if rule.kind == "linked":
+        return people["linked"].to_numpy(bool)
+    # lookback: any event of the lists in (index - days, index)
+    ev = all_events
+    hit = np.zeros(len(ev), dtype=bool)
+    for cl in p["codelists"]:
+        hit |= cl.matches(ev["code"]) & ev["system"].isin(cl.event_systems).to_numpy(bool)
+    if "sources" in p:
+        hit &= ev["source"].isin(list(p["sources"])).to_numpy(bool)
+    ev = ev.loc[hit, ["person_id", "date"]]
+    idx = ev["person_id"].map(people.set_index("person_id")["index_date"])
+    prior = (ev["date"] < idx) & (ev["date"] >= idx - pd.Timedelta(days=int(p["days"])))
+    return people["person_id"].isin(ev.loc[prior.fillna(False), "person_id"]).to_numpy(bool)
+
+
+def build_cohort(data: Any, definition: CohortDefinition, *,
+                 linkage: LinkageResult | None = None) -> CohortResult:
+    """Build a cohort from a delivery.
+
+    Parameters
+    ----------
+    data : Delivery or mapping
+        Canonical frames (see :func:`kprlink.cohorts.diagnosis_events`). Not modified.
+    definition : CohortDefinition
+    linkage : LinkageResult, optional
+        Reuse a linkage; by default :func:`kprlink.linkage.link_extracts` on the
+        delivery's episodes, claims and key.
+
+    Returns
+    -------
+    CohortResult
+
+    Raises
+    ------
+    MissingColumnsError
+        If a frame lacks a canonical column.
+    """
+    frames = frames_of(data)
+    if linkage is None:
+        npr = frames["npr_episodes"]
+        kpr = frames["kuhr_claims"]
+        npr = npr if npr is not None else pd.DataFrame(
+            {"npr_id": pd.Series(dtype="Int64"), "date_in": pd.Series(dtype="datetime64[ns]")})
+        kpr = kpr if kpr is not None else pd.DataFrame(
+            {"kpr_id": pd.Series(dtype="Int64"), "date": pd.Series(dtype="datetime64[ns]")})
+        key = frames["key"] if frames["key"] is not None else pd.DataFrame(
+            {"npr_id": pd.Series(dtype="Int64"), "kpr_id": pd.Series(dtype="Int64")})
+        linkage = link_extracts(npr, kpr, key=key)
+    persons = linkage.persons
+    rows: list[tuple[str, str, int, int]] = []
+    n_diag = sum(len(f) for f in (frames["kuhr_diagnoses"], frames["npr_diagnoses"])
+                 if f is not None)
+    all_ev = diagnosis_events(frames, persons=persons, codelists=definition.codelists)
+    n_pers = diagnosis_persons(frames, persons)
+    rows.append(("diagnosis rows in delivery", "input", n_diag, n_pers))
+    m = np.zeros(len(all_ev), dtype=bool)
+    for e in definition.entry:
+        m |= _entry_mask(all_ev, e, frames)
+    ev = all_ev.loc[m]
+    rows.append(("entry events (any date)", "entry", len(ev), ev["person_id"].nunique()))
+    start, end = pd.Timestamp(definition.window_start), pd.Timestamp(definition.window_end)
+    ev = ev.loc[((ev["date"] >= start) & (ev["date"] <= end)).to_numpy(bool)]
+    rows.append(("in study window", "window", len(ev), ev["person_id"].nunique()))
+    death = ev["person_id"].map(persons.set_index("person_id")["death_date"])
+    ev = ev.loc[~np.asarray((ev["date"] > death).fillna(False), dtype=bool)]
+    rows.append(("not after death", "death", len(ev), ev["person_id"].nunique()))
+    ev = ev.sort_values(["person_id", "date", "source", "record_id"], kind="stable")
+    first = ev.drop_duplicates("person_id")
+    people = persons.set_index("person_id").loc[first["person_id"].to_numpy()].reset_index()
+    people["index_date"] = first["date"].to_numpy()
+    people["age_at_index"] = pd.array(people["index_date"].dt.year, dtype="Int64") - pd.array(
+        people["birth_year"], dtype="Int64")
+    people["municipality_at_index"] = _municipality(
+        first[["source", "record_id"]].reset_index(drop=True), frames).to_numpy()
+    rec = ev.drop_duplicates(["person_id", "source", "record_id"])
+    people["n_events"] = people["person_id"].map(rec.groupby("person_id").size()).astype("int64")
+    people["sources"] = people["person_id"].map(
+        rec.groupby("person_id", observed=True)["source"].agg(
+            lambda s: "+".join(sorted(set(s.astype(str))))))
+    for rule in definition.rules:
+        keep = _rule_mask(rule, people, all_ev)
+        if rule.exclude:
+            keep = ~keep
+        people = people.loc[keep].reset_index(drop=True)
+        ev = ev.loc[ev["person_id"].isin(people["person_id"]).to_numpy(bool)]
+        rows.append((rule.name, rule.kind, len(ev), len(people)))
+    att = pd.DataFrame(rows, columns=["step", "kind", "n_records", "n_persons"])
+    att["n_records_excluded"] = (-att["n_records"].diff()).fillna(0).astype("int64")
+    att["n_persons_excluded"] = (-att["n_persons"].diff()).fillna(0).astype("int64")
+    cols = ["person_id", "kpr_id", "npr_id", "index_date", *definition.attributes]
+    out = people[cols].sort_values(["kpr_id", "npr_id"], na_position="last",
+                                   kind="stable").reset_index(drop=True)
+    return CohortResult(out, att, ev.reset_index(drop=True), linkage, definition)
+
+
+def diagnosis_persons(frames: dict[str, Any], persons: pd.DataFrame) -> int:
+    """Persons with at least one diagnosis row in the delivery."""
+    n = 0
+    ids = []
+    kd, cl = frames["kuhr_diagnoses"], frames["kuhr_claims"]
+    if kd is not None and cl is not None:
+        k = cl.loc[cl["claim_id"].isin(kd["claim_id"]), "kpr_id"]
+        ids.append(persons.loc[persons["kpr_id"].isin(k), "person_id"].to_numpy())
+    nd = frames["npr_diagnoses"]
+    if nd is not None and "npr_id" in nd:
+        ids.append(persons.loc[persons["npr_id"].isin(nd["npr_id"]), "person_id"].to_numpy())
+    if ids:
+        n = len(np.unique(np.concatenate(ids)))
+    return n

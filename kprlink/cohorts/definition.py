@@ -1,0 +1,354 @@
+"""``CohortDefinition``: a declarative cohort, written in TOML.
+
+A definition names entry events (source × code lists × diagnosis position,
+optional contact types, service types or NPR care levels), a study window, the
+index date (the first qualifying event in the window), ordered inclusion and
+exclusion rules, and the output attributes. See ``docs/cohorts.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from kprlink.codes import CONTACT_TYPES, CodeList, load_phenotype
+from kprlink.exceptions import KprlinkError, Problem, SpecError
+
+__all__ = ["ATTRIBUTES", "RULE_KINDS", "CohortDefinition", "EntryCriterion", "Rule"]
+
+SPEC_VERSION = 1
+SOURCES = ("npr", "kpr_kuhr")
+POSITIONS = ("main", "secondary", "any")
+#: Rule kinds and the parameters each takes (required ones first).
+RULE_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "age_at_index": ((), ("min_age", "max_age")),
+    "sex": (("values",), ()),
+    "residence": (("municipalities",), ()),
+    "alive_at_index": ((), ()),
+    "linked": ((), ()),
+    "lookback": (("codelists", "days"), ("sources",)),
+}
+#: Output attributes a definition may ask for.
+ATTRIBUTES = ("age_at_index", "sex", "birth_year", "municipality_at_index", "sources",
+              "n_events", "death_date", "linked")
+
+
+def _codelist(ref: Any, base: Path | None, where: str, problems: list[Problem]) -> CodeList | None:
+    """A code list from a CodeList, a library name, a file path or an inline table."""
+    try:
+        if isinstance(ref, CodeList):
+            return ref
+        if isinstance(ref, str) and ref.endswith((".json", ".toml")):
+            path = Path(ref) if base is None or Path(ref).is_absolute() else base / ref
+            return CodeList.from_file(path)
+        if isinstance(ref, str):
+            return load_phenotype(ref)
+        if isinstance(ref, Mapping):
+            return CodeList.from_dict({"kprlink_spec": SPEC_VERSION, **ref}, where=where)
+    except (KprlinkError, OSError) as err:
+        problems.append(Problem(where, "codelists", "bad_codelist", str(err)))
+        return None
+    problems.append(Problem(where, "codelists", "bad_codelist", f"cannot read {ref!r}"))
+    return None
+
+
+@dataclass(frozen=True)
+class EntryCriterion:
+    """Which events qualify: one source, one or more code lists, a position.
+
+    Parameters
+    ----------
+    source : {"npr", "kpr_kuhr"}
+    codelists : sequence of CodeList
+    position : {"any", "main", "secondary"}, default "any"
+    contact_types : sequence of str, optional
+        KUHR only: keep claims of these types (see :func:`kprlink.codes.contact_types`).
+    service_types : sequence of str, optional
+        KUHR only: keep claims of these service types ("Fastlege", "Legevakt" …).
+    care_levels : sequence of int, optional
+        NPR only: keep episodes of these care levels (1, 2, 3, 8).
+    """
+
+    source: str
+    codelists: Sequence[CodeList]
+    position: str = "any"
+    contact_types: Sequence[str] = ()
+    service_types: Sequence[str] = ()
+    care_levels: Sequence[int] = ()
+
+    def __post_init__(self) -> None:
+        where = f"entry {self.source!r}"
+        problems = []
+        if self.source not in SOURCES:
+            problems.append(Problem(where, "source", "bad_source", f"source must be one of {SOURCES}"))
+        if self.position not in POSITIONS:
+            problems.append(Problem(where, "position", "bad_position",
+                                    f"position must be one of {POSITIONS}, got {self.position!r}"))
+        if not self.codelists or not all(isinstance(c, CodeList) for c in self.codelists):
+            problems.append(Problem(where, "codelists", "bad_codelist", "needs CodeList objects"))
+        bad_ct = sorted(set(self.contact_types) - set(CONTACT_TYPES))
+        if bad_ct:
+            problems.append(Problem(where, "contact_types", "bad_contact_type",
+                                    f"unknown contact types {bad_ct}"))
+        if self.source == "npr" and (self.contact_types or self.service_types):
+            problems.append(Problem(where, "contact_types", "kuhr_only",
+                                    "contact_types/service_types apply to kpr_kuhr only"))
+        if self.source == "kpr_kuhr" and self.care_levels:
+            problems.append(Problem(where, "care_levels", "npr_only", "care_levels apply to npr only"))
+        if problems:
+            raise SpecError("invalid entry criterion", problems)
+        for f in ("codelists", "contact_types", "service_types", "care_levels"):
+            object.__setattr__(self, f, tuple(getattr(self, f)))
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"source": self.source, "position": self.position,
+                             "codelists": [_inline(c) for c in self.codelists]}
+        for f in ("contact_types", "service_types", "care_levels"):
+            if getattr(self, f):
+                d[f] = list(getattr(self, f))
+        return d
+
+
+def _inline(cl: CodeList) -> dict[str, Any]:
+    d = cl.to_dict()
+    d.pop("kprlink_spec")
+    d.pop("kind")
+    return d
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One ordered inclusion or exclusion rule.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`RULE_KINDS`: ``age_at_index`` (min_age/max_age, inclusive;
+        age = index year − birth year), ``sex`` (values 1/2), ``residence``
+        (municipalities: 4-digit codes or 2-digit county prefixes, at the index
+        record), ``alive_at_index``, ``linked`` (linked to both registers through
+        the key), ``lookback`` (a qualifying event of `codelists` in `sources`
+        within `days` days before the index date).
+    name : str
+        Label in the attrition table.
+    exclude : bool, default False
+        False: keep persons meeting the condition. True: drop them.
+    params : mapping
+        The kind's parameters.
+    """
+
+    kind: str
+    name: str = ""
+    exclude: bool = False
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        where = f"rule {self.name or self.kind!r}"
+        problems = []
+        if self.kind not in RULE_KINDS:
+            problems.append(Problem(where, "kind", "bad_rule_kind",
+                                    f"kind must be one of {sorted(RULE_KINDS)}, got {self.kind!r}"))
+        else:
+            req, opt = RULE_KINDS[self.kind]
+            lack = [k for k in req if k not in self.params]
+            extra = sorted(set(self.params) - set(req) - set(opt))
+            if lack:
+                problems.append(Problem(where, None, "missing_param", f"needs {lack}"))
+            if extra:
+                problems.append(Problem(where, None, "unknown_param", f"unknown {extra}"))
+            if self.kind == "lookback" and "days" in self.params and (
+                    not isinstance(self.params["days"], int) or self.params["days"] < 1):
+                problems.append(Problem(where, "days", "bad_days", "days must be an int >= 1"))
+            if self.kind == "age_at_index":
+                lo, hi = self.params.get("min_age", 0), self.params.get("max_age", 200)
+                if not (isinstance(lo, int) and isinstance(hi, int) and 0 <= lo <= hi):
+                    problems.append(Problem(where, "min_age", "bad_age_range",
+                                            "min_age and max_age must be ints, min <= max"))
+        if problems:
+            raise SpecError("invalid rule", problems)
+        object.__setattr__(self, "name", self.name or self.kind)
+        params = dict(self.params)
+        if "codelists" in params:
+            params["codelists"] = tuple(params["codelists"])
+        object.__setattr__(self, "params", params)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"kind": self.kind, "name": self.name, "exclude": self.exclude}
+        for k, v in self.params.items():
+            d[k] = [_inline(c) for c in v] if k == "codelists" else (
+                list(v) if isinstance(v, tuple) else v)
+        return d
+
+
+def _date(v: Any, where: str, name: str, problems: list[Problem]) -> dt.date | None:
+    if isinstance(v, dt.datetime):
+        return v.date()
+    if isinstance(v, dt.date):
+        return v
+    try:
+        return dt.date.fromisoformat(str(v))
+    except ValueError:
+        problems.append(Problem(where, name, "bad_date", f"{name} {v!r} is not an ISO date"))
+        return None
+
+
+@dataclass(frozen=True)
+class CohortDefinition:
+    """A declarative cohort.
+
+    Parameters
+    ----------
+    name : str
+    window_start, window_end : datetime.date or ISO str
+        Study window, both ends included.
+    entry : sequence of EntryCriterion
+        An event qualifies if it meets any criterion.
+    rules : sequence of Rule, optional
+        Applied in order after the index date is set.
+    attributes : sequence of str, optional
+        Output columns beyond the ids and ``index_date`` (see :data:`ATTRIBUTES`).
+    version, description, source : str
+
+    Raises
+    ------
+    SpecError
+        On any invalid part; ``err.problems`` lists them all.
+
+    Examples
+    --------
+    >>> dem = CodeList("dementia", "ICD-10", ["F00-F03", "G30"])
+    >>> d = CohortDefinition("dem", "2016-07-01", "2017-06-30", [EntryCriterion("npr", [dem])])
+    >>> d.window_end, len(d.digest)
+    (datetime.date(2017, 6, 30), 12)
+    """
+
+    name: str
+    window_start: dt.date | str
+    window_end: dt.date | str
+    entry: Sequence[EntryCriterion]
+    rules: Sequence[Rule] = ()
+    attributes: Sequence[str] = ("age_at_index", "sex", "municipality_at_index", "sources")
+    version: str = "1"
+    description: str = ""
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        where = f"cohort {self.name!r}"
+        problems: list[Problem] = []
+        start = _date(self.window_start, where, "window_start", problems)
+        end = _date(self.window_end, where, "window_end", problems)
+        if start and end and start > end:
+            problems.append(Problem(where, "window", "empty_window", "window_start > window_end"))
+        if not self.entry:
+            problems.append(Problem(where, "entry", "no_entry", "needs at least one entry"))
+        bad = sorted(set(self.attributes) - set(ATTRIBUTES))
+        if bad:
+            problems.append(Problem(where, "attributes", "bad_attribute",
+                                    f"unknown attributes {bad}; known {list(ATTRIBUTES)}"))
+        names = [r.name for r in self.rules]
+        if len(set(names)) != len(names):
+            problems.append(Problem(where, "rules", "duplicate_rule_name", "rule names must differ"))
+        if problems:
+            raise SpecError(f"invalid cohort definition {self.name!r}", problems)
+        object.__setattr__(self, "window_start", start)
+        object.__setattr__(self, "window_end", end)
+        for f in ("entry", "rules", "attributes"):
+            object.__setattr__(self, f, tuple(getattr(self, f)))
+
+    @property
+    def codelists(self) -> list[CodeList]:
+        """Every code list used (entry and rules), distinct by digest."""
+        seen: dict[str, CodeList] = {}
+        for e in self.entry:
+            for c in e.codelists:
+                seen.setdefault(c.digest, c)
+        for r in self.rules:
+            for c in r.params.get("codelists", ()):
+                seen.setdefault(c.digest, c)
+        return list(seen.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The file form; code lists are written inline so the file stands alone."""
+        return {"kprlink_spec": SPEC_VERSION, "kind": "cohort", "name": self.name,
+                "version": self.version, "description": self.description, "source": self.source,
+                "window": {"start": self.window_start, "end": self.window_end},
+                "entry": [e.to_dict() for e in self.entry],
+                "rule": [r.to_dict() for r in self.rules],
+                "output": {"attributes": list(self.attributes)}}
+
+    @property
+    def digest(self) -> str:
+        """Short SHA-256 of the canonical JSON form (12 hex digits)."""
+        text = json.dumps(self.to_dict(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def to_toml(self, path: str | Path) -> Path:
+        """Write the definition as TOML (code lists inline); returns the path."""
+        p = Path(path)
+        p.write_text(tomli_w.dumps(self.to_dict()), encoding="utf-8")
+        return p
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, base: Path | None = None,
+                  where: str = "cohort definition") -> CohortDefinition:
+        """Build from the file form; code-list references resolve against `base`."""
+        problems: list[Problem] = []
+        if data.get("kprlink_spec") != SPEC_VERSION:
+            problems.append(Problem(where, "kprlink_spec", "unknown_spec",
+                                    f"kprlink_spec {data.get('kprlink_spec')!r} is not supported"))
+        if data.get("kind", "cohort") != "cohort":
+            problems.append(Problem(where, "kind", "wrong_kind", f"kind {data.get('kind')!r}"))
+        known = {"kprlink_spec", "kind", "name", "version", "description", "source", "window",
+                 "entry", "rule", "output"}
+        extra = sorted(set(data) - known)
+        if extra:
+            problems.append(Problem(where, None, "unknown_keys", f"unknown keys {extra}"))
+        window = data.get("window", {})
+        if "name" not in data or "start" not in window or "end" not in window:
+            problems.append(Problem(where, None, "missing_keys", "needs name, window.start/end"))
+        entries, rules = [], []
+        for i, e in enumerate(data.get("entry", [])):
+            w = f"{where} entry {i + 1}"
+            cls_ = [_codelist(r, base, w, problems) for r in e.get("codelists", [])]
+            try:
+                entries.append(EntryCriterion(**{**e, "codelists": [c for c in cls_ if c]}))
+            except (SpecError, TypeError) as err:
+                problems.extend(getattr(err, "problems", [Problem(w, None, "bad_entry", str(err))]))
+        for i, r in enumerate(data.get("rule", [])):
+            w = f"{where} rule {i + 1}"
+            params = {k: v for k, v in r.items() if k not in ("kind", "name", "exclude")}
+            if "codelists" in params:
+                params["codelists"] = [c for c in (_codelist(x, base, w, problems)
+                                                   for x in params["codelists"]) if c]
+            try:
+                rules.append(Rule(r.get("kind", ""), r.get("name", ""),
+                                  bool(r.get("exclude", False)), params))
+            except SpecError as err:
+                problems.extend(err.problems)
+        if problems:
+            raise SpecError(f"cannot read {where}", problems)
+        out = data.get("output", {})
+        return cls(data["name"], window["start"], window["end"], entries, rules,
+                   out.get("attributes", ("age_at_index", "sex", "municipality_at_index",
+                                          "sources")),
+                   str(data.get("version", "1")), data.get("description", ""),
+                   data.get("source", ""))
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> CohortDefinition:
+        """Read a cohort TOML file (code-list files resolve against its folder)."""
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as err:
+            raise SpecError(f"{p} is not valid TOML",
+                            [Problem(str(p), None, "bad_toml", str(err))]) from err
+        return cls.from_dict(data, base=p.parent, where=str(p))
