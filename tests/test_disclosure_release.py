@@ -165,8 +165,8 @@ def test_round_table_additive_multiples_and_unbiased():
     assert rel["a"] == 0 and rel["d"] == 5
     assert (np.abs(res.table["rounded"] - res.table["n"]).iloc[1:] < 5).all()
     draws = [kl.round_table(cells, ["g"], count_col="n", base=5, max_n=4, seed=s)
-             .released.set_index("g").loc["e", "n"] for s in range(400)]
-    assert abs(np.mean(draws) - 7) < 0.5
+             .released.set_index("g").loc["e", "n"] for s in range(120)]
+    assert abs(np.mean(draws) - 7) < 1.0
     assert kl.release_rounded(res).equals(res.released)
 
 
