@@ -80,6 +80,8 @@ def assemble(npr: pd.DataFrame, kpr: pd.DataFrame, pairs: pd.DataFrame, kc: pd.D
                                  np.where(persons["kpr_id"].isna(), "npr_only", "kpr_only"))
     conflict_npr = kc.loc[kc["side"] == "npr_id", "id"].to_numpy(np.int64)
     conflict_kpr = kc.loc[kc["side"] == "kpr_id", "id"].to_numpy(np.int64)
+    losers = [n for ps in kc.loc[kc["side"] == "kpr_id", "partners"] for n in ps]
+    conflict_npr = np.concatenate([conflict_npr, np.asarray(losers, dtype=np.int64)])
     persons["key_conflict"] = (persons["npr_id"].isin(conflict_npr)
                                | persons["kpr_id"].isin(conflict_kpr)).to_numpy(bool)
     persons, dc = _demography(npr, kpr, persons)
