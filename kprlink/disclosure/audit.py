@@ -31,7 +31,7 @@ class _ComponentLP:
         self.a = a
         self.b = b
         self.n = a.shape[1]
-        self.last: np.ndarray | None = None
+        self.x: np.ndarray | None = None  # solution of the last solve
         self.h = None
         try:  # pragma: no branch
             from scipy.optimize._highspy import _core as hc
@@ -63,6 +63,7 @@ class _ComponentLP:
         np.add.at(cvec, obj_local, sense)
         if self.h is None:  # pragma: no cover - fallback path
             res = linprog(cvec, A_eq=self.a, b_eq=self.b, bounds=(0, None), method="highs")
+            self.x = None
             if res.status == 3:
                 return -np.inf
             if res.status != 0:
@@ -74,10 +75,12 @@ class _ComponentLP:
         self.h.run()
         status = self.h.getModelStatus()
         if status == hc.HighsModelStatus.kUnbounded:
+            self.x = None
             return -np.inf
         if status != hc.HighsModelStatus.kOptimal:  # pragma: no cover - feasible by construction
             raise DisclosureError("audit LP failed: " + self.h.modelStatusToString(status),
                                   [f"component of {self.n} suppressed inner cells"])
+        self.x = np.asarray(self.h.getSolution().col_value, dtype=float)
         return float(self.h.getInfo().objective_function_value)
 
 
@@ -184,22 +187,57 @@ def audit_intervals(
             solvers[k] = _ComponentLP(a, b)
         return solvers[k].minimise(obj_local, sense)
 
+    # Shortcuts that keep the answers exact: the true table and every LP optimum are
+    # feasible points, so each variable's observed range is inside its interval; when
+    # it reaches a trivial bound (0 below; the smallest right-hand side of a constraint
+    # containing it above) that bound is the optimum and no LP is needed.
+    true_var = inner_values[np.flatnonzero(inner_supp)]
+    obs_lo = true_var.copy()
+    obs_hi = true_var.copy()
+    hi_triv = np.full(n_var, np.inf)
+    for v, rhs in constraints:
+        np.minimum.at(hi_triv, v, rhs)
+    comp_vars = [np.zeros(int(sz), dtype=np.int64) for sz in sizes]
+    for g in range(n_var):
+        comp_vars[local_comp[g]][local[g]] = g
+
+    def solve(k: int, obj_local: np.ndarray, sense: float) -> float:
+        value = extreme(k, obj_local, sense)
+        solver = solvers.get(k)
+        if solver is not None and solver.x is not None:
+            g = comp_vars[k]
+            np.minimum.at(obs_lo, g, solver.x)
+            np.maximum.at(obs_hi, g, solver.x)
+        return value
+
     out_idx = np.flatnonzero(suppressed)
     lower = np.zeros(len(out_idx))
     upper = np.zeros(len(out_idx))
+    single: list[tuple[int, int]] = []
     for pos, c in enumerate(out_idx):
         members = inner_of_cell[c]
         vars_ = var_of_inner[members]
         free = vars_ >= 0
         const = float(inner_values[members[~free]].sum())
-        lo = hi = const
         v = vars_[free]
+        lower[pos] = upper[pos] = const
+        if len(v) == 1:
+            single.append((pos, int(v[0])))
+            continue
         for k in np.unique(local_comp[v]):
             sel = v[local_comp[v] == k]
-            lo += extreme(int(k), local[sel], 1.0)
-            hi -= extreme(int(k), local[sel], -1.0)
-        lower[pos] = lo
-        upper[pos] = hi
+            lower[pos] += solve(int(k), local[sel], 1.0)
+            upper[pos] -= solve(int(k), local[sel], -1.0)
+    for pos, g in single:  # maxima first: they push other cells to 0
+        k = int(local_comp[g])
+        if obs_hi[g] >= hi_triv[g] - 1e-9:
+            upper[pos] += hi_triv[g]
+        else:
+            upper[pos] -= solve(k, local[[g]], -1.0)
+    for pos, g in single:
+        k = int(local_comp[g])
+        if obs_lo[g] > 1e-9:
+            lower[pos] += solve(k, local[[g]], 1.0)
     lower = np.round(lower, 9)
     upper = np.round(upper, 9)
     width = upper - lower
