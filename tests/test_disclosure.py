@@ -361,3 +361,53 @@ def test_frequency_table_errors():
 def test_frequency_table_empty():
     ev = pd.DataFrame({"sex": pd.Series([], dtype=object)})
     assert len(kl.frequency_table(ev, ["sex"])) == 0
+
+
+# --- magnitude tables ----------------------------------------------------------------
+
+def _hospital_days():
+    return pd.DataFrame({"region": list("NNNNSSSS"), "kind": list("abababab"),
+                         "hosp": [1, 2, 3, 7, 4, 5, 6, 8],
+                         "days": [900, 40, 30, 45, 35, 30, 40, 50]})
+
+
+def test_magnitude_dominance_and_p_percent():
+    df = _hospital_days()
+    before = df.copy()
+    res = kl.suppress_magnitude_table(df, ["region", "kind"], value_col="days",
+                                      contributor_col="hosp",
+                                      rule=kl.DominanceRule(n=1, k=80))
+    pd.testing.assert_frame_equal(df, before)
+    t = res.table.set_index(["region", "kind"])
+    assert t.loc[("N", "a"), "days"] == 930
+    assert t.loc[("N", "a"), "status"] == "primary"  # 900 of 930 from one hospital
+    assert t.loc[("S", "b"), "status"] != "primary"  # 40 and 50: no dominance
+    assert t.loc[("N", "a"), "reason"] == "(1,80)-dominance"
+    assert res.ok and res.released.loc[res.table["status"] != "published", "days"].isna().all()
+    need = 0.10 * res.audit["days"]
+    assert (res.audit["width"] >= need).all()
+    p = kl.suppress_magnitude_table(df, ["region", "kind"], value_col="days",
+                                    contributor_col="hosp", rule=kl.PPercentRule(p=10))
+    pt = p.table.set_index(["region", "kind"])
+    # two contributors: each can recover the other exactly -> sensitive
+    assert pt.loc[("S", "b"), "status"] == "primary"
+    # Total,b: 165 - 50 - 45 = 70 >= 10% of 50 -> not sensitive
+    assert pt.loc[("Total", "b"), "reason"] != "p%-rule (p=10)"
+    assert p.ok
+
+
+def test_magnitude_errors():
+    df = _hospital_days()
+    with pytest.raises(kl.MissingColumnsError) as err:
+        kl.suppress_magnitude_table(df, ["region"], value_col="cost", contributor_col="hosp",
+                                    rule=kl.DominanceRule())
+    assert err.value.missing == ["cost"]
+    with pytest.raises(kl.DisclosureError):
+        kl.suppress_magnitude_table(df, ["region"], value_col="days", contributor_col="hosp",
+                                    rule=kl.SuppressionRule(max_n=4))
+    bad = df.assign(days=df["days"].astype(float))
+    bad.loc[2, "days"] = -5.0
+    with pytest.raises(kl.DisclosureError) as err:
+        kl.suppress_magnitude_table(bad, ["region"], value_col="days", contributor_col="hosp",
+                                    rule=kl.DominanceRule())
+    assert err.value.problems[0].rows == (3,)

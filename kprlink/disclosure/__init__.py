@@ -8,6 +8,7 @@ from __future__ import annotations
 from kprlink.disclosure.audit import audit_intervals, audit_table
 from kprlink.disclosure.frequency import frequency_table
 from kprlink.disclosure.linked import LinkedTable, suppress_linked_tables
+from kprlink.disclosure.magnitude import suppress_magnitude_table
 from kprlink.disclosure.release import Release, ReleaseLog, write_release_log
 from kprlink.disclosure.render import render_table
 from kprlink.disclosure.rounding import RoundingResult, release_rounded, round_table
@@ -30,6 +31,7 @@ __all__: list[str] = [
     "render_table",
     "round_table",
     "suppress_linked_tables",
+    "suppress_magnitude_table",
     "suppress_table",
     "write_release_log",
 ]

@@ -16,6 +16,11 @@ import pandas as pd
 from kprlink.exceptions import SpecError
 
 
+def _digest(settings: dict[str, object]) -> str:
+    text = json.dumps(settings, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 @dataclass(frozen=True)
 class SuppressionRule:
     """Primary suppression of small frequency counts.
@@ -91,8 +96,11 @@ class SuppressionRule:
     @property
     def digest(self) -> str:
         """Short hash of the canonical JSON of the settings."""
-        text = json.dumps(self.to_dict(), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
+        return _digest(self.to_dict())
+
+    def min_width_for(self, value: np.ndarray) -> np.ndarray:
+        """Required audit width of each suppressed cell (``min_width``)."""
+        return np.full(len(np.asarray(value)), float(self.min_width))
 
     def primary(
         self, counts: np.ndarray, denominators: np.ndarray | None = None
@@ -133,9 +141,12 @@ class DominanceRule:
 
     n: int = 1
     k: float = 80.0
+    protection_pct: float = 10.0
 
     def __post_init__(self) -> None:
         problems = []
+        if not isinstance(self.protection_pct, int | float) or self.protection_pct < 0:
+            problems.append(f"protection_pct must be >= 0, got {self.protection_pct!r}")
         if not isinstance(self.n, int) or self.n < 1:
             problems.append(f"n must be an int >= 1, got {self.n!r}")
         if not isinstance(self.k, int | float) or not 0 < self.k <= 100:
@@ -150,6 +161,14 @@ class DominanceRule:
 
     def to_dict(self) -> dict[str, object]:
         return {"kind": "dominance", **asdict(self)}
+
+    @property
+    def digest(self) -> str:
+        return _digest(self.to_dict())
+
+    def min_width_for(self, value: np.ndarray) -> np.ndarray:
+        """Required audit width: `protection_pct` percent of the cell value."""
+        return self.protection_pct / 100.0 * np.asarray(value, dtype=float)
 
     def sensitive(self, contributions: np.ndarray) -> bool:
         """True when the cell with these (non-negative) contributions is sensitive."""
@@ -189,6 +208,14 @@ class PPercentRule:
     def to_dict(self) -> dict[str, object]:
         return {"kind": "p_percent", **asdict(self)}
 
+    @property
+    def digest(self) -> str:
+        return _digest(self.to_dict())
+
+    def min_width_for(self, value: np.ndarray) -> np.ndarray:
+        """Required audit width: `p` percent of the cell value."""
+        return self.p / 100.0 * np.asarray(value, dtype=float)
+
     def sensitive(self, contributions: np.ndarray) -> bool:
         """True when the cell with these (non-negative) contributions is sensitive."""
         x = np.sort(np.asarray(contributions, dtype=float))[::-1]
@@ -196,26 +223,3 @@ class PPercentRule:
             return False
         rest = x.sum() - x[0] - (x[1] if len(x) > 1 else 0.0)
         return bool(rest < self.p / 100.0 * x[0])
-
-
-def magnitude_sensitive(
-    contributions: pd.Series, cell_of_row: np.ndarray, n_cells: int,
-    rule: DominanceRule | PPercentRule,
-) -> np.ndarray:
-    """Apply a magnitude rule per cell.
-
-    Parameters
-    ----------
-    contributions : pandas.Series
-        One value per contributor-and-cell (already summed per contributor).
-    cell_of_row : numpy.ndarray of int
-        The cell of each contribution.
-    n_cells : int
-        Number of cells.
-    rule : DominanceRule or PPercentRule
-    """
-    out = np.zeros(n_cells, dtype=bool)
-    frame = pd.DataFrame({"cell": cell_of_row, "x": contributions.to_numpy(dtype=float)})
-    for cell, grp in frame.groupby("cell", sort=False):
-        out[int(cell)] = rule.sensitive(grp["x"].to_numpy())
-    return out

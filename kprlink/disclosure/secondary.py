@@ -154,7 +154,7 @@ class SuppressionResult:
         return [
             "cell " + ", ".join(f"{d}={r[d]}" for d in self.dims)
             + f" has feasible interval [{r['lower']:g}, {r['upper']:g}], narrower than "
-            f"{self.rule.min_width:g}"
+            "the rule requires"
             for _, r in bad.iterrows()
         ]
 

@@ -1,0 +1,153 @@
+"""Magnitude tables (sums of a value, e.g. bed-days or costs): dominance and p% rules.
+
+A magnitude cell is sensitive when a few contributors dominate it, so that one of them
+(or an outsider) could estimate another's contribution closely. Sensitive cells are
+primary; secondary suppression and the audit are those of frequency tables, with the
+audit requiring each suppressed cell's interval to be at least a percentage of its value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from kprlink.disclosure._gauss import gauss_secondary
+from kprlink.disclosure._model import build_model
+from kprlink.disclosure.audit import audit_intervals
+from kprlink.disclosure.rules import DominanceRule, PPercentRule
+from kprlink.disclosure.secondary import (
+    STATUSES,
+    SuppressionResult,
+    candidate_order,
+    input_digest,
+    model_matrix,
+)
+from kprlink.exceptions import DisclosureError, MissingColumnsError, Problem
+
+
+def _sensitive(long: pd.DataFrame, n_cells: int, rule: DominanceRule | PPercentRule) -> np.ndarray:
+    """Per cell: does `rule` flag it? `long` has cell, contributor, x (summed)."""
+    ranked = long.sort_values(["cell", "x"], ascending=[True, False], kind="stable")
+    rank = ranked.groupby("cell", sort=False).cumcount().to_numpy()
+    cell = ranked["cell"].to_numpy()
+    x = ranked["x"].to_numpy()
+    total = np.bincount(cell, weights=x, minlength=n_cells)
+    if isinstance(rule, DominanceRule):
+        top = np.bincount(cell, weights=np.where(rank < rule.n, x, 0.0), minlength=n_cells)
+        return (total > 0) & (top > rule.k / 100.0 * total)
+    x1 = np.bincount(cell, weights=np.where(rank == 0, x, 0.0), minlength=n_cells)
+    x2 = np.bincount(cell, weights=np.where(rank == 1, x, 0.0), minlength=n_cells)
+    return (x1 > 0) & (total - x1 - x2 < rule.p / 100.0 * x1)
+
+
+def suppress_magnitude_table(
+    microdata: pd.DataFrame,
+    dims: Sequence[str],
+    *,
+    value_col: str,
+    contributor_col: str,
+    rule: DominanceRule | PPercentRule,
+    hierarchies: Mapping[str, Mapping[object, object]] | None = None,
+    audit: bool = True,
+) -> SuppressionResult:
+    """Protect a table of sums of `value_col` over `dims`.
+
+    Parameters
+    ----------
+    microdata : pandas.DataFrame
+        One row per record; several rows of one contributor are summed. Not modified.
+    dims : sequence of str
+    value_col : str
+        Non-negative magnitudes.
+    contributor_col : str
+        Who contributed (hospital, practice, person): the unit the rule protects.
+    rule : DominanceRule or PPercentRule
+    hierarchies : mapping, optional
+    audit : bool, default True
+        The audit requires each suppressed cell's interval to be at least
+        ``rule.min_width_for(value)`` wide.
+
+    Returns
+    -------
+    SuppressionResult
+        ``count_col`` is `value_col`; reasons name the rule.
+
+    Raises
+    ------
+    MissingColumnsError
+        If a column is absent.
+    DisclosureError
+        If values are missing or negative.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"region": list("NNNSSS"), "kind": list("ababab"),
+    ...                    "hosp": [1, 2, 3, 4, 5, 6], "days": [900, 40, 30, 35, 30, 40]})
+    >>> res = suppress_magnitude_table(df, ["region", "kind"], value_col="days",
+    ...                                contributor_col="hosp", rule=DominanceRule(n=1, k=80))
+    >>> res.table.set_index(["region", "kind"]).loc[("N", "a"), "status"]
+    'primary'
+    """
+    dims = list(dims)
+    need = [*dims, value_col, contributor_col]
+    missing = [c for c in dict.fromkeys(need) if c not in microdata.columns]
+    if missing:
+        raise MissingColumnsError(
+            f"suppress_magnitude_table() needs column(s) {missing}.", missing=missing)
+    if not isinstance(rule, DominanceRule | PPercentRule):
+        raise DisclosureError("suppress_magnitude_table(): rule must be a DominanceRule or "
+                              "PPercentRule.", [f"got {type(rule).__name__}"])
+    vals = pd.to_numeric(microdata[value_col], errors="coerce")
+    bad = vals.isna() | (vals < 0)
+    if bad.any():
+        rows = tuple(int(i) + 1 for i in np.flatnonzero(bad.to_numpy())[:5])
+        raise DisclosureError("suppress_magnitude_table(): invalid values.", [
+            Problem("microdata", value_col, "bad_value", "values must be numbers >= 0",
+                    rows, int(bad.sum()), "Fix or drop these rows.")])
+    data = microdata[[*dims, contributor_col]].assign(_x=vals.to_numpy(dtype=float))
+    per = data.groupby([*dims, contributor_col], observed=True, sort=False)["_x"].sum()
+    per = per.reset_index()
+    inner = per.groupby(dims, observed=True, sort=True)["_x"].sum().reset_index()
+    model = build_model(inner, dims, hierarchies=hierarchies, where="microdata")
+    x = model_matrix(model)
+    inner_values = inner["_x"].to_numpy()
+    values = x @ inner_values
+    # every contribution, repeated for each cell containing its inner cell
+    pos = inner.reset_index().merge(per, on=dims, suffixes=("", "_c"))
+    xt = x.T.tocsr()
+    counts = np.diff(xt.indptr)[pos["index"].to_numpy()]
+    starts = xt.indptr[pos["index"].to_numpy()]
+    cell_ids = np.concatenate([xt.indices[s:s + c] for s, c in zip(starts, counts)]) \
+        if len(pos) else np.zeros(0, dtype=np.int64)
+    long = pd.DataFrame({"cell": cell_ids,
+                         "contributor": np.repeat(pos[contributor_col].to_numpy(), counts),
+                         "x": np.repeat(pos["_x_c"].to_numpy(), counts)})
+    long = long.groupby(["cell", "contributor"], sort=False)["x"].sum().reset_index()
+    primary = _sensitive(long, len(values), rule)
+    order = candidate_order(values, x, zeros_first=True)
+    secondary = gauss_secondary(model.inner_of_cell, model.n_inner, protected=primary,
+                                order=order)
+    hidden = primary | secondary
+    status = np.where(primary, "primary", np.where(secondary, "secondary", "published"))
+    table = model.cells[dims].copy()
+    table[value_col] = values
+    table["status"] = pd.Categorical(status, categories=list(STATUSES))
+    table["reason"] = np.where(primary, rule.name,
+                               np.where(secondary, "protects a primary cell", ""))
+    released = table.drop(columns=["reason"]).copy()
+    released[value_col] = pd.array(values, dtype="Float64")
+    released.loc[hidden, value_col] = pd.NA
+    aud = None
+    if audit:
+        iv = audit_intervals(model.inner_of_cell, values, hidden, inner_values=inner_values,
+                             min_width=0.0)
+        need_w = rule.min_width_for(values[iv.index.to_numpy()])
+        iv["ok"] = iv["width"].to_numpy() >= need_w - 1e-9
+        aud = table.loc[iv.index, [*dims, value_col, "status"]].join(iv)
+        aud = aud.reset_index(drop=True)
+    return SuppressionResult(
+        table=table, released=released, audit=aud, dims=tuple(dims), count_col=value_col,
+        rule=rule, input_digest=input_digest(microdata, need),
+        hierarchies=dict(hierarchies or {}), method="gauss-magnitude")
