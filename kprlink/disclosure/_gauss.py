@@ -71,7 +71,6 @@ def gauss_secondary(
     is_protected[:n_cells] = protected
     is_protected[n_cells:] = True
     prot = is_protected.tolist()
-    alive = [True] * n_inner
     secondary = np.zeros(n_cells, dtype=bool)
     for c in order.tolist():
         if prot[c]:
@@ -83,19 +82,17 @@ def gauss_secondary(
         if any(prot[p] and _parallel(w, rows[p], j0) for p in cols[j0]):
             secondary[c] = True
             continue
-        _publish(rows, cols, alive, c)
+        _publish(rows, cols, c)
     return secondary
 
 
-def _publish(rows: list[dict[int, int]], cols: list[dict[int, int]],
-             alive: list[bool], c: int) -> None:
+def _publish(rows: list[dict[int, int]], cols: list[dict[int, int]], c: int) -> None:
     """Restrict the perturbation space to those leaving cell ``c`` unchanged."""
     w = dict(rows[c])
     k = min(w, key=lambda j: len(cols[j]))
     a = w.pop(k)
     colk = cols[k]
     cols[k] = {}
-    alive[k] = False
     for q in colk:
         del rows[q][k]
     for j, b in w.items():
