@@ -63,6 +63,13 @@ def _filter_codes(diag: pd.DataFrame, codelists: Iterable[CodeList] | None,
     return keep
 
 
+def _opt(frame: pd.DataFrame, col: str) -> pd.arrays.IntegerArray:
+    """An optional small-integer column (all NA where the frame lacks it)."""
+    if col in frame:
+        return pd.array(frame[col], dtype="Int16")
+    return pd.array([pd.NA] * len(frame), dtype="Int16")
+
+
 def _unmapped(pid: np.ndarray, col: str) -> None:
     n = int((pid < 0).sum())
     if n:
@@ -126,7 +133,7 @@ def diagnosis_events(data: Any, *, persons: pd.DataFrame,
             "date": claims["date"].to_numpy()[pos], "source": "kpr_kuhr",
             "system": d["system"].astype("string").to_numpy(), "code": d["code"].to_numpy(),
             "is_main": d["is_main"].to_numpy(),
-            "condition": pd.array(d["position"] if "position" in d else pd.NA, dtype="Int16"),
+            "condition": _opt(d, "position"),
             "slot": pd.array(np.ones(len(d), np.int16), dtype="Int16"),
             "record_id": d["claim_id"].to_numpy(np.int64)}))
     eps, nd = frames["npr_episodes"], frames["npr_diagnoses"]
@@ -143,8 +150,7 @@ def diagnosis_events(data: Any, *, persons: pd.DataFrame,
             "person_id": nmap["person_id"].to_numpy(np.int64)[pid],
             "date": eps["date_in"].to_numpy()[pos], "source": "npr", "system": "ICD-10",
             "code": d["code"].to_numpy(), "is_main": d["is_main"].to_numpy(),
-            "condition": pd.array(d["condition"] if "condition" in d else pd.NA, dtype="Int16"),
-            "slot": pd.array(d["slot"] if "slot" in d else pd.NA, dtype="Int16"),
+            "condition": _opt(d, "condition"), "slot": _opt(d, "slot"),
             "record_id": d["episode_id"].to_numpy(np.int64)}))
     parts = [p for p in parts if len(p)]
     if not parts:
