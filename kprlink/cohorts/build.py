@@ -229,9 +229,10 @@ def diagnosis_persons(frames: dict[str, Any], persons: pd.DataFrame) -> int:
     if kd is not None and cl is not None:
         k = cl.loc[cl["claim_id"].isin(kd["claim_id"]), "kpr_id"]
         ids.append(persons.loc[persons["kpr_id"].isin(k), "person_id"].to_numpy())
-    nd = frames["npr_diagnoses"]
-    if nd is not None and "npr_id" in nd:
-        ids.append(persons.loc[persons["npr_id"].isin(nd["npr_id"]), "person_id"].to_numpy())
+    nd, ep = frames["npr_diagnoses"], frames["npr_episodes"]
+    if nd is not None and ep is not None:
+        n_ids = ep.loc[ep["episode_id"].isin(nd["episode_id"]), "npr_id"]
+        ids.append(persons.loc[persons["npr_id"].isin(n_ids), "person_id"].to_numpy())
     if ids:
         n = len(np.unique(np.concatenate(ids)))
     return n
