@@ -42,10 +42,14 @@ class DisclosureSpec:
         Largest count that may not be shown (e.g. 4: counts 1–4 hidden).
     protect_zeros : bool, default False
         Also suppress zero cells.
+    protect_differences : bool, default True
+        Where a table shows a public denominator (population), also protect
+        cells whose complement ``population - n`` is in ``1..max_n``.
     """
 
     max_n: int = 4
     protect_zeros: bool = False
+    protect_differences: bool = True
 
 
 @dataclass(frozen=True)
@@ -185,17 +189,22 @@ class StudySpec:
                if "reference_date" in data else None)
         disc = data.get("disclosure", {})
         rule = DisclosureSpec()
-        if not isinstance(disc, dict) or set(disc) - {"max_n", "protect_zeros"}:
-            bad("disclosure", "disclosure takes only max_n and protect_zeros")
+        known_rule = {"max_n", "protect_zeros", "protect_differences"}
+        if not isinstance(disc, dict) or set(disc) - known_rule:
+            bad("disclosure", f"disclosure takes only {sorted(known_rule)}")
         else:
             max_n = disc.get("max_n", 4)
             pz = disc.get("protect_zeros", False)
+            pd_ = disc.get("protect_differences", True)
             if not isinstance(max_n, int) or isinstance(max_n, bool) or max_n < 1:
                 bad("disclosure.max_n", f"max_n must be an int >= 1, got {max_n!r}")
             elif not isinstance(pz, bool):
                 bad("disclosure.protect_zeros", f"protect_zeros must be true/false, got {pz!r}")
+            elif not isinstance(pd_, bool):
+                bad("disclosure.protect_differences",
+                    f"protect_differences must be true/false, got {pd_!r}")
             else:
-                rule = DisclosureSpec(max_n=max_n, protect_zeros=pz)
+                rule = DisclosureSpec(max_n=max_n, protect_zeros=pz, protect_differences=pd_)
         tables = []
         for i, t in enumerate(data.get("tables", [])):
             if not isinstance(t, dict) or not {"name", "kind"} <= set(t) or set(t) - _TABLE_KEYS:

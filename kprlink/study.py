@@ -36,7 +36,8 @@ from kprlink.analyses._registry import params_dict
 from kprlink.exceptions import ReleaseRefusedError, SpecError
 
 __all__ = ["DisclosureSpec", "PublishedFigure", "StudyResult", "StudySpec", "TableSpec",
-           "register_analysis", "run_study", "study_table_kinds", "OutputFolderError"]
+           "find_study", "register_analysis", "run_study", "shipped_studies",
+           "study_table_kinds", "OutputFolderError"]
 
 OutputFolderError = _atomic.OutputFolderError
 register_analysis = register
@@ -87,6 +88,47 @@ class StudyResult:
                 f"{'all passed' if self.all_passed else 'CHECK FAILED'} → {self.out}>")
 
 
+def shipped_studies() -> list[str]:
+    """Names of the studies shipped with kprlink (``kprlink/studies/<name>/study.toml``).
+
+    In a source checkout ``kprlink/studies`` links to the repository's
+    ``studies/`` folder; a built wheel holds copies of the same files.
+
+    Examples
+    --------
+    >>> "dementia_2016_2017" in shipped_studies()
+    True
+    """
+    root = Path(__file__).resolve().parent / "studies"
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "study.toml").is_file())
+
+
+def find_study(study: str | Path) -> Path:
+    """The study folder for a path (folder or ``study.toml``) or a shipped study's name.
+
+    Raises
+    ------
+    SpecError
+        Neither an existing path nor a shipped study; ``problems`` lists the
+        shipped names.
+
+    Examples
+    --------
+    >>> find_study("welfare_technology_2017").name
+    'welfare_technology_2017'
+    """
+    p = Path(study)
+    if p.exists():
+        return p.parent if p.is_file() else p
+    name = str(study)
+    if name in shipped_studies():
+        return Path(__file__).resolve().parent / "studies" / name
+    raise SpecError(f"{name!r} is neither a study folder nor a study shipped with kprlink; "
+                    f"shipped studies are {shipped_studies()}.", shipped_studies())
+
+
 def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Path,
               work: str | Path | None = None, force: bool = False,
               progress: bool = False) -> StudyResult:
@@ -94,8 +136,9 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
 
     Parameters
     ----------
-    study : StudySpec or path
-        A spec, a ``study.toml`` or the study folder.
+    study : StudySpec, path or name
+        A spec, a ``study.toml``, the study folder or the name of a shipped
+        study (:func:`shipped_studies`).
     data : path
         The delivery folder (read with :func:`kprlink.read_delivery`).
     out : path
@@ -125,7 +168,7 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
 
     import kprlink as kl
 
-    spec = study if isinstance(study, StudySpec) else StudySpec.from_toml(study)
+    spec = study if isinstance(study, StudySpec) else StudySpec.from_toml(find_study(study))
     data_dir, out_dir = Path(data), Path(out)
     work_dir = Path(work) if work is not None else out_dir.parent / f"{out_dir.name}.work"
     if not data_dir.is_dir():
@@ -139,8 +182,8 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
         for t in tqdm(spec.tables, desc=spec.name, unit="table", disable=not progress):
             log.info("table %s (%s)", t.name, t.kind)
             at = get_step(t.kind)(ctx, **params_dict(t.params))
-            table, audit = _release(at, spec.disclosure)
-            cell_log = _check_cells(table, at, t.name, spec.disclosure)
+            table, audit, problems = _release(at, spec.disclosure)
+            cell_log = _check_cells(table, at, t.name, spec.disclosure, audit_ok=not problems)
             released[t.name] = table
             audits[t.name] = audit
             logs.append(cell_log)
@@ -217,38 +260,56 @@ def add_margins(cells: pd.DataFrame, dims: list[str], cols: list[str]) -> pd.Dat
     return out.astype({d: "string" for d in dims})
 
 
-def _suppress(cells: pd.DataFrame, at: AnalysisTable, rule: DisclosureSpec
-              ) -> tuple[pd.DataFrame, Any]:
-    """Apply :func:`kprlink.suppress_table`; returns (table with status, audit)."""
+def _rule(rule: DisclosureSpec) -> Any:
     import kprlink as kl
 
-    missing = [n for n in ("SuppressionRule", "suppress_table") if not hasattr(kl, n)]
-    if missing:
-        raise SpecError(f"this kprlink build lacks {missing}; disclosure control is "
-                        "needed to release a study table.", missing)
-    srule = kl.SuppressionRule(max_n=rule.max_n, protect_zeros=rule.protect_zeros)
-    res = kl.suppress_table(cells[[*at.dims, at.count_col]], dims=list(at.dims),
-                            count_col=at.count_col, rule=srule, audit=True)
-    table = res.released.copy()
-    if "status" not in table:
-        table = table.merge(res.table[[*at.dims, "status"]], on=list(at.dims), how="left")
-    audit = getattr(res, "release_log", None)
-    audit = audit() if callable(audit) else None
-    return table, audit
+    return kl.SuppressionRule(max_n=rule.max_n, protect_zeros=rule.protect_zeros,
+                              protect_differences=rule.protect_differences)
 
 
-def _release(at: AnalysisTable, rule: DisclosureSpec) -> tuple[pd.DataFrame, Any]:
+def _suppress(cells: pd.DataFrame, at: AnalysisTable, rule: DisclosureSpec
+              ) -> tuple[pd.DataFrame, Any, list[str]]:
+    """Protect `cells` with the real disclosure layer.
+
+    Tables with a public denominator go through :func:`kprlink.release_rates`
+    (the complement ``population - n`` is protected too, and shares carry
+    Wilson intervals computed from released counts only); others through
+    :func:`kprlink.suppress_table`. Returns (released table with ``status``,
+    the JSON-able disclosure record, audit problems).
+    """
+    import kprlink as kl
+
     dims = list(at.dims)
-    table, audit = _suppress(at.cells, at, rule)
+    inner = cells[[*dims, at.count_col]]
+    if at.population is not None:
+        pop = at.population[[*dims, "population"]].astype({d: "string" for d in dims})
+        inner = inner.astype({d: "string" for d in dims}).merge(pop, on=dims, how="left")
+        if inner["population"].isna().any():
+            gaps = inner.loc[inner["population"].isna(), dims].astype(str)
+            raise SpecError("the population table has no denominator for "
+                            f"{len(gaps)} cell(s).", gaps.agg("; ".join, axis=1).tolist())
+        rr = kl.release_rates(inner, dims=dims, rule=_rule(rule), count_col=at.count_col,
+                              denom_col="population", audit=True)
+        table, res = rr.released, rr.suppression
+        table = table.rename(columns={"share": "share_pct"})
+        for c in ("share_pct", "share_lower", "share_upper"):
+            table[c] = pd.array(table[c], dtype="Float64").round(4)
+    else:
+        res = kl.suppress_table(inner, dims, count_col=at.count_col, rule=_rule(rule),
+                                audit=True)
+        table = res.released
+    table = table.drop(columns=[c for c in ("reason",) if c in table])
+    return table, res.release_log(), res.problems()
+
+
+def _release(at: AnalysisTable, rule: DisclosureSpec
+             ) -> tuple[pd.DataFrame, Any, list[str]]:
+    dims = list(at.dims)
+    table, audit, problems = _suppress(at.cells, at, rule)
     table = table.astype({d: "string" for d in dims})
     n = pd.array(table[at.count_col], dtype="Int64")
     table[at.count_col] = n
     shown = ~pd.isna(n)
-    if at.population is not None:
-        pop = add_margins(at.population, dims, ["population"])
-        table = table.merge(pop, on=dims, how="left")
-        share = 100 * table[at.count_col].astype("Float64") / table["population"]
-        table["share_pct"] = share.where(shown).round(4)
     if at.share_within is not None:
         others = [d for d in dims if d != at.share_within]
         tot = table[table[at.share_within] == TOTAL][others + [at.count_col]].rename(
@@ -261,17 +322,24 @@ def _release(at: AnalysisTable, rule: DisclosureSpec) -> tuple[pd.DataFrame, Any
     for col in at.value_cols:
         sums = add_margins(at.cells, dims, [col])
         table = table.merge(sums, on=dims, how="left")
-        table[col] = table[col].where(shown)
+        table[col] = table[col].astype("Int64").where(shown)
         table[f"{col}_per_person"] = (table[col].astype("Float64")
                                       / table[at.count_col].astype("Float64")).round(4)
     front = [*dims, at.count_col]
     rest = [c for c in table.columns if c not in front and c != "status"]
-    return table[front + rest + ["status"]].reset_index(drop=True), audit
+    return table[front + rest + ["status"]].reset_index(drop=True), audit, problems
 
 
 def _check_cells(table: pd.DataFrame, at: AnalysisTable, name: str,
-                 rule: DisclosureSpec) -> pd.DataFrame:
-    """One row per released cell: shown count, status and check (passed/failed)."""
+                 rule: DisclosureSpec, *, audit_ok: bool = True) -> pd.DataFrame:
+    """One row per released cell: shown count, status and check (passed/failed).
+
+    A cell passes when its shown count is not in ``1..max_n`` (nor 0 with
+    ``protect_zeros``), every value derived from a hidden count is hidden,
+    its status agrees with what is shown, the complement ``population - n``
+    of a shown count is not small, and the table's disclosure audit found
+    every suppressed cell protected.
+    """
     n = table[at.count_col]
     derived = [c for c in table.columns if c not in (*at.dims, at.count_col, "status",
                                                       "population")]
@@ -281,7 +349,10 @@ def _check_cells(table: pd.DataFrame, at: AnalysisTable, name: str,
     small = n.notna() & (n >= 1) & (n <= rule.max_n)
     zero = n.notna() & (n == 0) & rule.protect_zeros
     status_ok = (n.isna() == (table["status"] != "published"))
-    ok = ~small & ~zero & hidden_ok & status_ok
+    ok = ~small & ~zero & hidden_ok & status_ok & audit_ok
+    if "population" in table and rule.protect_differences:
+        diff = table["population"].astype("Int64") - n
+        ok &= ~(diff.notna() & (diff >= 1) & (diff <= rule.max_n)).fillna(False)
     cell = table[list(at.dims)].astype(str).apply(
         lambda r: "; ".join(f"{k}={v}" for k, v in r.items()), axis=1)
     return pd.DataFrame({"table": name, "cell": cell.astype("string"), "status": table["status"],
@@ -301,7 +372,8 @@ def _log_summary(spec: StudySpec, release_log: pd.DataFrame,
                           "disclosure_audit": _jsonable(audits.get(str(name)))}
     return {"study": spec.name, "study_digest": spec.digest,
             "rule": {"max_n": spec.disclosure.max_n,
-                     "protect_zeros": spec.disclosure.protect_zeros},
+                     "protect_zeros": spec.disclosure.protect_zeros,
+                     "protect_differences": spec.disclosure.protect_differences},
             "all_passed": bool((release_log["check"] == "passed").all()),
             "tables": per}
 
@@ -323,10 +395,12 @@ def _figure(t: TableSpec, at: AnalysisTable, table: pd.DataFrame, tmp: Path) -> 
     import kprlink as kl
 
     value = "share_pct" if "share_pct" in table else at.count_col
-    if t.figure == "share_by_age_sex" and hasattr(kl, "plot_share_by_age_sex"):
-        fig = kl.plot_share_by_age_sex(table)
-    elif t.figure == "funnel" and hasattr(kl, "plot_funnel"):
-        fig = kl.plot_funnel(table)
+    if t.figure == "share_by_age_sex":
+        fig = kl.plot_share_by_age_sex(table, age_col=at.dims[0], sex_col=at.dims[1],
+                                       share_col="share_pct", title=t.title)
+    elif t.figure == "funnel":
+        fig = kl.plot_funnel(table, count_col=at.count_col, label_col=at.dims[0],
+                             title=t.title)
     else:
         dims = [d for d in at.dims if d != at.share_within]
         shown = table if at.share_within is None else table[table[at.share_within] == "yes"]

@@ -1,8 +1,8 @@
-"""run_study / kprlink run / kprlink demo on a small synthetic delivery.
+"""run_study / kprlink run on a small synthetic delivery, with the real disclosure layer.
 
-Runner mechanics are tested with a stand-in for the disclosure layer (primary
-suppression of counts 1..max_n) so they do not depend on it; the tests at the
-end use the real ``kl.suppress_table`` once it is part of kprlink.
+Every shipped study runs twice on one synthetic delivery (scale 0.002): the
+release must pass every check and the released tables and release logs must
+be byte-identical between runs.
 """
 
 from __future__ import annotations
@@ -17,21 +17,14 @@ import kprlink as kl
 import kprlink.study as study_mod
 from kprlink import cli
 from kprlink.exceptions import ReleaseRefusedError, SpecError
-from kprlink.study import OutputFolderError, run_study
+from kprlink.study import OutputFolderError, find_study, run_study, shipped_studies
 
 STUDIES = Path(__file__).resolve().parent.parent / "studies"
-HO_STUDIES = ["welfare_technology_2017", "nursing_home_quality_2017",
-              "rehabilitation_assessment_2017"]
-REAL_DISCLOSURE = hasattr(kl, "suppress_table") and hasattr(kl, "SuppressionRule")
-
-
-def _primary_only(cells, at, rule):  # type: ignore[no-untyped-def]
-    t = study_mod.add_margins(cells, list(at.dims), [at.count_col])
-    n = t[at.count_col]
-    hide = ((n >= 1) & (n <= rule.max_n)) | ((n == 0) & rule.protect_zeros)
-    t["status"] = hide.map({True: "primary", False: "published"})
-    t[at.count_col] = t[at.count_col].astype("Int64").mask(hide)
-    return t, {"stand_in": True}
+ALL = ["dementia_2016_2017", "nursing_home_quality_2017", "rehabilitation_assessment_2017",
+       "welfare_technology_2017"]
+RELEASED = ["tables", "tables.xlsx", "figures", "release_log.csv", "release_log.json",
+            "report.md", "report.html", "provenance.json"]
+PERSON_COLS = {"kpr_id", "npr_id", "person_id", "birth_year", "index_date"}
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +34,15 @@ def delivery(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture()
-def stand_in(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(study_mod, "_suppress", _primary_only)
-
-
-RELEASED = ["tables", "tables.xlsx", "figures", "release_log.csv", "release_log.json",
-            "report.md", "report.html", "provenance.json"]
+@pytest.fixture(scope="module")
+def runs(delivery: Path, tmp_path_factory: pytest.TempPathFactory
+         ) -> dict[str, tuple[study_mod.StudyResult, Path]]:
+    root = tmp_path_factory.mktemp("runs")
+    out = {}
+    for name in ALL:
+        res = run_study(STUDIES / name, data=delivery, out=root / name, work=root / "work")
+        out[name] = (res, root / name)
+    return out
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -55,47 +50,81 @@ def _files(root: Path) -> dict[str, bytes]:
             if p.is_file()}
 
 
-@pytest.mark.usefixtures("stand_in")
-def test_run_writes_release_and_reruns_identically(delivery: Path, tmp_path: Path) -> None:
-    res = run_study(STUDIES / "nursing_home_quality_2017", data=delivery, out=tmp_path / "a")
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(RELEASED)
-    assert res.all_passed and len(res.tables) == 4
-    for name, table in res.tables.items():
-        csv = pd.read_csv(tmp_path / "a" / "tables" / f"{name}.csv", dtype={"county": str})
-        assert not {"kpr_id", "npr_id", "person_id"} & set(csv.columns)
-        shown = csv["n"].dropna()
-        assert not ((shown >= 1) & (shown <= 4)).any()
-        assert csv.loc[csv["n"].isna(), "share_pct"].isna().all()
+def test_every_shipped_study_is_run_here() -> None:
+    assert sorted(shipped_studies()) == sorted(ALL)
+    assert {p.name for p in STUDIES.iterdir() if (p / "study.toml").is_file()} == set(ALL)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_study_release_is_safe_and_complete(name: str, runs: dict, delivery: Path) -> None:
+    res, out = runs[name]
+    spec = study_mod.StudySpec.from_toml(STUDIES / name)
+    assert sorted(p.name for p in out.iterdir()) == sorted(RELEASED)
+    assert res.all_passed and set(res.tables) == {t.name for t in spec.tables}
+    log = json.loads((out / "release_log.json").read_text())
+    assert log["all_passed"] is True and log["rule"]["max_n"] == spec.disclosure.max_n
+    assert all(t["disclosure_audit"]["audited"] for t in log["tables"].values())
+    cell_log = pd.read_csv(out / "release_log.csv")
+    assert (cell_log["check"] == "passed").all()
+    assert len(cell_log) == sum(len(t) for t in res.tables.values())
+    for tname, table in res.tables.items():
+        csv = pd.read_csv(out / "tables" / f"{tname}.csv", dtype=str, keep_default_na=False)
+        assert not PERSON_COLS & set(csv.columns)
         assert len(csv) == len(table)
-    log = json.loads((tmp_path / "a" / "release_log.json").read_text())
-    assert log["all_passed"] is True and log["rule"]["max_n"] == 4
-    prov = json.loads((tmp_path / "a" / "provenance.json").read_text())
+        n = pd.to_numeric(csv["n"].replace("", None))
+        assert not ((n >= 1) & (n <= 4)).any(), tname
+        hidden = n.isna()
+        assert (hidden == (csv["status"] != "published")).all()
+        for col in csv.columns.difference(["n", "status", *table.columns[:3]]):
+            if col != "population":
+                assert (csv.loc[hidden, col] == "").all(), (tname, col)
+        if "population" in csv:
+            diff = pd.to_numeric(csv["population"]) - n
+            assert not ((diff >= 1) & (diff <= 4)).any(), tname
+    assert not any(p.suffix == ".parquet" for p in out.rglob("*"))
+    prov = json.loads((out / "provenance.json").read_text())
     assert {f["file"] for f in prov["inputs"]} == {p.name for p in delivery.iterdir()
                                                    if p.is_file()}
-    assert prov["study"]["digest"] == study_mod.StudySpec.from_toml(
-        STUDIES / "nursing_home_quality_2017").digest
-    assert not any(p.suffix == ".parquet" for p in (tmp_path / "a").rglob("*"))
-    run_study(STUDIES / "nursing_home_quality_2017", data=delivery, out=tmp_path / "b")
-    assert _files(tmp_path / "a") == _files(tmp_path / "b")
-
-
-@pytest.mark.usefixtures("stand_in")
-@pytest.mark.parametrize("name", ["welfare_technology_2017", "rehabilitation_assessment_2017"])
-def test_other_home_care_studies_run(name: str, delivery: Path, tmp_path: Path) -> None:
-    res = run_study(STUDIES / name, data=delivery, out=tmp_path / "o")
-    assert res.all_passed
-    report = (tmp_path / "o" / "report.md").read_text()
-    spec = study_mod.StudySpec.from_toml(STUDIES / name)
+    assert prov["study"]["digest"] == spec.digest
+    report = (out / "report.md").read_text()
     for p in spec.published:
         assert p.value in report
-    assert (tmp_path / "o" / "figures").is_dir()
-    summary = res.summary()
-    assert summary["cells"].sum() == len(res.release_log)
+    for t in spec.tables:
+        if t.figure:
+            assert (out / "figures" / f"{t.name}.png").is_file()
+            assert (out / "figures" / f"{t.name}.svg").is_file()
 
 
-@pytest.mark.usefixtures("stand_in")
+@pytest.mark.parametrize("name", ALL)
+def test_rerun_is_byte_identical(name: str, runs: dict, delivery: Path,
+                                 tmp_path: Path) -> None:
+    _, first = runs[name]
+    run_study(name, data=delivery, out=tmp_path / "b", work=tmp_path / "w")
+    assert _files(first) == _files(tmp_path / "b")
+
+
+def test_dementia_tables_add_up(runs: dict) -> None:
+    res, _ = runs["dementia_2016_2017"]
+    share = res.tables["share_by_age_sex"]
+    total = share[(share["age_band"] == "Total") & (share["sex"] == "Total")].iloc[0]
+    assert total["status"] == "published" and total["n"] > 0
+    assert total["share_lower"] < total["share_pct"] < total["share_upper"]
+    assert set(share["age_band"]) == {*kl.AgeBands.reference_dementia().labels, "Total"}
+    # every table of persons in the cohort has the same grand total
+    for name in ("registered_in", "gp_contacts_by_age", "hospital_diagnoses", "hip_fracture",
+                 "care_step", "municipal_service_by_age"):
+        t = res.tables[name]
+        dims = [c for c in t.columns if c not in ("n",) and t[c].astype(str).eq("Total").any()]
+        grand = t[(t[dims] == "Total").all(axis=1)]["n"].iloc[0]
+        assert grand == total["n"], name
+    gp = res.tables["gp_contacts_by_age"]
+    row = gp[gp["age_band"] == "Total"].iloc[0]
+    assert row["consultation_per_person"] == pytest.approx(
+        round(row["consultation"] / row["n"], 4))
+
+
 def test_existing_output_needs_force(delivery: Path, tmp_path: Path) -> None:
-    study = STUDIES / "rehabilitation_assessment_2017"
+    study = "rehabilitation_assessment_2017"
     run_study(study, data=delivery, out=tmp_path / "o")
     with pytest.raises(OutputFolderError) as exc:
         run_study(study, data=delivery, out=tmp_path / "o")
@@ -106,17 +135,45 @@ def test_existing_output_needs_force(delivery: Path, tmp_path: Path) -> None:
     assert [p.reason for p in exc2.value.problems] == ["overlaps_data"]  # type: ignore[union-attr]
 
 
+def test_unknown_study_name() -> None:
+    with pytest.raises(SpecError) as exc:
+        find_study("no_such_study")
+    assert exc.value.problems == shipped_studies()
+    assert find_study(STUDIES / "welfare_technology_2017" / "study.toml").name == \
+        "welfare_technology_2017"
+
+
+def test_missing_delivery_folder(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        run_study("welfare_technology_2017", data=tmp_path / "nope", out=tmp_path / "o")
+
+
 def test_failed_release_check_writes_nothing(delivery: Path, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     def leaky(cells, at, rule):  # type: ignore[no-untyped-def]
         t = study_mod.add_margins(cells, list(at.dims), [at.count_col])
         t[at.count_col] = t[at.count_col].astype("Int64")
-        return t.assign(status="published"), None
+        return t.assign(status="published"), None, []
 
     monkeypatch.setattr(study_mod, "_suppress", leaky)
     with pytest.raises(ReleaseRefusedError) as exc:
-        run_study(STUDIES / "nursing_home_quality_2017", data=delivery, out=tmp_path / "o")
+        run_study("nursing_home_quality_2017", data=delivery, out=tmp_path / "o")
     assert exc.value.problems
+    assert not (tmp_path / "o").exists()
+
+
+def test_failed_audit_refuses_release(delivery: Path, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    real = study_mod._suppress
+
+    def unaudited(cells, at, rule):  # type: ignore[no-untyped-def]
+        table, log, _ = real(cells, at, rule)
+        return table, log, ["cell x has feasible interval [3, 3]"]
+
+    monkeypatch.setattr(study_mod, "_suppress", unaudited)
+    with pytest.raises(ReleaseRefusedError) as exc:
+        run_study("rehabilitation_assessment_2017", data=delivery, out=tmp_path / "o")
+    assert len(exc.value.problems) > 0
     assert not (tmp_path / "o").exists()
 
 
@@ -131,17 +188,17 @@ def test_cohort_study_needs_a_cohort_file(delivery: Path, tmp_path: Path) -> Non
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.usefixtures("stand_in")
 def test_cli_run_and_errors(delivery: Path, tmp_path: Path,
                             capsys: pytest.CaptureFixture[str]) -> None:
-    study = str(STUDIES / "rehabilitation_assessment_2017")
-    argv = ["run", study, "--data", str(delivery), "--out", str(tmp_path / "o"), "--quiet"]
+    argv = ["run", "welfare_technology_2017", "--data", str(delivery), "--out",
+            str(tmp_path / "o"), "--quiet"]
     assert cli.main(argv) == 0
     assert "report.html" in capsys.readouterr().out
     assert cli.main(argv) == 2
     assert "--force" in capsys.readouterr().err
-    assert cli.main(["run", str(tmp_path), "--data", str(delivery), "--out",
+    assert cli.main(["run", "not_a_study", "--data", str(delivery), "--out",
                      str(tmp_path / "x")]) == 2
+    assert "dementia_2016_2017" in capsys.readouterr().err
 
 
 def test_cli_demo_refuses_foreign_folder(tmp_path: Path,
@@ -152,17 +209,3 @@ def test_cli_demo_refuses_foreign_folder(tmp_path: Path,
     assert cli.main(["demo", "--out", str(out), "--force", "--quiet"]) == 2
     assert "provenance.json" in capsys.readouterr().err
     assert not (tmp_path / "o.work").exists()
-
-
-@pytest.mark.skipif(not REAL_DISCLOSURE, reason="kl.suppress_table not in this build yet")
-@pytest.mark.parametrize("name", HO_STUDIES)
-def test_home_care_studies_with_real_disclosure(name: str, delivery: Path,
-                                                tmp_path: Path) -> None:
-    res = run_study(STUDIES / name, data=delivery, out=tmp_path / "a")
-    assert res.all_passed
-    log = pd.read_csv(tmp_path / "a" / "release_log.csv")
-    assert (log["check"] == "passed").all()
-    run_study(STUDIES / name, data=delivery, out=tmp_path / "b")
-    for f in ("tables", "release_log.csv", "release_log.json"):
-        a, b = tmp_path / "a" / f, tmp_path / "b" / f
-        assert (_files(a) == _files(b)) if a.is_dir() else a.read_bytes() == b.read_bytes()

@@ -9,9 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import kprlink as kl
+
 from kprlink import _atomic, _provenance
 from kprlink._studyspec import DisclosureSpec, StudySpec
-from kprlink.analyses import AnalysisTable, age_band, get_step, sex_label
+from kprlink.analyses import AnalysisTable, age_bands, get_step, sex_label
 from kprlink.exceptions import MissingColumnsError, SpecError
 from kprlink.study import OutputFolderError, add_margins
 
@@ -104,15 +106,11 @@ def test_spec_from_toml_errors(tmp_path: Path) -> None:
         StudySpec.from_toml(tmp_path / "nowhere")
 
 
-def test_age_band_edges() -> None:
-    got = age_band(pd.Series([None, -1, 0, 59, 60, 64, 90, 130], dtype="Int64"),
-                   [0, 60, 65, 90])
-    assert got.isna().tolist() == [True, True, False, False, False, False, False, False]
-    assert got.dropna().tolist() == ["Under 60", "Under 60", "60-64", "60-64", "90+", "90+"]
-    assert list(got.cat.categories) == ["Under 60", "60-64", "65-89", "90+"]
-    assert age_band(pd.Series([], dtype="Int64"), [0, 67]).empty
+def test_age_bands_reference_and_custom() -> None:
+    assert age_bands([0, 60, 65, 70, 75, 80, 85, 90]) == kl.AgeBands.reference_dementia()
+    assert age_bands([0, 67]).labels == ("0-66", "67+")
     with pytest.raises(SpecError):
-        age_band(pd.Series([1]), [10, 5])
+        age_bands([10, 5])
 
 
 def test_sex_label_all_na() -> None:

@@ -8,9 +8,14 @@ suppresses them and writes the release. Register your own with
 
 from __future__ import annotations
 
-from kprlink.analyses import dementia, services  # noqa: F401  (registers the steps)
-from kprlink.analyses._context import StudyContext, age_band, sex_label
+from kprlink.analyses import (  # noqa: F401  (registers the steps)
+    dementia,
+    dementia_care,
+    rehabilitation,
+    services,
+)
+from kprlink.analyses._context import StudyContext, age_bands, sex_label, with_age_band
 from kprlink.analyses._registry import AnalysisTable, get_step, register, step_kinds
 
-__all__ = ["AnalysisTable", "StudyContext", "age_band", "get_step", "register",
-           "sex_label", "step_kinds"]
+__all__ = ["AnalysisTable", "StudyContext", "age_bands", "get_step", "register",
+           "sex_label", "step_kinds", "with_age_band"]

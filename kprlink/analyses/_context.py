@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from kprlink.exceptions import SpecError
@@ -95,27 +94,37 @@ def sex_label(codes: pd.Series) -> pd.Series:
         SEX_LABELS).astype("string")
 
 
-def age_band(age: pd.Series, breaks: Sequence[int]) -> pd.Series:
-    """Left-closed age bands from `breaks`; the last band is open-ended.
-
-    Labels read ``"67-79"``; the first band reads ``"Under 60"`` when it
-    starts at 0 and the last ``"90+"``. Ages below the first break or
-    missing give NA.
+def age_bands(breaks: Sequence[int]) -> Any:
+    """:class:`kprlink.AgeBands` for `breaks` (the reference chart's labels for its breaks).
 
     Examples
     --------
-    >>> age_band(pd.Series([3, 59, 60, 95]), [0, 60, 90]).tolist()
-    ['Under 60', 'Under 60', '60-89', '90+']
+    >>> age_bands([0, 60, 65, 70, 75, 80, 85, 90]).labels[0]
+    'Under 60'
+    >>> age_bands([0, 67, 80, 90]).labels
+    ('0-66', '67-79', '80-89', '90+')
     """
-    b = list(breaks)
-    if b != sorted(set(b)) or len(b) < 2:
-        raise SpecError(f"age-band breaks must be increasing, got {b}.", [str(b)])
-    labels = []
-    for lo, hi in zip(b, b[1:], strict=False):
-        labels.append(f"Under {hi}" if lo == 0 else f"{lo}-{hi - 1}")
-    labels.append(f"{b[-1]}+")
-    a = pd.array(age, dtype="Float64").to_numpy(dtype=float, na_value=np.nan)
-    codes = np.searchsorted(np.asarray(b, dtype=float), a, side="right") - 1
-    codes = np.where(np.isnan(a) | (a < b[0]), -1, codes)
-    return pd.Series(pd.Categorical.from_codes(codes, categories=labels, ordered=True),
-                     index=age.index)
+    import kprlink as kl
+
+    b = tuple(int(x) for x in breaks)
+    ref = kl.AgeBands.reference_dementia()
+    return ref if b == ref.breaks else kl.AgeBands.from_breaks(b)
+
+
+def with_age_band(ctx: StudyContext, persons: pd.DataFrame, breaks: Sequence[int], *,
+                  birth_year_col: str = "birth_year") -> pd.DataFrame:
+    """`persons` with ``age`` on the reference date and ``age_band`` (string).
+
+    Age in completed years on the study's reference date from the birth year
+    (:func:`kprlink.add_age`; exact on 1 January). Unknown birth years and
+    implausible ages (outside 0-130) give NA bands, counted by the caller.
+    """
+    import kprlink as kl
+
+    bands = age_bands(breaks)
+    out = kl.add_age(persons, at=ctx.spec.ref_date, birth_year_col=birth_year_col)
+    age = out["age"].astype("Int64")
+    out["age"] = age.where((age >= 0) & (age <= 130))
+    out = kl.add_age_band(out, bands)
+    out["age_band"] = out["age_band"].astype("string")
+    return out

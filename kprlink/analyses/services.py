@@ -3,9 +3,7 @@
 - ``welfare_technology_by_age_sex``: recipients of a welfare-technology
   service (safety alarm ``06.01``, GPS ``06.02``) by age band and sex;
 - ``indicator_by_county``: long-term residents with a quality indicator
-  (medication review, nutrition screening/risk/plan) by county;
-- ``function_assessment``: rehabilitation stays with a functional assessment
-  at admission, at discharge, both or neither.
+  (medication review, nutrition screening/risk/plan) by county.
 
 Each returns person counts only; the runner suppresses and derives shares.
 """
@@ -18,14 +16,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from kprlink.analyses._context import StudyContext, age_band, sex_label
+from kprlink.analyses._context import StudyContext, age_bands, sex_label, with_age_band
 from kprlink.analyses._registry import AnalysisTable, register
 from kprlink.exceptions import MissingColumnsError
 
 #: Welfare-technology sub-codes of service 6 (kprlink.sources.kpr_ho).
 WELFARE_TECHNOLOGY = {"06.01": "Safety alarm", "06.02": "GPS"}
 LONG_TERM_STAY = 21
-REHABILITATION_STAY = 19
 INDICATORS = ("medication_review", "nutrition_screening", "nutrition_risk",
               "nutrition_plan")
 
@@ -56,8 +53,8 @@ def welfare_technology_by_age_sex(ctx: StudyContext, *, breaks: Sequence[int] = 
     """Persons with a safety alarm or GPS active in the period, by age band and sex.
 
     A person counts once per technology (several decisions do not add up);
-    age at the study reference date from the birth year (completed years at
-    1 January = reference year − birth year − 1).
+    age in completed years on the study reference date from the birth year
+    (:func:`kprlink.add_age`).
     """
     svc = _frame(ctx, "ho_services", ["kpr_id", "service_code", "service_subcode",
                                       "start_date", "end_date", "sex", "birth_year"])
@@ -67,14 +64,14 @@ def welfare_technology_by_age_sex(ctx: StudyContext, *, breaks: Sequence[int] = 
     persons = (sel.sort_values(["kpr_id", "start_date"], kind="stable")
                .drop_duplicates(["kpr_id", "service_subcode"])
                .loc[:, ["kpr_id", "service_subcode", "sex", "birth_year"]])
-    age = ctx.spec.ref_date.year - 1 - persons["birth_year"]
+    persons = with_age_band(ctx, persons, breaks)
     persons = persons.assign(technology=persons["service_subcode"].map(WELFARE_TECHNOLOGY),
-                             age_band=age_band(age, breaks), sex=sex_label(persons["sex"]))
+                             sex=sex_label(persons["sex"]))
     unknown = persons["age_band"].isna() | persons["sex"].isna()
     excluded = {"unknown age or sex": int(unknown.sum())}
     cells = _count(persons[~unknown], ["technology", "age_band", "sex"],
                    {"technology": list(WELFARE_TECHNOLOGY.values()),
-                    "age_band": list(age_band(pd.Series(dtype="Int64"), breaks).cat.categories),
+                    "age_band": list(age_bands(breaks).labels),
                     "sex": ["female", "male"]})
     return AnalysisTable(cells, ("technology", "age_band", "sex"), excluded=excluded,
                          notes="Persons with the service active on at least one day of the "
@@ -114,41 +111,6 @@ def indicator_by_county(ctx: StudyContext, *, indicator: str = "medication_revie
                                    int(value.isna().sum())},
                          notes=f"Long-term residents in the period; share with "
                                f"{indicator.replace('_', ' ')} among all residents.")
-
-
-@register("function_assessment")
-def function_assessment(ctx: StudyContext) -> AnalysisTable:
-    """Rehabilitation stays (service 19) ending in the period, by assessment timing.
-
-    An assessment within 7 days of admission counts as *at admission*, one
-    within 7 days of discharge as *at discharge*.
-    """
-    svc = _frame(ctx, "ho_services", ["kpr_id", "service_code", "start_date", "end_date"])
-    fn = _frame(ctx, "ho_functions", ["kpr_id", "assessment_date"])
-    stays = svc[(svc["service_code"] == REHABILITATION_STAY) & svc["end_date"].notna()]
-    e = pd.to_datetime(stays["end_date"])
-    stays = stays[(e >= pd.Timestamp(ctx.spec.period_start))
-                  & (e <= pd.Timestamp(ctx.spec.period_end))]
-    stays = stays[["kpr_id", "start_date", "end_date"]].reset_index(drop=True)
-    stays["stay"] = np.arange(len(stays))
-    dates = fn[["kpr_id", "assessment_date"]].drop_duplicates()
-    pairs = stays.merge(dates, on="kpr_id", how="inner")
-    a = pd.to_datetime(pairs["assessment_date"])
-    week = pd.Timedelta(days=7)
-    at_in = (a - pd.to_datetime(pairs["start_date"])).abs() <= week
-    at_out = (a - pd.to_datetime(pairs["end_date"])).abs() <= week
-    got_in = set(pairs.loc[at_in, "stay"])
-    got_out = set(pairs.loc[at_out, "stay"])
-    flag_in = stays["stay"].isin(got_in)
-    flag_out = stays["stay"].isin(got_out)
-    timing = np.select([flag_in & flag_out, flag_in, flag_out],
-                       ["both", "admission only", "discharge only"], "neither")
-    stays = stays.assign(assessment=timing)
-    cells = _count(stays, ["assessment"],
-                   {"assessment": ["admission only", "discharge only", "both", "neither"]})
-    return AnalysisTable(cells, ("assessment",), share_within="assessment",
-                         notes="Stays ending in the period; assessment within 7 days of "
-                               "admission or discharge. Counts are stays, not persons.")
 
 
 def _count(df: pd.DataFrame, dims: list[str], levels: dict[str, list[str]]) -> pd.DataFrame:

@@ -1,8 +1,9 @@
 """``kprlink demo --out DIR``: the dementia study on a small synthetic Norway.
 
 Generates a synthetic delivery (scale 0.002 ≈ 10,500 persons by default) in
-a work folder beside ``--out``, then runs ``studies/dementia_2016_2017`` on it
-and writes the release to ``--out``.
+a work folder beside ``--out``, then runs the shipped study
+``dementia_2016_2017`` (``kprlink/studies``, the repository's ``studies/``)
+on it and writes the release to ``--out``.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-from kprlink.exceptions import SpecError
 
 NAME = "demo"
 HELP = "Run the dementia 2016-17 study on a small synthetic delivery (the first thing to try)."
@@ -32,28 +31,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def studies_root() -> Path:
-    """The ``studies/`` folder of this kprlink checkout."""
-    import kprlink
-
-    root = Path(kprlink.__file__).resolve().parent.parent / "studies"
-    if not root.is_dir():
-        raise SpecError("kprlink demo cannot find the studies/ folder next to the kprlink "
-                        f"package (looked in {root}). Run it from a kprlink source checkout, "
-                        "or use `kprlink run STUDY --data DIR --out DIR`.", [str(root)])
-    return root
-
-
 def run(args: argparse.Namespace) -> int:
     """Synthesise, then run the study; bad input raises KprlinkError (exit 2)."""
     from kprlink._atomic import check_output_folder
     from kprlink.commands.run import describe
-    from kprlink.study import run_study
+    from kprlink.study import find_study, run_study
     from kprlink.synth import SynthConfig, generate_delivery
 
     out: Path = args.out
     work: Path = args.work if args.work is not None else out.parent / f"{out.name}.work"
-    study = studies_root() / args.study
+    study = find_study(args.study)
     check_output_folder(out, force=args.force, inputs={"work": work})
     delivery = work / "delivery"
     generate_delivery(delivery, SynthConfig(scale=args.scale, seed=args.seed,

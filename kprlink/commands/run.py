@@ -12,12 +12,13 @@ import sys
 from pathlib import Path
 
 NAME = "run"
-HELP = "Run a study (studies/<name>/study.toml) on a delivery and write the release."
+HELP = "Run a study (a folder with study.toml, or a shipped study's name) on a delivery."
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``kprlink run``."""
-    p.add_argument("study", type=Path, help="study folder or its study.toml")
+    p.add_argument("study", help="study folder, its study.toml, or the name of a shipped "
+                   "study (e.g. dementia_2016_2017)")
     p.add_argument("--data", type=Path, required=True, help="delivery folder")
     p.add_argument("--out", type=Path, required=True,
                    help="output folder for released files (must not exist, see --force)")
