@@ -231,3 +231,17 @@ def test_cli_bad_input_exits_2(tmp_path, capsys):
                "--max-n", "4", "--out", str(tmp_path / "o.csv")])
     assert rc == 2
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_release_accepts_a_magnitude_table():
+    micro = pd.DataFrame({"region": list("NNNNSSSS"), "kind": list("abababab"),
+                          "hosp": [1, 2, 3, 7, 4, 5, 6, 8],
+                          "days": [900, 40, 30, 45, 35, 30, 40, 50]})
+    res = kl.suppress_magnitude_table(micro, ["region", "kind"], value_col="days",
+                                      contributor_col="hosp", rule=kl.DominanceRule())
+    base = micro.groupby(["region", "kind"], as_index=False)["days"].sum()
+    session = kl.Release(base, count_col="days")
+    session.add(res, name="bed-days")
+    entry = session.log.tables[0]
+    assert entry["rule"]["kind"] == "dominance" and entry["method"] == "gauss-magnitude"
+    assert all(c["value"] is None for c in entry["cells"] if c["status"] != "published")

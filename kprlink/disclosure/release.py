@@ -239,7 +239,7 @@ class Release:
         all_members = [m for t in tables for m in t[1]]
         all_values = np.concatenate([t[2] for t in tables])
         all_hidden = np.concatenate([t[3] for t in tables])
-        widths = np.concatenate([np.full(len(t[2]), t[0].rule.min_width) for t in tables])
+        widths = np.concatenate([t[0].rule.min_width_for(t[2]) for t in tables])
         aud = audit_intervals(all_members, all_values, all_hidden,
                               inner_values=self._values, min_width=0.0)
         bad = aud.index[aud["width"].to_numpy() < widths[aud.index] - 1e-9]
