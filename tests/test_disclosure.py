@@ -411,3 +411,13 @@ def test_magnitude_errors():
         kl.suppress_magnitude_table(bad, ["region"], value_col="days", contributor_col="hosp",
                                     rule=kl.DominanceRule())
     assert err.value.problems[0].rows == (3,)
+
+
+def test_magnitude_missing_codes_are_reported():
+    df = _hospital_days().astype({"region": object})
+    df.loc[[1, 4], "region"] = None
+    with pytest.raises(kl.DisclosureError) as err:
+        kl.suppress_magnitude_table(df, ["region", "kind"], value_col="days",
+                                    contributor_col="hosp", rule=kl.DominanceRule())
+    (problem,) = err.value.problems
+    assert problem.column == "region" and problem.rows == (2, 5) and problem.n_rows == 2

@@ -58,3 +58,42 @@ def test_suppression_properties(case):
             if row[d] != "Total":
                 mask &= (code == row[d]).to_numpy()
         assert row["n"] == inner.to_numpy()[mask].sum()
+
+
+def _determined(x_pub: np.ndarray, x_cell: np.ndarray) -> bool:
+    """Is x_cell in the row space of x_pub? (independent check by matrix rank)"""
+    if len(x_pub) == 0:
+        return not x_cell.any()
+    r = np.linalg.matrix_rank(x_pub)
+    return np.linalg.matrix_rank(np.vstack([x_pub, x_cell])) == r
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables())
+def test_gauss_pattern_by_independent_rank_check(case):
+    """Every primary is undetermined; every secondary is needed (linear algebra only)."""
+    cells, dims, rule, hier = case
+    rule = kl.SuppressionRule(max_n=rule.max_n, protect_zeros=rule.protect_zeros,
+                              singletons=False)
+    res = kl.suppress_table(cells, dims, count_col="n", rule=rule, hierarchies=hier,
+                            audit=False)
+    table = res.table
+    codes = {d: cells[d].astype(str).to_numpy() for d in dims}
+    parent = {d: (hier or {}).get(d, {}) for d in dims}
+    x = np.zeros((len(table), len(cells)))
+    for c, row in enumerate(table[dims].astype(str).itertuples(index=False)):
+        mask = np.ones(len(cells), dtype=bool)
+        for d, code in zip(dims, row):
+            if code != "Total":
+                mapped = np.array([parent[d].get(v, v) if code.startswith("g") else v
+                                   for v in codes[d]])
+                mask &= mapped == code
+        x[c, mask] = 1.0
+    status = table["status"].astype(str).to_numpy()
+    x_pub = x[status == "published"]
+    for p in np.flatnonzero(status == "primary"):
+        assert not _determined(x_pub, x[p])
+    primaries = np.flatnonzero(status == "primary")
+    for s in np.flatnonzero(status == "secondary"):
+        more = np.vstack([x_pub, x[s]])
+        assert any(_determined(more, x[p]) for p in primaries)

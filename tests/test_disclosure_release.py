@@ -245,3 +245,10 @@ def test_release_accepts_a_magnitude_table():
     entry = session.log.tables[0]
     assert entry["rule"]["kind"] == "dominance" and entry["method"] == "gauss-magnitude"
     assert all(c["value"] is None for c in entry["cells"] if c["status"] != "published")
+
+
+def test_cli_empty_file_exits_2(tmp_path, capsys):
+    src = _write(tmp_path, "")
+    rc = main(["suppress", str(src), "--dims", "a", "--count", "n", "--max-n", "4",
+               "--out", str(tmp_path / "o.csv")])
+    assert rc == 2 and "Traceback" not in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import logging
 from pathlib import Path
 
@@ -43,12 +44,18 @@ def run(args: argparse.Namespace) -> int:
     dims = [d.strip() for d in args.dims.split(",") if d.strip()]
     if not dims:
         raise DisclosureError(f"{path}: --dims is empty.", ["give --dims A,B"])
-    if args.sep is None:
-        cells = pd.read_csv(path, sep=None, engine="python", dtype={d: str for d in dims},
-                            encoding="utf-8-sig")
-    else:
-        cells = pd.read_csv(path, sep=args.sep, dtype={d: str for d in dims},
-                            encoding="utf-8-sig")
+    try:
+        if args.sep is None:
+            cells = pd.read_csv(path, sep=None, engine="python",
+                                dtype={d: str for d in dims}, encoding="utf-8-sig")
+        else:
+            cells = pd.read_csv(path, sep=args.sep, dtype={d: str for d in dims},
+                                encoding="utf-8-sig")
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError,
+            csv.Error) as err:
+        raise DisclosureError(f"{path}: cannot read the table as CSV ({err}).",
+                              ["give a CSV file with a header row; use --sep to name "
+                               "the separator"]) from None
     rule = SuppressionRule(max_n=args.max_n, protect_zeros=args.protect_zeros)
     res = suppress_table(cells, dims, count_col=args.count, rule=rule, audit=True)
     if not res.ok:

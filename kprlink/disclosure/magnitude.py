@@ -106,6 +106,15 @@ def suppress_magnitude_table(
         raise DisclosureError("suppress_magnitude_table(): invalid values.", [
             Problem("microdata", value_col, "bad_value", "values must be numbers >= 0",
                     rows, int(bad.sum()), "Fix or drop these rows.")])
+    na = microdata[[*dims, contributor_col]].isna()
+    if na.any(axis=None):
+        problems = []
+        for col in na.columns[na.any()]:
+            rows = tuple(int(i) + 1 for i in np.flatnonzero(na[col].to_numpy())[:5])
+            problems.append(Problem("microdata", col, "missing_code", "value is missing",
+                                    rows, int(na[col].sum()),
+                                    "Fill or drop these rows before tabulating."))
+        raise DisclosureError("suppress_magnitude_table(): missing codes.", problems)
     data = microdata[[*dims, contributor_col]].assign(_x=vals.to_numpy(dtype=float))
     per = data.groupby([*dims, contributor_col], observed=True, sort=False)["_x"].sum()
     per = per.reset_index()
