@@ -1,4 +1,8 @@
-"""`kprlink demo` and the dementia study end to end (needs cohorts and disclosure)."""
+"""`kprlink demo`: the dementia study end to end on a fresh synthetic delivery.
+
+Byte-identical reruns of the same study on the same delivery are tested in
+``test_study_runner.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +12,24 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import kprlink as kl
 from kprlink import cli
-from kprlink.commands.demo import studies_root
-
-READY = all(hasattr(kl, n) for n in ("build_cohort", "CohortDefinition", "suppress_table"))
+from kprlink.study import find_study
 
 
 def test_demo_study_is_shipped() -> None:
-    assert (studies_root() / "dementia_2016_2017" / "study.toml").is_file()
+    assert (find_study("dementia_2016_2017") / "study.toml").is_file()
+    assert (find_study("dementia_2016_2017") / "cohort.toml").is_file()
 
 
-@pytest.mark.skipif(not READY, reason="cohorts and disclosure not in this build yet")
-def test_demo_end_to_end_and_reproducible(tmp_path: Path,
+def test_demo_end_to_end(tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "demo-out"
     assert cli.main(["demo", "--out", str(out), "--quiet"]) == 0
     assert "report.html" in capsys.readouterr().out
     for f in ("tables/share_by_age_sex.csv", "figures/share_by_age_sex.png",
-              "figures/share_by_age_sex.svg", "release_log.csv", "report.md",
-              "report.html", "provenance.json", "tables.xlsx"):
+              "figures/share_by_age_sex.svg", "figures/municipal_variation.png",
+              "release_log.csv", "report.md", "report.html", "provenance.json",
+              "tables.xlsx"):
         assert (out / f).is_file(), f
     assert not list(out.rglob("*.parquet"))
     assert (tmp_path / "demo-out.work" / "cohort.parquet").is_file()
@@ -36,7 +38,11 @@ def test_demo_end_to_end_and_reproducible(tmp_path: Path,
     assert not ((shown >= 1) & (shown <= 4)).any()
     assert json.loads((out / "release_log.json").read_text())["all_passed"] is True
     assert set(table["age_band"]) >= {"Under 60", "90+", "Total"}
-    first = {f: (out / f).read_bytes() for f in ("tables/share_by_age_sex.csv",
-                                                 "release_log.csv", "release_log.json")}
-    assert cli.main(["demo", "--out", str(out), "--quiet", "--force"]) == 0
-    assert first == {f: (out / f).read_bytes() for f in first}
+    rules = json.loads((out / "release_log.json").read_text())["rule"]
+    assert rules == {"max_n": 4, "protect_zeros": False, "protect_differences": True}
+
+
+def test_demo_unknown_study(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["demo", "--out", str(tmp_path / "o"), "--study", "nope", "--quiet"]) == 2
+    assert "dementia_2016_2017" in capsys.readouterr().err
+    assert not (tmp_path / "o.work").exists()

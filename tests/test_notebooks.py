@@ -12,8 +12,6 @@ import kprlink as kl
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-HAS_DISCLOSURE = hasattr(kl, "suppress_table")
-HAS_COHORTS = hasattr(kl, "build_cohort") and hasattr(kl, "CohortDefinition")
 
 
 def _code(nb: Path) -> str:
@@ -23,7 +21,7 @@ def _code(nb: Path) -> str:
 
 def test_there_is_a_notebook_per_study() -> None:
     studies = {p.name for p in (ROOT / "studies").iterdir() if (p / "study.toml").is_file()}
-    named = {re.search(r"studies' / '(\w+)'", _code(nb)).group(1)  # type: ignore[union-attr]
+    named = {re.search(r"find_study\('(\w+)'\)", _code(nb)).group(1)  # type: ignore[union-attr]
              for nb in NOTEBOOKS}
     assert studies == named
 
@@ -40,17 +38,26 @@ def test_notebook_is_clean(nb: Path) -> None:
     assert "../shared" not in code
 
 
+@pytest.fixture(scope="module")
+def delivery(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("nb") / "delivery"
+    kl.generate_delivery(out, kl.SynthConfig(scale=0.002, seed=2017))
+    return out
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(not HAS_DISCLOSURE, reason="kl.suppress_table not in this build yet")
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs(nb: Path) -> None:
+def test_notebook_runs(nb: Path, delivery: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import nbformat
     from nbclient import NotebookClient
 
-    if "dementia" in nb.stem and not HAS_COHORTS:
-        pytest.skip("kl.build_cohort not in this build yet")
+    monkeypatch.setenv("KPRLINK_DELIVERY", str(delivery))
     book = nbformat.read(nb, as_version=4)
     NotebookClient(book, timeout=120, kernel_name="python3",
                    resources={"metadata": {"path": str(nb.parent)}}).execute()
+    errors = [o for c in book.cells if c.cell_type == "code" for o in c.outputs
+              if o.get("output_type") == "error"]
+    assert errors == []
     last = book.cells[-1]
     assert any("passed" in json.dumps(o) for o in last.outputs)
+    assert not any("failed" in json.dumps(o) for o in last.outputs)
