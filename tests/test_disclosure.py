@@ -421,3 +421,10 @@ def test_magnitude_missing_codes_are_reported():
                                     contributor_col="hosp", rule=kl.DominanceRule())
     (problem,) = err.value.problems
     assert problem.column == "region" and problem.rows == (2, 5) and problem.n_rows == 2
+
+
+def test_repr_html_states_what_happened():
+    res = kl.suppress_table(_cells(), ["sex", "age"], count_col="n",
+                            rule=kl.SuppressionRule(max_n=4))
+    page = res._repr_html_()
+    assert "1 primary, 3 secondary" in page and "<table" in page

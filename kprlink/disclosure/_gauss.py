@@ -95,6 +95,19 @@ def _publish(rows: list[dict[int, int]], cols: list[dict[int, int]], c: int) -> 
     cols[k] = {}
     for q in colk:
         del rows[q][k]
+    if a in (1, -1):  # the usual case: no scaling, so loop over the short column outside
+        factors = [(cols[j], j, b * a) for j, b in w.items()]
+        for q, v in colk.items():
+            rowq = rows[q]
+            for colj, j, f in factors:
+                nv = colj.get(q, 0) - f * v
+                if nv:
+                    colj[q] = nv
+                    rowq[j] = nv
+                else:  # f * v != 0, so the entry existed and cancels
+                    del colj[q]
+                    del rowq[j]
+        return
     for j, b in w.items():
         colj = cols[j]
         if a != 1:

@@ -10,6 +10,7 @@ published cells. See ``docs/methods/disclosure.md``.
 from __future__ import annotations
 
 import hashlib
+import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -169,6 +170,10 @@ class SuppressionResult:
         from kprlink.disclosure.release import table_log
 
         return table_log(self)
+
+    def _repr_html_(self) -> str:
+        head = html.escape(repr(self))
+        return f"<p>{head}</p>" + self.summary().to_html(index=False)
 
     def __repr__(self) -> str:
         audit = ("not audited" if self.audit is None else
