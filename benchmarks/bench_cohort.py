@@ -71,6 +71,13 @@ SELECT DISTINCT e.kpr_id, k.npr_lnr AS npr_id FROM kuhr_ev e LEFT JOIN key k ON 
 
 
 def _peak_mb() -> float:
+    """Peak resident memory of this process (VmHWM; ru_maxrss survives exec on Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -80,8 +87,12 @@ def _run_kprlink(folder: str, q: mp.Queue) -> None:
 
     base = _peak_mb()
     t = time.perf_counter()
-    res = build_cohort(read_delivery(folder), CohortDefinition.from_toml(COHORT))
+    delivery = read_delivery(folder)
+    t_read = time.perf_counter() - t
+    res = build_cohort(delivery, CohortDefinition.from_toml(COHORT))
     wall = time.perf_counter() - t
+    sys.stdout.write(f"kprlink  read_delivery {t_read:.2f} s, build_cohort {wall - t_read:.2f} s\n")
+    sys.stdout.flush()
     pairs = {(_i(k), _i(n)) for k, n in zip(res.persons["kpr_id"], res.persons["npr_id"],
                                            strict=True)}
     q.put(("kprlink", wall, _peak_mb(), base, pairs))

@@ -102,10 +102,20 @@ def _municipality(index: pd.DataFrame, frames: dict[str, Any]) -> pd.Series:
             continue
         sel = (index["source"] == source).to_numpy(bool)
         pos = pd.Index(f[id_col]).get_indexer(index.loc[sel, "record_id"])
-        vals = pd.array(f["municipality"], dtype="string")
-        got = pd.array(np.where(pos >= 0, np.asarray(vals, dtype=object)[pos], pd.NA),
-                       dtype="string") if len(pos) else pd.array([], dtype="string")
+        got = f["municipality"].take(np.where(pos >= 0, pos, 0)).astype("string").to_numpy(
+            dtype=object, na_value=pd.NA)
+        got[pos < 0] = pd.NA
         out[sel] = got
+    return out
+
+
+def _sources(rec: pd.DataFrame, person_id: pd.Series) -> np.ndarray:
+    """Registers with a qualifying event per person, e.g. ``"kpr_kuhr+npr"`` (sorted)."""
+    out = np.full(len(person_id), "", dtype=object)
+    for name in sorted(rec["source"].astype(str).unique()):
+        has = person_id.isin(rec.loc[(rec["source"] == name).to_numpy(bool), "person_id"])
+        has = has.to_numpy(bool)
+        out[has] = np.where(out[has] == "", name, out[has] + "+" + name)
     return out
 
 
@@ -202,9 +212,7 @@ def build_cohort(data: Any, definition: CohortDefinition, *,
         first[["source", "record_id"]].reset_index(drop=True), frames).to_numpy()
     rec = ev.drop_duplicates(["person_id", "source", "record_id"])
     people["n_events"] = people["person_id"].map(rec.groupby("person_id").size()).astype("int64")
-    people["sources"] = people["person_id"].map(
-        rec.groupby("person_id", observed=True)["source"].agg(
-            lambda s: "+".join(sorted(set(s.astype(str))))))
+    people["sources"] = _sources(rec, people["person_id"])
     for rule in definition.rules:
         keep = _rule_mask(rule, people, all_ev)
         if rule.exclude:

@@ -9,7 +9,16 @@ import pandas as pd
 
 
 def _ids(s: pd.Series) -> np.ndarray:
-    return np.unique(pd.array(s, dtype="Int64").dropna().to_numpy(np.int64))
+    """Sorted distinct non-missing ids (hash-based, then sorted: faster than np.unique)."""
+    return np.sort(pd.unique(pd.array(s, dtype="Int64").dropna().to_numpy(np.int64)))
+
+
+def _isin(values: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """Hash-based membership test (np.isin sorts both arrays)."""
+    index = pd.Index(test)
+    if index.is_unique:
+        return np.asarray(index.get_indexer(values) >= 0)
+    return pd.Series(values).isin(test).to_numpy(bool)
 
 
 def _year(frame: pd.DataFrame, date_col: str) -> np.ndarray:
@@ -23,10 +32,13 @@ def _demography(npr: pd.DataFrame, kpr: pd.DataFrame, persons: pd.DataFrame
     from kprlink.linkage.keyfile import _mode
 
     out = persons.copy()
-    kpr_sex = kpr
-    if "sex_corrected" in kpr:
-        kpr_sex = kpr.assign(sex=pd.array(kpr["sex_corrected"], dtype="Int64").fillna(
-            pd.array(kpr["sex"], dtype="Int64")) if "sex" in kpr else kpr["sex_corrected"])
+    kpr_cols = {c: kpr[c] for c in ("kpr_id", "birth_year") if c in kpr}
+    if "sex" in kpr or "sex_corrected" in kpr:
+        sex = pd.array(kpr["sex"] if "sex" in kpr else [pd.NA] * len(kpr), dtype="Int64")
+        if "sex_corrected" in kpr:
+            sex = pd.array(kpr["sex_corrected"], dtype="Int64").fillna(sex)
+        kpr_cols["sex"] = sex
+    kpr_sex = pd.DataFrame(kpr_cols)
     conflicts = []
     for var in ("sex", "birth_year"):
         v_k = (out["kpr_id"].map(_mode(kpr_sex, "kpr_id", var)) if var in kpr_sex
@@ -58,7 +70,7 @@ def assemble(npr: pd.DataFrame, kpr: pd.DataFrame, pairs: pd.DataFrame, kc: pd.D
     """Person table and report frames."""
     npr_ids, kpr_ids = _ids(npr["npr_id"]), _ids(kpr["kpr_id"])
     p_npr, p_kpr = pairs["npr_id"].to_numpy(np.int64), pairs["kpr_id"].to_numpy(np.int64)
-    use = np.isin(p_npr, npr_ids) | np.isin(p_kpr, kpr_ids)
+    use = _isin(p_npr, npr_ids) | _isin(p_kpr, kpr_ids)
     npr_only = np.setdiff1d(npr_ids, p_npr)
     kpr_only = np.setdiff1d(kpr_ids, p_kpr)
     persons = pd.DataFrame({
@@ -106,15 +118,15 @@ def assemble(npr: pd.DataFrame, kpr: pd.DataFrame, pairs: pd.DataFrame, kc: pd.D
             out_cov |= np.asarray((frame[date_col] > pd.Timestamp(end)).fillna(False), bool)
         outside.append((source, start, end, int(out_cov.sum())))
         ids = pd.array(frame[id_col], dtype="Int64")
-        no_partner = ~np.isin(ids.fillna(-1).to_numpy(np.int64), partners)
-        y = _year(frame, date_col)
-        u = pd.DataFrame({"year": y, "unl": no_partner,
-                          "pid": np.where(no_partner, ids.fillna(-1).to_numpy(np.int64), -1)})
+        id_arr = ids.fillna(-1).to_numpy(np.int64)
+        no_partner = ~_isin(id_arr, partners)
+        u = pd.DataFrame({"year": _year(frame, date_col), "unl": no_partner, "pid": id_arr})
         g = u.groupby("year", sort=True)
+        n_pers = (u.loc[no_partner & (id_arr >= 0)].drop_duplicates(["year", "pid"])
+                  .groupby("year").size())
         part = pd.DataFrame({"source": source, "n_rows": g.size(),
-                             "n_rows_unlinked": g["unl"].sum().astype("int64"),
-                             "n_persons_unlinked": g["pid"].agg(
-                                 lambda s: s[s >= 0].nunique()).astype("int64")})
+                             "n_rows_unlinked": g["unl"].sum().astype("int64")})
+        part["n_persons_unlinked"] = n_pers.reindex(part.index, fill_value=0).astype("int64")
         unlinked.append(part.reset_index()[["source", "year", "n_rows", "n_rows_unlinked",
                                             "n_persons_unlinked"]])
     flow = pd.DataFrame([
@@ -122,9 +134,9 @@ def assemble(npr: pd.DataFrame, kpr: pd.DataFrame, pairs: pd.DataFrame, kc: pd.D
         ("KPR rows", len(kpr)), ("KPR persons", len(kpr_ids)),
         ("key rows", n_key_rows), ("key pairs after conflict resolution", len(pairs)),
         ("key ids with more than one partner", len(kc)),
-        ("NPR persons found in key", int(np.isin(npr_ids, p_npr).sum())),
+        ("NPR persons found in key", int(_isin(npr_ids, p_npr).sum())),
         ("NPR persons not in key (NPR-only)", len(npr_only)),
-        ("KPR persons with an NPR partner in key", int(np.isin(kpr_ids, p_kpr).sum())),
+        ("KPR persons with an NPR partner in key", int(_isin(kpr_ids, p_kpr).sum())),
         ("KPR persons without NPR partner (KPR-only)", len(kpr_only)),
         ("persons with rows in both registers",
          int((persons["in_kpr"] & persons["in_npr"]).sum())),

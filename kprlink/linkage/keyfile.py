@@ -131,13 +131,25 @@ def _resolve_key(key: pd.DataFrame, order: Sequence[str] | None
 
 
 def _mode(frame: pd.DataFrame, id_col: str, col: str) -> pd.Series:
-    """Most frequent non-missing value per id (ties: smallest value)."""
-    vals = frame[[id_col, col]].dropna()
+    """Most frequent non-missing value per id (ties: smallest value).
+
+    Most persons have one value; the counting sort runs only for ids with several.
+    """
+    vals = pd.DataFrame({"id": pd.array(frame[id_col], dtype="Int64"),
+                         "v": pd.array(frame[col], dtype="Int64")}).dropna()
     if vals.empty:
         return pd.Series(dtype="Int64")
-    counts = vals.groupby([id_col, col], sort=False).size().rename("k").reset_index()
-    counts = counts.sort_values([id_col, "k", col], ascending=[True, False, True], kind="stable")
-    return counts.drop_duplicates(id_col).set_index(id_col)[col].astype("Int64")
+    rng = vals.groupby("id", sort=True)["v"].agg(["min", "max"])
+    out = rng["min"].astype("Int64")
+    several = rng.index[rng["min"] != rng["max"]]
+    if len(several):
+        sub = vals[vals["id"].isin(several)]
+        counts = sub.groupby(["id", "v"]).size().rename("k").reset_index()
+        counts = counts.sort_values(["id", "k", "v"], ascending=[True, False, True],
+                                    kind="stable").drop_duplicates("id").set_index("id")["v"]
+        out.loc[counts.index] = counts.to_numpy()
+    out.index.name = id_col
+    return out
 
 
 def link_extracts(npr_episodes: pd.DataFrame, kuhr_claims: pd.DataFrame, *,
