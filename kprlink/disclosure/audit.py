@@ -32,6 +32,7 @@ class _ComponentLP:
         self.b = b
         self.n = a.shape[1]
         self.x: np.ndarray | None = None  # solution of the last solve
+        self.prev = np.zeros(0, dtype=np.int32)  # nonzero costs of the last objective
         self.h = None
         try:  # pragma: no branch
             from scipy.optimize._highspy import _core as hc
@@ -70,8 +71,11 @@ class _ComponentLP:
                 raise DisclosureError(f"audit LP failed: {res.message}", [str(res.status)])
             return float(res.fun)
         hc = self.hc
-        idx = np.arange(self.n, dtype=np.int32)
-        self.h.changeColsCost(self.n, idx, cvec)
+        # change only the costs that differ from the previous objective
+        new = np.flatnonzero(cvec).astype(np.int32)
+        idx = np.union1d(self.prev, new).astype(np.int32)
+        self.h.changeColsCost(len(idx), idx, cvec[idx])
+        self.prev = new
         self.h.run()
         status = self.h.getModelStatus()
         if status == hc.HighsModelStatus.kUnbounded:
