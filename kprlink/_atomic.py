@@ -208,20 +208,21 @@ def _fix_core_dates(body: bytes) -> bytes:
 
 
 def save_figure(fig: object, stem: Path) -> list[Path]:
-    """Save a matplotlib figure as ``stem.png`` and ``stem.svg`` reproducibly.
+    """Save a matplotlib figure as ``stem.png`` and ``stem.svg`` with :func:`kprlink.save_figure`.
+
+    Both files are byte-identical across reruns. The figure is closed.
 
     Returns
     -------
     list of pathlib.Path
         The two files written.
     """
-    import matplotlib
     import matplotlib.pyplot as plt
 
+    import kprlink as kl
+
     stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
-    with matplotlib.rc_context({"svg.hashsalt": "kprlink", "svg.fonttype": "path"}):
-        fig.savefig(paths[0], dpi=150, metadata={"Software": None})  # type: ignore[attr-defined]
-        fig.savefig(paths[1], metadata={"Date": None, "Creator": None})  # type: ignore[attr-defined]
+    paths = [kl.save_figure(fig, stem.with_suffix(suffix))  # type: ignore[arg-type]
+             for suffix in (".png", ".svg")]
     plt.close(fig)  # type: ignore[arg-type]
     return paths

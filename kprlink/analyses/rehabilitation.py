@@ -114,7 +114,8 @@ def function_change(ctx: StudyContext, *, window_days: int = 7, min_change: floa
     diff = (m["after"].astype(float) - m["before"].astype(float)).to_numpy()
     change = np.select([diff <= -min_change, diff >= min_change, ~np.isnan(diff)],
                        ["improved", "worse", "unchanged"], "not scored")
-    assessed = m["stay"].map(both).to_numpy(bool)
+    both_by_stay = pd.Series(both.to_numpy(bool), index=stays["stay"].to_numpy())
+    assessed = m["stay"].map(both_by_stay).to_numpy(bool)
     m["change"] = np.where(assessed, change, "not assessed at both")
     cells = count_cells(m.rename(columns={"group": "function_group"}),
                         {"function_group": list(groups), "change": CHANGES})
