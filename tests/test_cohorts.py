@@ -12,7 +12,7 @@ from kprlink.cohorts import (
     EVENT_COLUMNS,
     CohortDefinition,
     EntryCriterion,
-    Rule,
+    CohortRule,
     build_cohort,
     diagnosis_events,
 )
@@ -113,9 +113,9 @@ def test_reference_cohort():
 
 
 def test_attrition_adds_up_and_rules_in_order():
-    rules = [Rule("age_at_index", "age 65+", params={"min_age": 65}),
-             Rule("residence", "Oslo", exclude=True, params={"municipalities": ["03"]}),
-             Rule("linked", "in both registers")]
+    rules = [CohortRule("age_at_index", "age 65+", params={"min_age": 65}),
+             CohortRule("residence", "Oslo", exclude=True, params={"municipalities": ["03"]}),
+             CohortRule("linked", "in both registers")]
     res = build_cohort(delivery(), reference(rules=rules))
     att = res.attrition
     assert att["step"].tolist()[-3:] == ["age 65+", "Oslo", "in both registers"]
@@ -128,13 +128,13 @@ def test_attrition_adds_up_and_rules_in_order():
 
 
 @pytest.mark.parametrize("rule,expected", [
-    (Rule("sex", params={"values": [1]}), {(12, None), (18, 3), (None, 2)}),
-    (Rule("alive_at_index"), {(11, 1), (12, None), (16, None), (18, 3), (None, 2)}),
-    (Rule("lookback", exclude=True, params={"codelists": [DEM], "days": 365}),
+    (CohortRule("sex", params={"values": [1]}), {(12, None), (18, 3), (None, 2)}),
+    (CohortRule("alive_at_index"), {(11, 1), (12, None), (16, None), (18, 3), (None, 2)}),
+    (CohortRule("lookback", exclude=True, params={"codelists": [DEM], "days": 365}),
      {(11, 1), (12, None), (16, None), (None, 2)}),
-    (Rule("lookback", exclude=True, params={"codelists": [DEM], "days": 30}),
+    (CohortRule("lookback", exclude=True, params={"codelists": [DEM], "days": 30}),
      {(11, 1), (12, None), (16, None), (18, 3), (None, 2)}),
-    (Rule("age_at_index", params={"min_age": 90, "max_age": 95}), {(16, None)}),
+    (CohortRule("age_at_index", params={"min_age": 90, "max_age": 95}), {(16, None)}),
 ])
 def test_single_rules(rule, expected):
     assert ids(build_cohort(delivery(), reference(rules=[rule]))) == expected
@@ -188,9 +188,9 @@ def test_adding_codes_reaches_more_people():
 
 def test_toml_round_trip(tmp_path):
     hip = CodeList("hip", "ICD-10", ["S72.0-S72.2"])
-    d = reference(rules=[Rule("lookback", "no prior", True, {"codelists": [hip], "days": 365,
+    d = reference(rules=[CohortRule("lookback", "no prior", True, {"codelists": [hip], "days": 365,
                                                              "sources": ["npr"]}),
-                         Rule("age_at_index", "adults", params={"min_age": 18})])
+                         CohortRule("age_at_index", "adults", params={"min_age": 18})])
     back = CohortDefinition.from_toml(d.to_toml(tmp_path / "c.toml"))
     assert back == d and back.digest == d.digest
     (tmp_path / "defs").mkdir()
@@ -247,7 +247,7 @@ def test_from_toml_errors(tmp_path, text, reason):
     ({"window_start": "July"}, "bad_date"),
     ({"entry": []}, "no_entry"),
     ({"attributes": ["shoe_size"]}, "bad_attribute"),
-    ({"rules": [Rule("linked"), Rule("linked")]}, "duplicate_rule_name"),
+    ({"rules": [CohortRule("linked"), CohortRule("linked")]}, "duplicate_rule_name"),
 ])
 def test_definition_errors(kwargs, reason):
     base = {"name": "x", "window_start": "2016-01-01", "window_end": "2016-12-31",
@@ -269,13 +269,13 @@ def test_entry_errors(kwargs, reason):
 
 def test_rule_errors():
     with pytest.raises(SpecError) as ei:
-        Rule("age_at_index", params={"min_age": 90, "max_age": 60})
+        CohortRule("age_at_index", params={"min_age": 90, "max_age": 60})
     assert ei.value.problems[0].reason == "bad_age_range"
     with pytest.raises(SpecError) as ei:
-        Rule("lookback", params={"codelists": [DEM], "days": 0})
+        CohortRule("lookback", params={"codelists": [DEM], "days": 0})
     assert ei.value.problems[0].reason == "bad_days"
     with pytest.raises(SpecError) as ei:
-        Rule("linked", params={"days": 3})
+        CohortRule("linked", params={"days": 3})
     assert ei.value.problems[0].reason == "unknown_param"
     with pytest.raises(SpecError) as ei:
         EntryCriterion("kpr_kuhr", [DEM], care_levels=[1])

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kprlink.codes import CodeList
-from kprlink.cohorts import CohortDefinition, EntryCriterion, Rule, build_cohort
+from kprlink.cohorts import CohortDefinition, EntryCriterion, CohortRule, build_cohort
 
 CODES = ["F00", "F001", "F03", "G30", "I10", "E11", "J44", "S720"]
 ICPC = ["P70", "P700001", "K86", "T90", "R95"]
@@ -75,7 +75,7 @@ def test_adding_codes_never_shrinks(data, base, extra):
 @given(deliveries(), st.integers(0, 100))
 def test_every_person_has_a_qualifying_event_in_window(data, min_age):
     d = definition(["F00-F03", "G30"], ["P70"],
-                   rules=[Rule("age_at_index", params={"min_age": min_age})])
+                   rules=[CohortRule("age_at_index", params={"min_age": min_age})])
     res = build_cohort(data, d)
     ev = res.events
     assert set(res.persons["person_id"]) == set(ev["person_id"])
@@ -89,8 +89,8 @@ def test_every_person_has_a_qualifying_event_in_window(data, min_age):
 @given(deliveries(), st.booleans())
 def test_attrition_adds_up(data, exclude):
     d = definition(["F00-F03", "G30", "I10"], ["P70", "T90"],
-                   rules=[Rule("linked", exclude=exclude),
-                          Rule("lookback", exclude=True,
+                   rules=[CohortRule("linked", exclude=exclude),
+                          CohortRule("lookback", exclude=True,
                                params={"codelists": [CodeList("x", "ICD-10", ["I10"])],
                                        "days": 180})])
     res = build_cohort(data, d)

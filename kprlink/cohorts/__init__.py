@@ -7,10 +7,10 @@ from kprlink.cohorts.definition import (
     ATTRIBUTES,
     RULE_KINDS,
     CohortDefinition,
+    CohortRule,
     EntryCriterion,
-    Rule,
 )
 from kprlink.cohorts.events import EVENT_COLUMNS, diagnosis_events
 
 __all__ = ["ATTRIBUTES", "EVENT_COLUMNS", "RULE_KINDS", "CohortDefinition", "CohortResult",
-           "EntryCriterion", "Rule", "build_cohort", "diagnosis_events"]
+           "CohortRule", "EntryCriterion", "build_cohort", "diagnosis_events"]

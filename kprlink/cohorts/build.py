@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from kprlink.codes import contact_types
-from kprlink.cohorts.definition import CohortDefinition, EntryCriterion, Rule
+from kprlink.cohorts.definition import CohortDefinition, CohortRule, EntryCriterion
 from kprlink.cohorts.events import diagnosis_events, frames_of
 from kprlink.linkage.keyfile import LinkageResult, link_extracts
 
@@ -119,7 +119,8 @@ def _sources(rec: pd.DataFrame, person_id: pd.Series) -> np.ndarray:
     return out
 
 
-def _rule_mask(rule: Rule, people: pd.DataFrame, all_events: pd.DataFrame) -> np.ndarray:
+def _rule_mask(rule: CohortRule, people: pd.DataFrame,
+               all_events: pd.DataFrame) -> np.ndarray:
     p = rule.params
     if rule.kind == "age_at_index":
         age = people["age_at_index"]

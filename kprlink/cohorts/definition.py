@@ -22,12 +22,12 @@ import tomli_w
 from kprlink.codes import CONTACT_TYPES, CodeList, load_phenotype
 from kprlink.exceptions import KprlinkError, Problem, SpecError
 
-__all__ = ["ATTRIBUTES", "RULE_KINDS", "CohortDefinition", "EntryCriterion", "Rule"]
+__all__ = ["ATTRIBUTES", "RULE_KINDS", "CohortDefinition", "EntryCriterion", "CohortRule"]
 
 SPEC_VERSION = 1
 SOURCES = ("npr", "kpr_kuhr")
 POSITIONS = ("main", "secondary", "any")
-#: Rule kinds and the parameters each takes (required ones first).
+#: CohortRule kinds and the parameters each takes (required ones first).
 RULE_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "age_at_index": ((), ("min_age", "max_age")),
     "sex": (("values",), ()),
@@ -125,7 +125,7 @@ def _inline(cl: CodeList) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Rule:
+class CohortRule:
     """One ordered inclusion or exclusion rule.
 
     Parameters
@@ -211,7 +211,7 @@ class CohortDefinition:
         Study window, both ends included.
     entry : sequence of EntryCriterion
         An event qualifies if it meets any criterion.
-    rules : sequence of Rule, optional
+    rules : sequence of CohortRule, optional
         Applied in order after the index date is set.
     attributes : sequence of str, optional
         Output columns beyond the ids and ``index_date`` (see :data:`ATTRIBUTES`).
@@ -234,7 +234,7 @@ class CohortDefinition:
     window_start: dt.date | str
     window_end: dt.date | str
     entry: Sequence[EntryCriterion]
-    rules: Sequence[Rule] = ()
+    rules: Sequence[CohortRule] = ()
     attributes: Sequence[str] = ("age_at_index", "sex", "municipality_at_index", "sources")
     version: str = "1"
     description: str = ""
@@ -329,7 +329,7 @@ class CohortDefinition:
                 params["codelists"] = [c for c in (_codelist(x, base, w, problems)
                                                    for x in params["codelists"]) if c]
             try:
-                rules.append(Rule(r.get("kind", ""), r.get("name", ""),
+                rules.append(CohortRule(r.get("kind", ""), r.get("name", ""),
                                   bool(r.get("exclude", False)), params))
             except SpecError as err:
                 problems.extend(err.problems)
