@@ -51,23 +51,23 @@ def table_log(res: Any, *, name: str | None = None) -> dict[str, Any]:
     dims = list(res.dims)
     released = res.released
     table = res.table
-    cells = []
-    audit = None
-    if res.audit is not None:
-        audit = res.audit.set_index(dims)
-    for i in range(len(table)):
-        key = tuple(str(table[d].iat[i]) for d in dims)
-        status = str(table["status"].iat[i])
-        entry: dict[str, Any] = {d: k for d, k in zip(dims, key)}
-        entry["value"] = _jsonable(released[res.count_col].iat[i])
-        entry["status"] = status
-        entry["reason"] = str(table["reason"].iat[i])
-        if status != "published" and audit is not None:
-            row = audit.loc[key if len(dims) > 1 else key[0]]
-            entry["audit_lo"] = _jsonable(row["lower"])
-            entry["audit_up"] = _jsonable(row["upper"])
-            entry["audit_ok"] = bool(row["ok"])
-        cells.append(entry)
+    frame = pd.DataFrame({d: table[d].astype(str).to_numpy() for d in dims})
+    frame["value"] = pd.Series([_jsonable(v) for v in released[res.count_col].tolist()],
+                               dtype=object)
+    frame["status"] = table["status"].astype(str).to_numpy()
+    frame["reason"] = table["reason"].astype(str).to_numpy()
+    cells: list[dict[str, Any]] = frame.to_dict("records")
+    if res.audit is not None and len(res.audit):
+        aud = pd.DataFrame({d: res.audit[d].astype(str).to_numpy() for d in dims})
+        keys = list(map(tuple, aud.to_numpy().tolist()))
+        found = dict(zip(keys, zip(res.audit["lower"].tolist(), res.audit["upper"].tolist(),
+                                   res.audit["ok"].tolist())))
+        for entry in cells:
+            if entry["status"] != "published":
+                lo, up, ok = found[tuple(entry[d] for d in dims)]
+                entry["audit_lo"] = _jsonable(lo)
+                entry["audit_up"] = _jsonable(up)
+                entry["audit_ok"] = bool(ok)
     return {
         "name": name or " x ".join(dims),
         "kprlink_version": _version(),
