@@ -124,7 +124,7 @@ def test_dementia_tables_add_up(runs: dict) -> None:
 
 
 def test_existing_output_needs_force(delivery: Path, tmp_path: Path) -> None:
-    study = "rehabilitation_assessment_2017"
+    study = "welfare_technology_2017"
     run_study(study, data=delivery, out=tmp_path / "o")
     with pytest.raises(OutputFolderError) as exc:
         run_study(study, data=delivery, out=tmp_path / "o")
@@ -172,7 +172,7 @@ def test_failed_audit_refuses_release(delivery: Path, tmp_path: Path,
 
     monkeypatch.setattr(study_mod, "_suppress", unaudited)
     with pytest.raises(ReleaseRefusedError) as exc:
-        run_study("rehabilitation_assessment_2017", data=delivery, out=tmp_path / "o")
+        run_study("welfare_technology_2017", data=delivery, out=tmp_path / "o")
     assert len(exc.value.problems) > 0
     assert not (tmp_path / "o").exists()
 
