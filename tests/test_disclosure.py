@@ -428,3 +428,29 @@ def test_repr_html_states_what_happened():
                             rule=kl.SuppressionRule(max_n=4))
     page = res._repr_html_()
     assert "1 primary, 3 secondary" in page and "<table" in page
+
+
+def _attacker_knows(res, known):
+    """Audit as the contributor of `known` (a dims tuple) sees it: that cell is known."""
+    t = res.table.copy()
+    for d in res.dims:
+        t[d] = t[d].astype(str)
+    t["suppressed"] = (t["status"] != "published").to_numpy()
+    key = t.set_index(list(res.dims)).index
+    t.loc[(key == known), "suppressed"] = False
+    return kl.audit_table(t, list(res.dims), count_col=res.count_col).set_index(
+        list(res.dims))
+
+
+@pytest.mark.parametrize("singletons", [True, False])
+def test_singleton_cannot_recover_its_neighbour(singletons):
+    cells = pd.DataFrame({"g": ["a"] * 4 + ["b"] * 4, "h": list("wxyz") * 2,
+                          "n": [1, 3, 20, 30, 12, 15, 25, 40]})
+    rule = kl.SuppressionRule(max_n=4, singletons=singletons)
+    res = kl.suppress_table(cells, ["g", "h"], count_col="n", rule=rule)
+    seen = _attacker_knows(res, ("a", "w"))
+    width = seen.loc[("a", "x"), "width"]
+    if singletons:
+        assert width >= 1 and res.n_secondary == 4
+    else:  # without singleton handling the contributor of the 1 learns the 3 exactly
+        assert width == 0 and res.n_secondary == 2

@@ -53,27 +53,41 @@ def candidate_order(values: np.ndarray, x: sparse.csr_matrix, *,
 
 def singleton_sums(model: TableModel, values: np.ndarray, primary: np.ndarray,
                    rule: SuppressionRule) -> list[np.ndarray]:
-    """Virtual protected sums: the primary ones (and zeros) within each margin.
+    """Virtual protected sums within each margin (singleton handling).
 
-    When two or more suppressed cells in a margin are all ones, the contributor of one
-    could otherwise learn the others from the margin; likewise a published sum of
-    suppressed zeros reveals every one of them.
+    * Two or more suppressed zeros: a published sum of 0 would reveal each of them, so
+      their sum is protected (only when zeros are protected).
+    * Two or more suppressed ones: their sum is protected (a published sum of ones
+      lets each contributor learn the others).
+    * A suppressed 1 and exactly one other non-zero primary cell: the contributor of the
+      1 knows their own value and would learn the other from the margin, so the pair's
+      sum is protected and one more cell must be hidden. (With three or more, the
+      contributor learns only a sum over two or more other cells.)
     """
     inner_values = values[model.inner_cell]
     inner_primary = primary[model.inner_cell]
     seen: set[bytes] = set()
     out = []
-    targets = [1] + ([0] if rule.protect_zeros else [])
     for c, members in enumerate(model.inner_of_cell):
         if len(members) < 2:
             continue
-        for t in targets:
-            sel = members[inner_primary[members] & (inner_values[members] == t)]
+        prim = members[inner_primary[members]]
+        if len(prim) < 2:
+            continue
+        vals = inner_values[prim]
+        groups = [prim[vals == 1]]
+        nonzero = prim[vals > 0]
+        if len(nonzero) == 2 and (vals == 1).any():
+            groups.append(nonzero)
+        if rule.protect_zeros:
+            groups.append(prim[vals == 0])
+        for sel in groups:
             if len(sel) >= 2:
-                key = np.sort(sel).tobytes()
+                sel = np.sort(sel)
+                key = sel.tobytes()
                 if key not in seen:
                     seen.add(key)
-                    out.append(np.sort(sel))
+                    out.append(sel)
     return out
 
 
