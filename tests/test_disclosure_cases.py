@@ -257,3 +257,16 @@ def test_shared_files_agree(case_id):
                             rule=kl.SuppressionRule(max_n=max_n))
     m = _merged(res, full, dims)
     np.testing.assert_array_equal(m["suppressed"], m["status"].ne("published"))
+
+
+@pytest.mark.parametrize("case_id", sorted(CASES))
+def test_linked_with_one_table_equals_suppress_table(case_id):
+    dims, count_col, max_n, full, inner = _case(case_id)
+    rule = kl.SuppressionRule(max_n=max_n)
+    single = kl.suppress_table(inner, dims, count_col=count_col, rule=rule)
+    (linked,) = kl.suppress_linked_tables(inner, [kl.LinkedTable(tuple(dims))],
+                                          count_col=count_col, rule=rule)
+    np.testing.assert_array_equal(single.table["status"].astype(str),
+                                  linked.table["status"].astype(str))
+    np.testing.assert_allclose(single.audit["lower"], linked.audit["lower"])
+    np.testing.assert_allclose(single.audit["upper"], linked.audit["upper"])

@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import sparse
 
 from kprlink.disclosure._gauss import gauss_secondary
-from kprlink.disclosure._model import build_model
+from kprlink.disclosure._model import TableModel, build_model
 from kprlink.disclosure.audit import audit_intervals
 from kprlink.disclosure.rules import SuppressionRule
 from kprlink.disclosure.secondary import (
@@ -27,6 +27,7 @@ from kprlink.disclosure.secondary import (
     _check_counts,
     candidate_order,
     input_digest,
+    singleton_sums,
 )
 from kprlink.exceptions import DisclosureError
 
@@ -117,20 +118,21 @@ def suppress_linked_tables(
     virtual: list[np.ndarray] = []
     if rule.singletons:
         seen: set[bytes] = set()
-        targets = [1] + ([0] if rule.protect_zeros else [])
         for model, ids in zip(models, cell_of):
-            leaf = model.cells["is_inner"].to_numpy()
-            for c in np.flatnonzero(~leaf):
-                inside = set(members[ids[c]].tolist())
-                for t in targets:
-                    sel = [ids[j] for j in np.flatnonzero(leaf)
-                           if primary[ids[j]] and values[ids[j]] == t
-                           and inside.issuperset(members[ids[j]].tolist())]
-                    if len(sel) >= 2:
-                        v = np.unique(np.concatenate([members[s] for s in sel]))
-                        if v.tobytes() not in seen:
-                            seen.add(v.tobytes())
-                            virtual.append(v)
+            # the table's own leaf cells play the part of inner cells
+            leaf = np.flatnonzero(model.cells["is_inner"].to_numpy())
+            leaf_of_base = np.full(len(base), -1, dtype=np.int64)
+            for pos, c in enumerate(leaf):
+                leaf_of_base[members[ids[c]]] = pos
+            view = TableModel(
+                cells=model.cells,
+                inner_of_cell=[np.unique(leaf_of_base[members[i]]) for i in ids],
+                inner_cell=leaf)
+            for sel in singleton_sums(view, values[ids], primary[ids], rule):
+                v = np.unique(np.concatenate([members[ids[leaf[j]]] for j in sel]))
+                if v.tobytes() not in seen:
+                    seen.add(v.tobytes())
+                    virtual.append(v)
     secondary = gauss_secondary(members, len(base), protected=primary, order=order,
                                 virtual=virtual)
     hidden = primary | secondary
