@@ -280,3 +280,13 @@ def test_rule_errors():
     with pytest.raises(SpecError) as ei:
         EntryCriterion("kpr_kuhr", [DEM], care_levels=[1])
     assert ei.value.problems[0].reason == "npr_only"
+
+
+def test_reuses_a_given_linkage():
+    data = delivery()
+    link = link_extracts(data["npr_episodes"], data["kuhr_claims"], key=data["key"])
+    res = build_cohort(data, reference(), linkage=link)
+    assert res.linkage is link
+    assert ids(res) == ids(build_cohort(data, reference()))
+    # person ids come from the linkage's person map
+    assert set(res.persons["person_id"]) <= set(link.persons["person_id"])
