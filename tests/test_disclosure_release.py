@@ -168,6 +168,13 @@ def test_round_table_additive_multiples_and_unbiased():
              .released.set_index("g").loc["e", "n"] for s in range(120)]
     assert abs(np.mean(draws) - 7) < 1.0
     assert kl.release_rounded(res).equals(res.released)
+    log = res.release_log()
+    assert log["rule"] == {"base": 5, "max_n": 4} and log["release_ok"]
+    assert [c["value"] for c in log["cells"]] == rel.tolist()
+    both = kl.ReleaseLog([log, _res().release_log()])
+    assert both.to_dict()["tables"][0]["method"].startswith("random rounding")
+    md = both.to_markdown()
+    assert "- method: random rounding to base 5" in md and "| F | <60 | primary |" in md
 
 
 def test_round_table_recheck_fails_when_base_too_small():

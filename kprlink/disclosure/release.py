@@ -120,6 +120,12 @@ class ReleaseLog:
         """A readable summary for the output checker."""
         lines = ["# Release log", "", f"kprlink {_version()}", ""]
         for t in self.tables:
+            if "n_by_status" not in t:  # a rounded table
+                lines += [f"## {t['name']}", "", f"- method: {t['method']}",
+                          f"- cells: {t['n_cells']}",
+                          f"- re-check: {'ok' if t['release_ok'] else 'REFUSED'}", ""]
+                lines += [f"- refused: {r}" for r in t["refusal_reasons"]]
+                continue
             n = t["n_by_status"]
             lines += [f"## {t['name']}", "",
                       f"- rule: {t['rule']['name']} (max_n={t['rule'].get('max_n')}, "

@@ -32,10 +32,24 @@ class RoundingResult:
     base: int
     max_n: int
     problems: list[str]
+    count_col: str = "n"
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def release_log(self) -> dict[str, object]:
+        """JSON-able record for the output checker (rounded values only)."""
+        from kprlink.disclosure.release import _version
+
+        dims = [c for c in self.released.columns if c != self.count_col]
+        cells = [{**{d: str(r[d]) for d in dims}, "value": int(r[self.count_col])}
+                 for _, r in self.released.iterrows()]
+        return {"name": " x ".join(dims), "kprlink_version": _version(),
+                "method": f"random rounding to base {self.base}", "dims": dims,
+                "count_col": self.count_col, "rule": {"base": self.base, "max_n": self.max_n},
+                "release_ok": self.ok, "refusal_reasons": list(self.problems),
+                "n_cells": len(self.released), "cells": cells}
 
     def __repr__(self) -> str:
         state = "ok" if self.ok else f"{len(self.problems)} problem(s)"
@@ -98,7 +112,7 @@ def round_table(
         problems.append(f"{int(small.sum())} rounded count(s) in 1..{max_n}: base {base} "
                         f"must exceed max_n={max_n}")
     return RoundingResult(table=table, released=released, base=base, max_n=max_n,
-                          problems=problems)
+                          problems=problems, count_col=count_col)
 
 
 def release_rounded(res: RoundingResult) -> pd.DataFrame:
