@@ -243,7 +243,7 @@ def test_cli_bad_input_exits_2(tmp_path, capsys):
 def test_release_accepts_a_magnitude_table():
     micro = pd.DataFrame({"region": list("NNNNSSSS"), "kind": list("abababab"),
                           "hosp": [1, 2, 3, 7, 4, 5, 6, 8],
-                          "days": [900, 40, 30, 45, 35, 30, 40, 50]})
+                          "days": [900.5, 40, 30, 45.25, 35, 30, 40, 50]})
     res = kl.suppress_magnitude_table(micro, ["region", "kind"], value_col="days",
                                       contributor_col="hosp", rule=kl.DominanceRule())
     base = micro.groupby(["region", "kind"], as_index=False)["days"].sum()

@@ -192,7 +192,7 @@ class Release:
         if self.count_col not in self.base.columns:
             raise MissingColumnsError(f"Release: base lacks {self.count_col!r}.",
                                       missing=[self.count_col])
-        self._values = pd.to_numeric(self.base[self.count_col]).to_numpy(dtype=np.int64)
+        self._values = pd.to_numeric(self.base[self.count_col]).to_numpy(dtype=float)
         from kprlink.disclosure.secondary import input_digest
 
         self.log.dataset_digest = input_digest(self.base, list(self.base.columns))
@@ -217,10 +217,11 @@ class Release:
                 continue
             m = model.inner_of_cell[j]
             members.append(m)
-            values.append(int(self._values[m].sum()))
-            if values[-1] != int(res.table[res.count_col].iat[i]):
-                problems.append(f"cell {key}: {res.table[res.count_col].iat[i]} in the table, "
-                                f"{values[-1]} in the base")
+            values.append(float(self._values[m].sum()))
+            given = float(res.table[res.count_col].iat[i])
+            if abs(values[-1] - given) > 1e-9 * max(1.0, abs(given)):
+                problems.append(f"cell {key}: {given:g} in the table, "
+                                f"{values[-1]:g} in the base")
         if problems:
             raise DisclosureError("Release: the table does not come from this dataset.",
                                   problems[:20])
