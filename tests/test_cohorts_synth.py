@@ -88,3 +88,17 @@ def test_cli_cohort_and_link(synth, tmp_path, capsys):
     assert main(["link", "--data", str(out), "--out", str(rel / "sub" / "m.parquet")]) == 2
     assert main(["link", "--data", str(out), "--out", str(tmp_path / "m.xlsx")]) == 2
     assert not (rel / "c.parquet").exists()
+
+
+def test_cli_bad_input_exits_2(synth, tmp_path, capsys):
+    out, _ = synth
+    target = str(tmp_path / "c.parquet")
+    assert main(["cohort", str(tmp_path / "none.toml"), "--data", str(out), "--out", target]) == 2
+    bad = tmp_path / "bad.toml"
+    bad.write_text('kprlink_spec = 7\nname = "x"\n')
+    assert main(["cohort", str(bad), "--data", str(out), "--out", target]) == 2
+    assert main(["cohort", str(COHORT_TOML), "--data", str(tmp_path / "nodir"),
+                 "--out", target]) == 2
+    assert main(["link", "--data", str(tmp_path / "nodir"), "--out", target]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("kprlink ") >= 4

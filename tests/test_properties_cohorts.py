@@ -6,12 +6,14 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kprlink.codes import CodeList
 from kprlink.cohorts import CohortDefinition, EntryCriterion, CohortRule, build_cohort
 
+# build_cohort costs ~0.1 s per call on tiny frames (pandas overhead), so examples are capped
+# to keep this module near 10 s in every hypothesis profile.
 CODES = ["F00", "F001", "F03", "G30", "I10", "E11", "J44", "S720"]
 ICPC = ["P70", "P700001", "K86", "T90", "R95"]
 START, END = pd.Timestamp("2016-07-01"), pd.Timestamp("2017-06-30")
@@ -64,6 +66,7 @@ def keys(res):
                    strict=True))
 
 
+@settings(max_examples=25)  # each example builds a cohort (~0.1 s)
 @given(deliveries(), st.sets(st.sampled_from(CODES), min_size=1),
        st.sets(st.sampled_from(CODES), min_size=1))
 def test_adding_codes_never_shrinks(data, base, extra):
@@ -72,6 +75,7 @@ def test_adding_codes_never_shrinks(data, base, extra):
     assert keys(build_cohort(data, small)) <= keys(build_cohort(data, large))
 
 
+@settings(max_examples=25)  # each example builds a cohort (~0.1 s)
 @given(deliveries(), st.integers(0, 100))
 def test_every_person_has_a_qualifying_event_in_window(data, min_age):
     d = definition(["F00-F03", "G30"], ["P70"],
@@ -86,6 +90,7 @@ def test_every_person_has_a_qualifying_event_in_window(data, min_age):
     assert not (ev["date"] > death).any()
 
 
+@settings(max_examples=25)  # each example builds a cohort (~0.1 s)
 @given(deliveries(), st.booleans())
 def test_attrition_adds_up(data, exclude):
     d = definition(["F00-F03", "G30", "I10"], ["P70", "T90"],
