@@ -135,20 +135,24 @@ def _mode(frame: pd.DataFrame, id_col: str, col: str) -> pd.Series:
 
     Most persons have one value; the counting sort runs only for ids with several.
     """
-    vals = pd.DataFrame({"id": pd.array(frame[id_col], dtype="Int64"),
-                         "v": pd.array(frame[col], dtype="Int64")}).dropna()
-    if vals.empty:
+    ids = pd.array(frame[id_col], dtype="Int64")
+    vals = pd.array(frame[col], dtype="Int64")
+    ok = ~(np.asarray(ids.isna()) | np.asarray(vals.isna()))
+    if not ok.any():
         return pd.Series(dtype="Int64")
-    rng = vals.groupby("id", sort=True)["v"].agg(["min", "max"])
-    out = rng["min"].astype("Int64")
-    several = rng.index[rng["min"] != rng["max"]]
+    s = pd.Series(vals.to_numpy(np.int64, na_value=0)[ok],
+                  index=pd.Index(ids.to_numpy(np.int64, na_value=0)[ok], name=id_col))
+    g = s.groupby(level=0, sort=True)
+    lo, hi = g.min(), g.max()
+    out = lo.astype("Int64")
+    several = lo.index[lo.to_numpy() != hi.to_numpy()]
     if len(several):
-        sub = vals[vals["id"].isin(several)]
-        counts = sub.groupby(["id", "v"]).size().rename("k").reset_index()
-        counts = counts.sort_values(["id", "k", "v"], ascending=[True, False, True],
-                                    kind="stable").drop_duplicates("id").set_index("id")["v"]
+        sub = s[s.index.isin(several)]
+        counts = (pd.DataFrame({"id": sub.index.to_numpy(), "v": sub.to_numpy()})
+                  .groupby(["id", "v"]).size().rename("k").reset_index()
+                  .sort_values(["id", "k", "v"], ascending=[True, False, True], kind="stable")
+                  .drop_duplicates("id").set_index("id")["v"])
         out.loc[counts.index] = counts.to_numpy()
-    out.index.name = id_col
     return out
 
 
