@@ -17,13 +17,12 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from kprlink.disclosure._gauss import gauss_secondary
 from kprlink.disclosure._model import TableModel, build_model
-from kprlink.disclosure.audit import audit_intervals
 from kprlink.disclosure.rules import SuppressionRule
 from kprlink.disclosure.secondary import (
     STATUSES,
     SuppressionResult,
+    _protect,
     _check_counts,
     candidate_order,
     input_digest,
@@ -133,13 +132,8 @@ def suppress_linked_tables(
                 if v.tobytes() not in seen:
                     seen.add(v.tobytes())
                     virtual.append(v)
-    secondary = gauss_secondary(members, len(base), protected=primary, order=order,
-                                virtual=virtual)
-    hidden = primary | secondary
-    intervals = None
-    if audit:
-        intervals = audit_intervals(members, values, hidden, inner_values=counts,
-                                    min_width=rule.min_width)
+    hidden, secondary, intervals, n_repairs = _protect(
+        members, counts, values, primary, order, virtual, rule=rule, audit=audit)
     digest = input_digest(base, [*used, count_col])
     out = []
     for spec, model, ids in zip(tables, models, cell_of):
@@ -162,5 +156,6 @@ def suppress_linked_tables(
         out.append(SuppressionResult(
             table=table, released=released, audit=aud, dims=tuple(dims),
             count_col=count_col, rule=rule, input_digest=digest,
-            hierarchies=dict(spec.hierarchies or {}), method="gauss-linked"))
+            hierarchies=dict(spec.hierarchies or {}), method="gauss-linked",
+            n_repairs=n_repairs))
     return out

@@ -283,7 +283,8 @@ def suppress_table(
     order = candidate_order(values, x, zeros_first=not rule.protect_zeros)
     virtual = singleton_sums(model, values, primary, rule) if rule.singletons else []
     hidden, secondary, intervals, n_repairs = _protect(
-        model, counts, values, primary, order, virtual, rule=rule, audit=audit)
+        model.inner_of_cell, counts, values, primary, order, virtual, rule=rule,
+        audit=audit)
     status = np.where(primary, "primary", np.where(secondary, "secondary", "published"))
     reason = np.where(secondary, "protects a primary cell", reason)
     table = model.cells[dims].copy()
@@ -308,9 +309,9 @@ def suppress_table(
 
 
 def _protect(
-    model: TableModel, counts: np.ndarray, values: np.ndarray, primary: np.ndarray,
-    order: np.ndarray, virtual: list[np.ndarray], *, rule: SuppressionRule, audit: bool,
-    max_repairs: int = 5,
+    inner_of_cell: Sequence[np.ndarray], counts: np.ndarray, values: np.ndarray,
+    primary: np.ndarray, order: np.ndarray, virtual: list[np.ndarray], *,
+    rule: SuppressionRule, audit: bool, max_repairs: int = 5,
 ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame | None, int]:
     """Secondary suppression, then audit; repair cells the audit finds too narrow.
 
@@ -323,25 +324,29 @@ def _protect(
     seen = {np.sort(v).tobytes() for v in virtual}
     n_repairs = 0
     while True:
-        secondary = gauss_secondary(model.inner_of_cell, model.n_inner, protected=primary,
+        secondary = gauss_secondary(inner_of_cell, len(counts), protected=primary,
                                     order=order, virtual=virtual)
         hidden = primary | secondary
         if not audit:
             return hidden, secondary, None, n_repairs
-        intervals = audit_intervals(model.inner_of_cell, values, hidden,
+        intervals = audit_intervals(inner_of_cell, values, hidden,
                                     inner_values=counts, min_width=rule.min_width)
         bad = intervals.index[~intervals["ok"].to_numpy()]
         if not len(bad) or n_repairs >= max_repairs:
             return hidden, secondary, intervals, n_repairs
-        hidden_inner = hidden[model.inner_cell]
+        # inner cells not published on their own are unknown to a user
+        unknown = np.ones(len(counts), dtype=bool)
+        for c in np.flatnonzero(~hidden):
+            if len(inner_of_cell[c]) == 1:
+                unknown[inner_of_cell[c][0]] = False
         added = 0
         for f in bad:
-            inner_f = set(model.inner_of_cell[f].tolist())
+            inner_f = set(inner_of_cell[f].tolist())
             for m in np.flatnonzero(~hidden):
-                members = model.inner_of_cell[m]
+                members = inner_of_cell[m]
                 if len(members) < 2 or not inner_f.intersection(members.tolist()):
                     continue
-                sel = np.sort(members[hidden_inner[members]])
+                sel = np.sort(members[unknown[members]])
                 key = sel.tobytes()
                 if len(sel) and key not in seen:
                     seen.add(key)
