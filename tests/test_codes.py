@@ -153,3 +153,17 @@ def test_contact_types_errors_and_empty():
                                         "year": pd.Series(dtype="Int64")}))
     assert empty.empty and list(empty.columns) == ["claim_id", "contact_type", "skde_type",
                                                     "n_unknown_codes"]
+
+
+def test_contact_types_tariff_year_from_claim_dates():
+    fees = pd.DataFrame({"claim_id": [1, 2, 3], "fee_code": ["1be", "1be", "1be"],
+                         "year": [2023, 2023, 2023]})
+    claims = pd.DataFrame({"claim_id": [1, 2, 3],
+                           "date": pd.to_datetime(["2023-06-30", "2023-07-01", None])})
+    ct = contact_types(fees, claims=claims).set_index("claim_id")["contact_type"].astype(str)
+    # tariff 2022-23 still has 1be; 2023-24 does not; a claim without a date is typed
+    # without version limits
+    assert ct.to_dict() == {1: "simple_remote", 2: "unknown", 3: "simple_remote"}
+    with pytest.raises(MissingColumnsError) as ei:
+        contact_types(fees, claims=claims.drop(columns="date"))
+    assert ei.value.missing == ["date"]

@@ -6,7 +6,9 @@ types (Allmennlegetjenesten årsrapport 2023, tabell V9.1) and SKDE's
 ``1be`` (electronic simple contact) exists up to tariff year 2022 (2022–23) and
 is merged into ``1bd`` from 2023–24; the primary-care-team codes ``2a?s/t/v``,
 ``2afs/t/v`` and ``07x`` exist from tariff year 2024. A tariff year starts on
-1 July; without `tariff_year`, the claim's calendar ``year`` stands in for it.
+1 July: pass ``claims=`` to take it from each claim's date; otherwise the
+calendar ``year`` of the fee row stands in for it. A row with no year at all
+is typed without the version limits (its code's type in any tariff year).
 
 Ranking (one type per claim)
 ----------------------------
@@ -74,7 +76,8 @@ def _lookup(uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ranks, first, last
 
 
-def contact_types(fees: pd.DataFrame, *, tariff_year: int | None = None) -> pd.DataFrame:
+def contact_types(fees: pd.DataFrame, *, tariff_year: int | None = None,
+                  claims: pd.DataFrame | None = None) -> pd.DataFrame:
     """One contact type per claim from its fee codes.
 
     Parameters
@@ -83,8 +86,11 @@ def contact_types(fees: pd.DataFrame, *, tariff_year: int | None = None) -> pd.D
         Canonical KUHR fees: ``claim_id``, ``fee_code`` (lower case) and, when
         `tariff_year` is None, ``year``. Not modified.
     tariff_year : int, optional
-        Tariff year (starting 1 July) to apply to every row; by default each
-        row's ``year``.
+        Tariff year (starting 1 July) to apply to every row.
+    claims : pandas.DataFrame, optional
+        Canonical claims (``claim_id, date``): the tariff year of each fee row is
+        then taken from its claim's date (year − 1 before 1 July). Without
+        `claims` or `tariff_year`, each row's calendar ``year`` stands in.
 
     Returns
     -------
@@ -97,7 +103,7 @@ def contact_types(fees: pd.DataFrame, *, tariff_year: int | None = None) -> pd.D
     Raises
     ------
     MissingColumnsError
-        If a needed column is missing.
+        If a needed column is missing (``err.missing``).
 
     Examples
     --------
@@ -106,18 +112,29 @@ def contact_types(fees: pd.DataFrame, *, tariff_year: int | None = None) -> pd.D
     >>> contact_types(fees)[["claim_id", "contact_type", "n_unknown_codes"]].to_dict("list")
     {'claim_id': [1, 2, 3], 'contact_type': ['consultation', 'simple_remote', 'unknown'], 'n_unknown_codes': [0, 0, 2]}
     """
-    need = ["claim_id", "fee_code"] + (["year"] if tariff_year is None else [])
+    need = ["claim_id", "fee_code"] + (["year"] if tariff_year is None and claims is None
+                                       else [])
     missing = [c for c in need if c not in fees.columns]
+    if claims is not None and tariff_year is None:
+        missing += [c for c in ("claim_id", "date") if c not in claims.columns]
     if missing:
-        raise MissingColumnsError(f"contact_types() needs column(s) {missing} in `fees`; "
-                                  f"columns are {list(fees.columns)}.", missing=missing)
+        raise MissingColumnsError(f"contact_types() needs column(s) {missing}; fees has "
+                                  f"{list(fees.columns)}.", missing=missing)
     codes, uniques = pd.factorize(fees["fee_code"], use_na_sentinel=True)
     ranks, first, last = _lookup(np.asarray(uniques, dtype=object))
     ranks, first, last = (np.append(a, fill) for a, fill in ((ranks, 0), (first, 0),
                                                              (last, 9999)))
-    year = (np.full(len(fees), tariff_year, dtype=np.int64) if tariff_year is not None
-            else pd.array(fees["year"], dtype="Int64").fillna(0).to_numpy(np.int64))
-    valid = (year >= first[codes]) & (year <= last[codes])
+    if tariff_year is not None:
+        year = np.full(len(fees), tariff_year, dtype=np.int64)
+    elif claims is not None:
+        pos = pd.Index(claims["claim_id"]).get_indexer(fees["claim_id"])
+        date = pd.DatetimeIndex(claims["date"]).take(np.where(pos >= 0, pos, 0))
+        tyear = np.where(date.month < 7, date.year - 1, date.year)
+        year = np.where((pos >= 0) & ~date.isna(), tyear, -1).astype(np.int64)
+    else:
+        year = pd.array(fees["year"], dtype="Int64").fillna(-1).to_numpy(np.int64)
+    # a row without a tariff year (-1) is typed without the version limits
+    valid = (year < 0) | ((year >= first[codes]) & (year <= last[codes]))
     rank = np.where(valid, ranks[codes], 0).astype(np.int8)
     frame = pd.DataFrame({"claim_id": fees["claim_id"].to_numpy(), "rank": rank,
                           "unknown": rank == 0})
