@@ -226,7 +226,8 @@ def suppress_table(
         ``{dim: {child: parent}}`` for nested codes (municipality -> county).
     denominator_col : str, optional
         Denominator of a percentage; with ``rule.protect_differences``, cells whose
-        ``denominator - count`` is small are primary too.
+        ``denominator - count`` is small are primary too. Denominators are released as
+        given: pass only public ones (population tables), never register counts.
     primary_col : str, optional
         Boolean column marking inner cells primary for another reason (e.g. dominance).
 
