@@ -78,7 +78,8 @@ def _entry_mask(ev: pd.DataFrame, e: EntryCriterion, frames: dict[str, Any]) -> 
     if e.contact_types and m.any():
         fees = frames["kuhr_fees"]
         ids = np.unique(rec[m])
-        ct = contact_types(fees[fees["claim_id"].isin(ids)]) if fees is not None else None
+        ct = (contact_types(fees[fees["claim_id"].isin(ids)], claims=frames["kuhr_claims"])
+              if fees is not None else None)
         ok = (ct.loc[ct["contact_type"].isin(e.contact_types), "claim_id"].to_numpy(np.int64)
               if ct is not None else np.array([], np.int64))
         m &= np.isin(rec, ok)
