@@ -290,3 +290,12 @@ def test_reuses_a_given_linkage():
     assert ids(res) == ids(build_cohort(data, reference()))
     # person ids come from the linkage's person map
     assert set(res.persons["person_id"]) <= set(link.persons["person_id"])
+
+
+def test_contact_type_filter_needs_fees():
+    home = CohortDefinition("h", "2016-07-01", "2017-06-30",
+                            [EntryCriterion("kpr_kuhr", [P70], contact_types=["home_visit"])])
+    data = {k: v for k, v in delivery().items() if k != "kuhr_fees"}
+    with pytest.raises(MissingColumnsError) as ei:
+        build_cohort(data, home)
+    assert ei.value.missing == ["kuhr_fees"]

@@ -23,6 +23,7 @@ import pandas as pd
 from kprlink.codes import contact_types
 from kprlink.cohorts.definition import CohortDefinition, CohortRule, EntryCriterion
 from kprlink.cohorts.events import diagnosis_events, frames_of
+from kprlink.exceptions import MissingColumnsError
 from kprlink.linkage.keyfile import LinkageResult, link_extracts
 
 __all__ = ["CohortResult", "build_cohort"]
@@ -77,11 +78,12 @@ def _entry_mask(ev: pd.DataFrame, e: EntryCriterion, frames: dict[str, Any]) -> 
     rec = ev["record_id"].to_numpy(np.int64)
     if e.contact_types and m.any():
         fees = frames["kuhr_fees"]
+        if fees is None:
+            raise MissingColumnsError("an entry filters on contact_types, but the delivery "
+                                      "has no KUHR fee-code file", missing=["kuhr_fees"])
         ids = np.unique(rec[m])
-        ct = (contact_types(fees[fees["claim_id"].isin(ids)], claims=frames["kuhr_claims"])
-              if fees is not None else None)
-        ok = (ct.loc[ct["contact_type"].isin(e.contact_types), "claim_id"].to_numpy(np.int64)
-              if ct is not None else np.array([], np.int64))
+        ct = contact_types(fees[fees["claim_id"].isin(ids)], claims=frames["kuhr_claims"])
+        ok = ct.loc[ct["contact_type"].isin(e.contact_types), "claim_id"].to_numpy(np.int64)
         m &= np.isin(rec, ok)
     if e.service_types and m.any():
         cl = frames["kuhr_claims"]
@@ -173,7 +175,8 @@ def build_cohort(data: Any, definition: CohortDefinition, *,
     Raises
     ------
     MissingColumnsError
-        If a frame lacks a canonical column.
+        If a frame lacks a canonical column, or an entry filters on contact types
+        and the delivery has no fee-code file (``err.missing == ["kuhr_fees"]``).
     """
     frames = frames_of(data)
     if linkage is None:
