@@ -299,3 +299,15 @@ def test_contact_type_filter_needs_fees():
     with pytest.raises(MissingColumnsError) as ei:
         build_cohort(data, home)
     assert ei.value.missing == ["kuhr_fees"]
+
+
+@pytest.mark.parametrize("entry,frame,col", [
+    (EntryCriterion("kpr_kuhr", [P70], service_types=["Fastlege"]), "kuhr_claims", "service_type"),
+    (EntryCriterion("npr", [DEM], care_levels=[1]), "npr_episodes", "care_level"),
+])
+def test_filters_need_their_columns(entry, frame, col):
+    data = delivery()
+    data[frame] = data[frame].drop(columns=col)
+    with pytest.raises(MissingColumnsError) as ei:
+        build_cohort(data, CohortDefinition("f", "2016-07-01", "2017-06-30", [entry]))
+    assert ei.value.missing == [col]

@@ -64,7 +64,22 @@ class CohortResult:
                 f"{len(self.attrition) - 1} steps>")
 
 
+def _check_filters(e: EntryCriterion, frames: dict[str, Any]) -> None:
+    """The frames and columns an entry's filters need."""
+    need = []
+    if e.service_types:
+        need.append(("kuhr_claims", "service_type"))
+    if e.care_levels:
+        need.append(("npr_episodes", "care_level"))
+    missing = [col for name, col in need
+               if frames[name] is not None and col not in frames[name].columns]
+    if missing:
+        raise MissingColumnsError(f"entry {e.source!r} filters on {missing}, which the "
+                                  "delivery lacks", missing=missing)
+
+
 def _entry_mask(ev: pd.DataFrame, e: EntryCriterion, frames: dict[str, Any]) -> np.ndarray:
+    _check_filters(e, frames)
     m = (ev["source"] == e.source).to_numpy(bool)
     hit = np.zeros(len(ev), dtype=bool)
     for cl in e.codelists:
