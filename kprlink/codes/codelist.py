@@ -166,9 +166,10 @@ class CodeList:
         """
         s = codes if isinstance(codes, pd.Series) else pd.Series(list(codes), dtype="object")
         uniques, idx = distinct_codes(s)
-        hit = self._match_unique(uniques, self._parsed["codes"])  # type: ignore[attr-defined]
+        parsed = self._parsed  # type: ignore[attr-defined]
+        hit = self._match_unique(uniques, parsed["codes"])
         if self.exclude:
-            hit &= ~self._match_unique(uniques, self._parsed["exclude"])  # type: ignore[attr-defined]
+            hit &= ~self._match_unique(uniques, parsed["exclude"])
         hit = np.append(hit, False)  # index -1 (NA) -> False
         return hit[idx]
 

@@ -107,10 +107,12 @@ def contact_types(fees: pd.DataFrame, *, tariff_year: int | None = None,
 
     Examples
     --------
-    >>> fees = pd.DataFrame({"claim_id": [1, 1, 2, 3, 3], "fee_code": ["1bd", "2ad", "1be", "1be", "zz"],
+    >>> fees = pd.DataFrame({"claim_id": [1, 1, 2, 3, 3],
+    ...                      "fee_code": ["1bd", "2ad", "1be", "1be", "zz"],
     ...                      "year": [2017, 2017, 2017, 2023, 2023]})
-    >>> contact_types(fees)[["claim_id", "contact_type", "n_unknown_codes"]].to_dict("list")
-    {'claim_id': [1, 2, 3], 'contact_type': ['consultation', 'simple_remote', 'unknown'], 'n_unknown_codes': [0, 0, 2]}
+    >>> ct = contact_types(fees)
+    >>> ct["contact_type"].tolist(), ct["n_unknown_codes"].tolist()
+    (['consultation', 'simple_remote', 'unknown'], [0, 0, 2])
     """
     need = ["claim_id", "fee_code"] + (["year"] if tariff_year is None and claims is None
                                        else [])

@@ -50,8 +50,10 @@ def valid_code(code: str, system: str, *, partial: bool = False) -> bool:
 
     Examples
     --------
-    >>> valid_code("F00", "ICD-10"), valid_code("P7", "ICPC-2"), valid_code("P7", "ICPC-2", partial=True)
-    (True, False, True)
+    >>> valid_code("F00", "ICD-10"), valid_code("P7", "ICPC-2")
+    (True, False)
+    >>> valid_code("P7", "ICPC-2", partial=True)
+    True
     """
     pattern = SYSTEMS[system]
     if pattern.fullmatch(code):

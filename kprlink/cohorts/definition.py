@@ -88,7 +88,8 @@ class EntryCriterion:
         where = f"entry {self.source!r}"
         problems = []
         if self.source not in SOURCES:
-            problems.append(Problem(where, "source", "bad_source", f"source must be one of {SOURCES}"))
+            problems.append(Problem(where, "source", "bad_source",
+                                    f"source must be one of {SOURCES}"))
         if self.position not in POSITIONS:
             problems.append(Problem(where, "position", "bad_position",
                                     f"position must be one of {POSITIONS}, got {self.position!r}"))
@@ -102,7 +103,8 @@ class EntryCriterion:
             problems.append(Problem(where, "contact_types", "kuhr_only",
                                     "contact_types/service_types apply to kpr_kuhr only"))
         if self.source == "kpr_kuhr" and self.care_levels:
-            problems.append(Problem(where, "care_levels", "npr_only", "care_levels apply to npr only"))
+            problems.append(Problem(where, "care_levels", "npr_only",
+                                    "care_levels apply to npr only"))
         if problems:
             raise SpecError("invalid entry criterion", problems)
         for f in ("codelists", "contact_types", "service_types", "care_levels"):
@@ -255,7 +257,8 @@ class CohortDefinition:
                                     f"unknown attributes {bad}; known {list(ATTRIBUTES)}"))
         names = [r.name for r in self.rules]
         if len(set(names)) != len(names):
-            problems.append(Problem(where, "rules", "duplicate_rule_name", "rule names must differ"))
+            problems.append(Problem(where, "rules", "duplicate_rule_name",
+                                    "rule names must differ"))
         if problems:
             raise SpecError(f"invalid cohort definition {self.name!r}", problems)
         object.__setattr__(self, "window_start", start)
