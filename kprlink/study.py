@@ -288,6 +288,12 @@ def _suppress(cells: pd.DataFrame, at: AnalysisTable, rule: DisclosureSpec
             gaps = inner.loc[inner["population"].isna(), dims].astype(str)
             raise SpecError("the population table has no denominator for "
                             f"{len(gaps)} cell(s).", gaps.agg("; ".join, axis=1).tolist())
+        # keep the cells' order of levels (age bands in age order, not alphabetical)
+        inner = inner.astype({d: pd.CategoricalDtype(
+            [str(c) for c in (cells[d].cat.categories
+                              if isinstance(cells[d].dtype, pd.CategoricalDtype)
+                              else pd.unique(cells[d].dropna()))], ordered=True)
+            for d in dims})
         rr = kl.release_rates(inner, dims=dims, rule=_rule(rule), count_col=at.count_col,
                               denom_col="population", audit=True)
         table, res = rr.released, rr.suppression

@@ -1,6 +1,6 @@
 """``kprlink demo --out DIR``: the dementia study on a small synthetic Norway.
 
-Generates a synthetic delivery (scale 0.002 ≈ 10,500 persons by default) in
+Generates a synthetic delivery (scale 0.01 ≈ 52,600 persons by default) in
 a work folder beside ``--out``, then runs the shipped study
 ``dementia_2016_2017`` (``kprlink/studies``, the repository's ``studies/``)
 on it and writes the release to ``--out``.
@@ -20,8 +20,8 @@ DEMO_STUDY = "dementia_2016_2017"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``kprlink demo``."""
     p.add_argument("--out", type=Path, required=True, help="output folder for the release")
-    p.add_argument("--scale", type=float, default=0.002,
-                   help="share of Norway to synthesise (default 0.002 ≈ 10,500 persons)")
+    p.add_argument("--scale", type=float, default=0.01,
+                   help="share of Norway to synthesise (default 0.01 ≈ 52,600 persons)")
     p.add_argument("--seed", type=int, default=2017, help="random seed (default 2017)")
     p.add_argument("--work", type=Path, default=None,
                    help="folder for the synthetic delivery and person-level data "
