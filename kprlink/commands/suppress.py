@@ -12,7 +12,7 @@ import pandas as pd
 from kprlink.disclosure.release import write_release_log
 from kprlink.disclosure.rules import SuppressionRule
 from kprlink.disclosure.secondary import suppress_table
-from kprlink.exceptions import DisclosureError, ReleaseRefusedError
+from kprlink.exceptions import DisclosureError, KprlinkError, ReleaseRefusedError
 
 NAME = "suppress"
 HELP = ("Protect a table of inner cells: write the full table with all margins (Total), "
@@ -57,7 +57,13 @@ def run(args: argparse.Namespace) -> int:
                               ["give a CSV file with a header row; use --sep to name "
                                "the separator"]) from None
     rule = SuppressionRule(max_n=args.max_n, protect_zeros=args.protect_zeros)
-    res = suppress_table(cells, dims, count_col=args.count, rule=rule, audit=True)
+    try:
+        res = suppress_table(cells, dims, count_col=args.count, rule=rule, audit=True)
+    except KprlinkError as err:
+        # name the file and the columns it has, so the user can fix the call
+        hint = (f"{path} has columns {list(cells.columns)}; name them in --dims and --count"
+                f" (one row per inner cell, counts as whole numbers >= 0)")
+        raise DisclosureError(f"{path}: {err.headline}", [*err.problems, hint]) from None
     if not res.ok:
         raise ReleaseRefusedError(f"{path}: release refused, the audit found recoverable "
                                   "cells; nothing was written.", res.problems())
