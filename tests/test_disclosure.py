@@ -454,3 +454,21 @@ def test_singleton_cannot_recover_its_neighbour(singletons):
         assert width >= 1 and res.n_secondary == 4
     else:  # without singleton handling the contributor of the 1 learns the 3 exactly
         assert width == 0 and res.n_secondary == 2
+
+
+def test_audit_public_linprog_path_gives_the_same_intervals(monkeypatch):
+    # the warm-started solver uses scipy's private HiGHS bindings; the public
+    # linprog(method="highs") fallback must give the same pattern and intervals
+    from kprlink.disclosure import audit as audit_mod
+
+    rng = np.random.default_rng(3)
+    cells = pd.DataFrame([(f"r{i}", f"c{j}", int(rng.choice([0, 1, 2, 3, 7, 12, 30])))
+                          for i in range(6) for j in range(5)], columns=["r", "c", "n"])
+    rule = kl.SuppressionRule(max_n=3)
+    fast = kl.suppress_table(cells, ["r", "c"], count_col="n", rule=rule)
+    monkeypatch.setattr(audit_mod, "_USE_PRIVATE_HIGHS", False)
+    slow = kl.suppress_table(cells, ["r", "c"], count_col="n", rule=rule)
+    assert (fast.table["status"].astype(str) == slow.table["status"].astype(str)).all()
+    assert len(fast.audit) > 0
+    pd.testing.assert_frame_equal(fast.audit.reset_index(drop=True),
+                                  slow.audit.reset_index(drop=True))

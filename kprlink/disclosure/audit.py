@@ -20,6 +20,11 @@ from kprlink.disclosure._model import TOTAL, build_model
 from kprlink.exceptions import DisclosureError, MissingColumnsError
 
 
+#: Use scipy's private HiGHS bindings for warm-started re-solves when they load; the
+#: tests switch this off to check the public ``linprog`` path gives the same intervals.
+_USE_PRIVATE_HIGHS = True
+
+
 class _ComponentLP:
     """min c'z subject to A z = b, z >= 0, re-solved for many objectives.
 
@@ -34,10 +39,18 @@ class _ComponentLP:
         self.x: np.ndarray | None = None  # solution of the last solve
         self.prev = np.zeros(0, dtype=np.int32)  # nonzero costs of the last objective
         self.h = None
-        try:  # pragma: no branch
-            from scipy.optimize._highspy import _core as hc
-        except ImportError:  # pragma: no cover - older or newer scipy
+        if not _USE_PRIVATE_HIGHS:
             return
+        try:
+            self._setup_highs(a, b)
+        except (ImportError, AttributeError, TypeError, ValueError):
+            # scipy's bundled HiGHS bindings are private and change between releases:
+            # fall back to the public linprog(method="highs"), slower but the same LP
+            self.h = None
+
+    def _setup_highs(self, a: sparse.csr_matrix, b: np.ndarray) -> None:
+        from scipy.optimize._highspy import _core as hc
+
         self.hc = hc
         h = hc._Highs()
         h.setOptionValue("output_flag", False)
@@ -62,13 +75,14 @@ class _ComponentLP:
     def minimise(self, obj_local: np.ndarray, sense: float) -> float:
         cvec = np.zeros(self.n)
         np.add.at(cvec, obj_local, sense)
-        if self.h is None:  # pragma: no cover - fallback path
+        if self.h is None:
             res = linprog(cvec, A_eq=self.a, b_eq=self.b, bounds=(0, None), method="highs")
             self.x = None
             if res.status == 3:
                 return -np.inf
             if res.status != 0:
                 raise DisclosureError(f"audit LP failed: {res.message}", [str(res.status)])
+            self.x = np.asarray(res.x, dtype=float)
             return float(res.fun)
         hc = self.hc
         # change only the costs that differ from the previous objective
