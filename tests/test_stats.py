@@ -266,3 +266,19 @@ def test_funnel_limits_errors():
     assert len(err.value.problems) == 2
     with pytest.raises(kl.SpecError):
         kl.funnel_limits([10], target=0.1, kind="normal")
+
+
+def test_standardise_direct_reproduces_a_published_worked_example():
+    # Worked example of canregtools::ageadjust (gamma method = Fay & Feuer 1997), reference
+    # page of the R package: cases 50, 60, 45, 70; population 1000, 1200, 1100, 900;
+    # standard 800, 1000, 1100, 900; per 100,000 it prints cr 5357.143,
+    # asr 5394.737, asr_lci 4709.493, asr_uci 6154.046.
+    df = pd.DataFrame({"age_band": ["a", "b", "c", "d"], "n": [50, 60, 45, 70],
+                       "person_years": [1000, 1200, 1100, 900]})
+    std = pd.DataFrame({"age_band": ["a", "b", "c", "d"],
+                        "population": [800, 1000, 1100, 900]})
+    out = kl.standardise_direct(df, std, per=100_000).iloc[0]
+    assert round(float(out["crude_rate"]), 3) == 5357.143
+    assert round(float(out["std_rate"]), 3) == 5394.737
+    assert round(float(out["lower"]), 3) == 4709.493
+    assert round(float(out["upper"]), 3) == 6154.046
