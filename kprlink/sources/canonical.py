@@ -131,8 +131,30 @@ def _as_string(s: pd.Series) -> pd.Series:
         if whole:
             return vals.astype("Int64").astype(STRING_DTYPE)
     if pd.api.types.is_object_dtype(s.dtype):
+        fast = _object_strings(s)
+        if fast is not None:
+            return fast
         s = s.map(lambda v: v.decode("latin-1") if isinstance(v, bytes) else v)
     return s.astype(STRING_DTYPE)
+
+
+def _object_strings(s: pd.Series) -> pd.Series | None:
+    """An object column of text (and missing values) as string[pyarrow], via Arrow.
+
+    None when the column holds anything else (bytes, numbers, dates): those take
+    the per-value path, which decodes bytes as latin-1 and writes other values
+    as text.
+    """
+    try:
+        arr = pa.array(s.to_numpy(dtype=object), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return None
+    if pa.types.is_null(arr.type):
+        arr = pa.nulls(len(arr), pa.large_string())
+    elif not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    return pd.Series(pd.arrays.ArrowStringArray(arr.cast(pa.large_string())),
+                     index=s.index, dtype=STRING_DTYPE)
 
 
 def _numeric(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -301,10 +323,19 @@ def _convert_time(s: pd.Series, col: Column, ledger: Ledger) -> pd.Series:
 
 
 def _convert_bool(s: pd.Series, col: Column, ledger: Ledger) -> pd.Series:
+    miss = [float(c) for c in col.missing_codes if _is_number(c)]
+    if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+        # Numbers (Parquet, typed CSV): 1/0, missing codes <NA>, anything else bad.
+        num, _ = _numeric(s)
+        is_missing = _isin(num, miss)
+        one, zero = _isin(num, [1.0]), _isin(num, [0.0])
+        bad = num.notna().to_numpy(bool) & ~(one | zero | is_missing)
+        _flag(ledger, col, bad, "invalid_value", "value is not 1/0 (yes/no)",
+              "Booleans should be 1 (yes) or 0 (no); 9 = not reported.")
+        return pd.Series(pd.arrays.BooleanArray(one, ~(one | zero)), index=s.index)
     txt = _as_string(s).str.strip().str.lower()
     txt = txt.mask(txt == "")
     num = pd.to_numeric(txt, errors="coerce")
-    miss = [float(c) for c in col.missing_codes if _is_number(c)]
     is_missing = num.isin(miss).fillna(False).to_numpy(bool)
     txt = txt.mask(num.notna(), num.astype("Float64").astype(STRING_DTYPE)
                    .str.replace(r"\.0$", "", regex=True))

@@ -153,7 +153,7 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
             return pd.BooleanDtype()
         return None
 
-    df = table.to_pandas(types_mapper=mapper, self_destruct=True)
+    df = table.to_pandas(types_mapper=mapper, self_destruct=True, date_as_object=False)
     for c in df.columns:
         if pd.api.types.is_datetime64_any_dtype(df[c].dtype) and df[c].dtype != "datetime64[ns]":
             s = df[c]
