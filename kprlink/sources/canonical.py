@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kprlink.sources._contract import Column, Contract, alias_key
+from kprlink.sources._distinct import distinct_key, on_distinct
 from kprlink.sources.validation import Ledger
 
 __all__ = ["normalise_codes", "to_canonical", "CODE_PATTERNS", "STRING_DTYPE"]
@@ -94,6 +95,24 @@ def normalise_codes(values: pd.Series, *, system: str | pd.Series | None = "ICD-
     ['2ad', '11ak']
     """
     raw = _as_string(values)
+    sys_ = None
+    if not fee:
+        sys_ = (pd.Series(system, index=values.index, dtype="object")
+                if not isinstance(system, pd.Series) else system.astype("object"))
+        sys_ = sys_.reindex(values.index)
+    key = distinct_key(raw) if sys_ is None else distinct_key(raw, sys_)
+
+    def rows(pos: np.ndarray) -> pd.DataFrame:
+        return _normalise_rows(raw.iloc[pos].reset_index(drop=True),
+                               None if sys_ is None else sys_.iloc[pos].reset_index(drop=True),
+                               fee)
+
+    return on_distinct(rows, key, values.index)
+
+
+def _normalise_rows(raw: pd.Series, sys_: pd.Series | None, fee: bool) -> pd.DataFrame:
+    """:func:`normalise_codes` on text `raw` (RangeIndex), row by row vectorised."""
+    values = raw
     blank = raw.isna() | (raw.str.strip() == "")
     raw = raw.mask(blank)
     code = raw.str.replace(_STRIP, "", regex=True)
@@ -101,9 +120,7 @@ def normalise_codes(values: pd.Series, *, system: str | pd.Series | None = "ICD-
     if fee:
         valid = code.str.fullmatch(CODE_PATTERNS["fee"])
     else:
-        sys_ = (pd.Series(system, index=values.index, dtype="object")
-                if not isinstance(system, pd.Series) else system.astype("object"))
-        sys_ = sys_.reindex(values.index)
+        assert sys_ is not None
         icpc = (sys_ == "ICPC-2").to_numpy(bool)
         if icpc.any():
             proc = code.str.fullmatch(r"-?[3-6][0-9]").fillna(False).to_numpy(bool) & icpc
@@ -228,7 +245,13 @@ def _is_number(v: object) -> bool:
 
 
 def _convert_str(s: pd.Series, col: Column) -> pd.Series:
-    txt = _as_string(s).str.strip()
+    txt = _as_string(s)
+    return on_distinct(lambda pos: _str_rows(txt.iloc[pos].reset_index(drop=True), col),
+                       distinct_key(txt), s.index)
+
+
+def _str_rows(txt: pd.Series, col: Column) -> pd.Series:
+    txt = txt.str.strip()
     miss = [str(c) for c in col.missing_codes] + [""]
     txt = txt.mask(txt.isin(miss))
     if "municipality" in col.name:
@@ -245,17 +268,21 @@ def _convert_category(s: pd.Series, col: Column, ledger: Ledger,
         return txt.astype("category")
     canon = {alias_key(v): v for v in col.values}
     canon.update(_CATEGORY_RECODE.get(f"{contract.source}.{col.name}", {}))
-    uniq = pd.unique(txt.dropna())
-    lookup = {u: canon.get(alias_key(u), canon.get(u)) for u in uniq}
-    mapped = txt.map(lookup)
-    unknown = (txt.notna() & mapped.isna()).to_numpy(bool)
+    codes, uniq = pd.factorize(txt, use_na_sentinel=True)
+    cats = sorted(col.values)
+    position = {c: i for i, c in enumerate(cats)}
+    lookup = [canon.get(alias_key(u), canon.get(u)) for u in uniq]
+    # Category code of each distinct value (-1: unknown), then of each row.
+    ucode = np.array([position.get(v, -1) if v is not None else -1 for v in lookup] + [-1],
+                     dtype=np.int64)
+    row_code = ucode[codes]  # codes == -1 (missing) picks the trailing -1
+    unknown = (codes >= 0) & (row_code < 0)
     reason = "unknown_service_code" if col.name == "service_code" else "invalid_value"
     _flag(ledger, col, unknown, reason,
           f"value outside the allowed set {sorted(col.values)}",
           "See docs/formats.md for the value set.")
-    cats = pd.CategoricalDtype(sorted(col.values))
-    return pd.Series(pd.Categorical(mapped.astype("object").where(mapped.notna(), None),
-                                    dtype=cats), index=s.index)
+    return pd.Series(pd.Categorical.from_codes(row_code, dtype=pd.CategoricalDtype(cats)),
+                     index=s.index)
 
 
 def _convert_date(s: pd.Series, col: Column, ledger: Ledger) -> tuple[pd.Series, pd.Series]:

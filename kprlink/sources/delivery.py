@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, fields
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from kprlink.exceptions import Problem, ValidationError
+from kprlink.sources._projection import check_columns
 from kprlink.sources.canonical import STRING_DTYPE
 from kprlink.sources.validation import _REASON_COLUMNS, _TABLE_COLUMNS
 from kprlink.sources.validation import N_ROWS_SHOWN, ValidationReport, raise_fatal
@@ -139,7 +141,8 @@ def _drop_orphans(frames: dict[str, list[pd.DataFrame]], report: ValidationRepor
     return report
 
 
-def read_delivery(path: str | Path) -> Delivery:
+def read_delivery(path: str | Path, *,
+                  columns: Mapping[str, Collection[str] | None] | None = None) -> Delivery:
     """Read every file of a delivery folder to the canonical schema.
 
     Top-level files only: sub-folders (the synthetic generator's ``truth/``) are
@@ -153,6 +156,15 @@ def read_delivery(path: str | Path) -> Delivery:
     ----------
     path : str or Path
         A delivery folder, or a single file.
+    columns : mapping of str to collection of str (or None), optional
+        A projected read: Delivery field to the canonical columns to load
+        (None: all columns of that frame); see :func:`read_extract`. Every
+        file is still read and validated with its validation columns (required,
+        unique key, dates), so the same rows are kept and excluded and every
+        exclusion is counted; fields not named get only those columns (NPR's
+        long frames are not built unless named). For a folder written by
+        :func:`import_delivery` (already validated, report stored), only the
+        named frames are loaded. Default: everything.
 
     Returns
     -------
@@ -181,10 +193,12 @@ def read_delivery(path: str | Path) -> Delivery:
     from kprlink.sources.readers import detect_format
 
     root = Path(path)
+    if columns is not None:
+        check_columns(columns, root.name)
     if not root.exists():
         raise FileNotFoundError(2, "No such file or directory", str(root))
     if root.is_dir() and (root / MANIFEST).is_file():
-        return _read_imported(root)
+        return _read_imported(root, columns)
     files = [root] if root.is_file() else sorted(p for p in root.iterdir() if p.is_file())
     frames: dict[str, list[pd.DataFrame]] = {}
     reports: list[ValidationReport] = []
@@ -209,7 +223,7 @@ def read_delivery(path: str | Path) -> Delivery:
                 unclassified.append(f.name)
                 continue
         try:
-            res = read_extract(f)
+            res = read_extract(f, columns=columns)
         except ValidationError as err:
             if [p for p in err.problems if getattr(p, "reason", "") == "unknown_contract"]:
                 unclassified.append(f.name)
@@ -299,15 +313,19 @@ def _string_storage(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _read_imported(root: Path) -> Delivery:
+def _read_imported(root: Path,
+                   columns: Mapping[str, Collection[str] | None] | None = None) -> Delivery:
     m = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
     if m.get("kprlink_import") != 1:
         raise ValidationError(f"{root / MANIFEST}: unknown manifest version",
                               [Problem(MANIFEST, None, "unknown_manifest",
                                        f"kprlink_import = {m.get('kprlink_import')!r}",
                                        hint="Import the delivery again.")])
-    frames = {f: _string_storage(pd.read_parquet(root / name))
-              for f, name in m["frames"].items()}
+    frames = {f: _string_storage(pd.read_parquet(root / name,
+                                                 columns=_imported_columns(root / name,
+                                                                           columns[f])
+                                                 if columns is not None else None))
+              for f, name in m["frames"].items() if columns is None or f in columns}
     table = pd.DataFrame(m["table"], columns=_TABLE_COLUMNS)
     for c in ("rows_in", "kept", "repaired", "excluded"):
         table[c] = table[c].astype("int64")
@@ -322,3 +340,14 @@ def _read_imported(root: Path) -> Delivery:
     files = pd.DataFrame(m["files"], columns=_FILE_COLUMNS)
     files["rows"] = files["rows"].astype("int64")
     return Delivery(path=root, files=files, report=report, **frames)
+
+
+def _imported_columns(path: Path, wanted: Collection[str] | None) -> list[str] | None:
+    """Stored columns of an imported frame for `wanted` (codes with companions)."""
+    if wanted is None:
+        return None
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(path).names
+    want = set(wanted) | {f"{c}_{s}" for c in wanted for s in ("original", "valid")}
+    return [n for n in names if n in want]

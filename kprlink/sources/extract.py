@@ -11,7 +11,7 @@ canonical frame are split: NPR episodes give ``npr_diagnoses`` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -23,6 +23,7 @@ from kprlink.exceptions import ValidationError
 from kprlink.sources import keyfile, kpr_ho, kpr_kuhr, npr, population
 from kprlink.sources._contract import Contract
 from kprlink.sources._legacy_kuhr import legacy_dates, split_legacy
+from kprlink.sources._projection import Projection, check_columns, projection_for
 from kprlink.sources._npr_long import npr_diagnoses_long, npr_procedures_long, wide_columns
 from kprlink.sources.canonical import to_canonical
 from kprlink.sources.readers import RawFrame, detect_format, read_header, read_raw
@@ -137,7 +138,9 @@ def peek_columns(path: Path, fmt: str, encoding: str | None,
 
 
 def read_extract(path: str | Path, contract: Contract | str | None = None, *,
-                 encoding: str | None = None, sep: str | None = None) -> ExtractResult:
+                 encoding: str | None = None, sep: str | None = None,
+                 columns: Mapping[str, Collection[str] | None] | None = None
+                 ) -> ExtractResult:
     """Read one extract file (CSV, Parquet, SAS, SPSS, Stata) to its canonical schema.
 
     Parameters
@@ -151,6 +154,13 @@ def read_extract(path: str | Path, contract: Contract | str | None = None, *,
         Text encoding (CSV, SAS, SPSS); detected when not given.
     sep : str, optional
         CSV separator; detected from the header when not given.
+    columns : mapping of str to collection of str (or None), optional
+        A projection: Delivery field (``"kuhr_claims"``, ``"npr_diagnoses"``…)
+        to the canonical columns to load (None: all of that frame). The
+        validation columns (required, unique key, dates the row checks compare)
+        are always read, so the same rows are kept and excluded as in a full
+        read; repairs of optional columns not read are not counted. NPR's long
+        frames are built only when named. Default: everything.
 
     Returns
     -------
@@ -162,7 +172,8 @@ def read_extract(path: str | Path, contract: Contract | str | None = None, *,
     MissingRequiredColumnsError
         If required columns are missing (``err.missing``, ``err.problems``).
     ValidationError
-        If the file cannot be read or matches no contract (``err.problems``).
+        If the file cannot be read or matches no contract, or `columns` names
+        an unknown frame or column (``err.problems``).
 
     Examples
     --------
@@ -174,6 +185,8 @@ def read_extract(path: str | Path, contract: Contract | str | None = None, *,
     ('keyfile.key', [11, 12], ';')
     """
     p = Path(path)
+    if columns is not None:
+        check_columns(columns, p.name)
     if not p.is_file():
         raise FileNotFoundError(2, "No such file", str(p))
     fmt = detect_format(p)
@@ -184,8 +197,10 @@ def read_extract(path: str | Path, contract: Contract | str | None = None, *,
         probe = Ledger(name, "?", 0)
         check_separator(p, encoding, sep, probe)
         raise_fatal(probe.fatal, [], name)
-    if chosen is None and fmt is not None:
+    cols: list[str] | None = None
+    if fmt is not None and (chosen is None or columns is not None):
         cols = peek_columns(p, fmt, encoding, sep)
+    if chosen is None and fmt is not None:
         if cols is None:
             probe = Ledger(name, "?", 0)
             raw = read_raw(p, contract=None, ledger=probe, encoding=encoding, sep=sep,
@@ -198,13 +213,14 @@ def read_extract(path: str | Path, contract: Contract | str | None = None, *,
             raise ValidationError(f"{name} matches no kprlink contract.", [
                 _no_contract_problem(name, cols)])
     assert chosen is not None
+    proj = projection_for(chosen, cols if raw is None else None, columns)
     ledger = Ledger(name, chosen.name, 0)
     if raw is None:
         raw = read_raw(p, contract=chosen, ledger=ledger, encoding=encoding, sep=sep,
-                       fmt=fmt)
+                       fmt=fmt, columns=proj.delivered)
     raise_fatal(ledger.fatal, [], name)
     assert raw is not None
-    return _from_raw(raw, chosen, name)
+    return _from_raw(raw, chosen, name, proj)
 
 
 def _no_contract_problem(name: str, cols: list[str]) -> object:
@@ -217,7 +233,8 @@ def _no_contract_problem(name: str, cols: list[str]) -> object:
                    "the contract's aliases (see docs/formats.md).")
 
 
-def _from_raw(raw: RawFrame, contract: Contract, name: str) -> ExtractResult:
+def _from_raw(raw: RawFrame, contract: Contract, name: str,
+              proj: Projection = Projection()) -> ExtractResult:
     """Canonical frames and report from a raw frame (raises on fatal problems)."""
     df = raw.data
     if not (isinstance(df.index, pd.RangeIndex) and df.index.start == 0
@@ -235,13 +252,16 @@ def _from_raw(raw: RawFrame, contract: Contract, name: str) -> ExtractResult:
     check_rows(canon, contract.name, ledger)
     check_unique(canon, contract.unique, ledger)
     keep, report = ledger.finish()
-    data = canon if keep.all() else canon.loc[keep].reset_index(drop=True)
+    canon = proj.select(canon, contract)
+    data = canon if keep.all() else _take_rows(canon, np.flatnonzero(keep))
     frames: dict[str, pd.DataFrame]
     if contract is npr.EPISODES:
         wide = wide_columns(data)
-        frames = {"npr_episodes": data.drop(columns=wide),
-                  "npr_diagnoses": npr_diagnoses_long(data),
-                  "npr_procedures": npr_procedures_long(data)}
+        frames = {"npr_episodes": data.drop(columns=wide)}
+        for field_, build in (("npr_diagnoses", npr_diagnoses_long),
+                              ("npr_procedures", npr_procedures_long)):
+            if proj.derived is None or field_ in proj.derived:
+                frames[field_] = build(data)
         data = frames["npr_episodes"]
     elif contract is kpr_kuhr.LEGACY_KUHR:
         frames, derived = split_legacy(data, rows[keep], file=name)
@@ -255,3 +275,10 @@ def _from_raw(raw: RawFrame, contract: Contract, name: str) -> ExtractResult:
     # Delivered 1-based row number of each kept row (internal: for later checks).
     object.__setattr__(result, "_kept_rows", rows[keep])
     return result
+
+
+def _take_rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+    """Rows at `positions` with a fresh RangeIndex (one copy, not two)."""
+    out = frame.take(positions)
+    out.index = pd.RangeIndex(len(out))
+    return out

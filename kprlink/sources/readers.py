@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,7 +166,7 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
 
 
 def _read_csv(path: Path, contract: Contract | None, encoding: str | None, sep: str | None,
-              ledger: Ledger) -> RawFrame | None:
+              ledger: Ledger, columns: Sequence[str] | None = None) -> RawFrame | None:
     with path.open("rb") as fh:
         sample = fh.read(_SAMPLE)
     enc = encoding or sniff_encoding(sample)
@@ -186,6 +187,8 @@ def _read_csv(path: Path, contract: Contract | None, encoding: str | None, sep: 
         read = pacsv.ReadOptions(encoding="utf8" if enc_ in ("utf-8", "utf-8-sig") else enc_,
                                  block_size=1 << 24)
         conv = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
+                                    include_columns=list(columns) if columns is not None
+                                    else None,
                                     null_values=_NULLS, quoted_strings_can_be_null=True,
                                     timestamp_parsers=[pacsv.ISO8601])
         return pacsv.read_csv(path, read_options=read, parse_options=parse,
@@ -241,9 +244,12 @@ def _read_stat(path: Path, fmt: str, encoding: str | None) -> tuple[pd.DataFrame
 
 def read_raw(path: str | Path, *, contract: Contract | None, ledger: Ledger,
              encoding: str | None = None, sep: str | None = None,
-             fmt: str | None = None) -> RawFrame | None:
+             fmt: str | None = None,
+             columns: Sequence[str] | None = None) -> RawFrame | None:
     """Read `path` with its delivered column names; fatal problems go to `ledger`.
 
+    `columns` (delivered names) limits what is read: CSV and Parquet read only
+    those columns, other formats read every column and keep those.
     Returns None when the file cannot be read (the reason is in ``ledger.fatal``).
     """
     p = Path(path)
@@ -254,11 +260,14 @@ def read_raw(path: str | Path, *, contract: Contract | None, ledger: Ledger,
                     f"Use one of {', '.join(s for v in FORMATS.values() for s in v)}.")
         return None
     if fmt == "csv":
-        return _read_csv(p, contract, encoding, sep, ledger)
+        return _read_csv(p, contract, encoding, sep, ledger, columns)
     try:
         if fmt == "parquet":
-            return RawFrame(_to_pandas(_read_parquet_table(p)), "parquet", None, None)
+            return RawFrame(_to_pandas(_read_parquet_table(p, columns)), "parquet", None,
+                            None)
         df, enc = _read_stat(p, fmt, encoding)
+        if columns is not None:
+            df = df[[c for c in df.columns if c in set(columns)]]
     except (OSError, ValueError, pa.ArrowException, Exception) as err:  # noqa: BLE001
         if isinstance(err, (FileNotFoundError, PermissionError)):
             raise
@@ -269,7 +278,7 @@ def read_raw(path: str | Path, *, contract: Contract | None, ledger: Ledger,
     return RawFrame(df, fmt, enc, None)
 
 
-def _read_parquet_table(path: Path) -> pa.Table:
+def _read_parquet_table(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
     import pyarrow.parquet as pq
 
-    return pq.read_table(path)
+    return pq.read_table(path, columns=list(columns) if columns is not None else None)
