@@ -6,7 +6,8 @@ from the four files it needs (KUHR claims and diagnoses, NPR episodes, key):
 
 * kprlink: ``read_delivery`` (canonical schema, validation, after-death
   exclusions) + ``build_cohort`` (key-file linkage with diagnostics, events,
-  attrition);
+  attrition); run twice: a projected read (``columns=cohort_columns(definition)``,
+  what ``build_cohort(folder, definition)`` does) and a full read (every column);
 * DuckDB: one SQL query over the same Parquet files (unpivot of the NPR
   ``tilstand_*`` columns, code normalisation, window, after-death rule, latest
   key delivery wins).
@@ -81,21 +82,25 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _run_kprlink(folder: str, q: mp.Queue) -> None:
-    from kprlink.cohorts import CohortDefinition, build_cohort
+def _run_kprlink(folder: str, projected: bool, q: mp.Queue) -> None:
+    from kprlink.cohorts import CohortDefinition, build_cohort, cohort_columns
     from kprlink.sources import read_delivery
 
     base = _peak_mb()
     t = time.perf_counter()
-    delivery = read_delivery(folder)
+    definition = CohortDefinition.from_toml(COHORT)
+    delivery = read_delivery(folder, columns=cohort_columns(definition) if projected
+                             else None)
     t_read = time.perf_counter() - t
-    res = build_cohort(delivery, CohortDefinition.from_toml(COHORT))
+    res = build_cohort(delivery, definition)
     wall = time.perf_counter() - t
-    sys.stdout.write(f"kprlink  read_delivery {t_read:.2f} s, build_cohort {wall - t_read:.2f} s\n")
+    name = "kprlink" if projected else "kl-full"
+    sys.stdout.write(f"{name:8s} read_delivery {t_read:.2f} s, build_cohort "
+                     f"{wall - t_read:.2f} s\n")
     sys.stdout.flush()
     pairs = {(_i(k), _i(n)) for k, n in zip(res.persons["kpr_id"], res.persons["npr_id"],
                                            strict=True)}
-    q.put(("kprlink", wall, _peak_mb(), base, pairs))
+    q.put((name, wall, _peak_mb(), base, pairs))
 
 
 def _run_duckdb(folder: str, threads: int, q: mp.Queue) -> None:
@@ -150,14 +155,16 @@ def main(argv: list[str] | None = None) -> int:
             link.symlink_to((full / f"{f}.parquet").resolve())
     size = sum((full / f"{f}.parquet").stat().st_size for f in FILES) / 2**20
     sys.stdout.write(f"files: {', '.join(FILES)} ({size:.0f} MiB Parquet)\n")
-    k = _spawn(_run_kprlink, str(view))
+    k = _spawn(_run_kprlink, str(view), True)
+    full = _spawn(_run_kprlink, str(view), False)
     d = _spawn(_run_duckdb, str(view), a.threads)
-    for name, wall, peak, base, pairs in (k, d):
+    for name, wall, peak, base, pairs in (k, full, d):
         sys.stdout.write(f"{name:8s} wall {wall:7.2f} s   peak RSS {peak:8.0f} MiB "
                          f"(start {base:.0f} MiB)   persons {len(pairs):,}\n")
     sys.stdout.write(f"ratio kprlink/duckdb: wall {k[1] / d[1]:.2f}x, peak RSS "
                      f"{k[2] / d[2]:.2f}x (duckdb threads={a.threads})\n")
-    same = k[4] == d[4]
+    sys.stdout.write(f"ratio full read/duckdb: wall {full[1] / d[1]:.2f}x\n")
+    same = k[4] == d[4] == full[4]
     sys.stdout.write(f"same persons: {same}"
                      + ("" if same else f" (only kprlink {len(k[4] - d[4])}, "
                                         f"only duckdb {len(d[4] - k[4])})") + "\n")

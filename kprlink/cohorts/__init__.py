@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kprlink.cohorts.build import CohortResult, build_cohort
+from kprlink.cohorts.build import CohortResult, build_cohort, cohort_columns
 from kprlink.cohorts.definition import (
     ATTRIBUTES,
     RULE_KINDS,
@@ -13,4 +13,5 @@ from kprlink.cohorts.definition import (
 from kprlink.cohorts.events import EVENT_COLUMNS, diagnosis_events
 
 __all__ = ["ATTRIBUTES", "EVENT_COLUMNS", "RULE_KINDS", "CohortDefinition", "CohortResult",
-           "CohortRule", "EntryCriterion", "build_cohort", "diagnosis_events"]
+           "CohortRule", "EntryCriterion", "build_cohort", "cohort_columns",
+           "diagnosis_events"]

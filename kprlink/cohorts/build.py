@@ -14,6 +14,7 @@ and excluded):
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,38 @@ from kprlink.cohorts.events import diagnosis_events, frames_of
 from kprlink.exceptions import MissingColumnsError
 from kprlink.linkage.keyfile import LinkageResult, link_extracts
 
-__all__ = ["CohortResult", "build_cohort"]
+__all__ = ["CohortResult", "build_cohort", "cohort_columns"]
+
+#: Canonical columns the builder and its key-file linkage read, by Delivery field.
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    "kuhr_claims": ("kpr_id", "claim_id", "date", "year", "sex", "sex_corrected",
+                    "birth_year", "death_date", "municipality", "service_type"),
+    "kuhr_diagnoses": ("claim_id", "code", "system", "is_main", "position"),
+    "npr_episodes": ("npr_id", "episode_id", "date_in", "date_out", "year", "sex",
+                     "birth_year", "death_date", "municipality", "care_level"),
+    "npr_diagnoses": ("episode_id", "npr_id", "condition", "slot", "code", "is_main"),
+    "key": ("npr_id", "kpr_id", "delivery"),
+}
+
+
+def cohort_columns(definition: CohortDefinition) -> dict[str, tuple[str, ...] | None]:
+    """The projection (Delivery field → canonical columns) a cohort build needs.
+
+    Pass it to ``read_delivery(path, columns=...)`` to read only what
+    :func:`build_cohort` uses; KUHR fee codes are included when an entry
+    filters on contact types.
+
+    >>> from kprlink.codes import CodeList
+    >>> dem = CodeList("dementia", "ICD-10", ["F00-F03", "G30"])
+    >>> d = CohortDefinition("dem", "2016-07-01", "2017-06-30", [EntryCriterion("npr", [dem])])
+    >>> sorted(cohort_columns(d))
+    ['key', 'kuhr_claims', 'kuhr_diagnoses', 'npr_diagnoses', 'npr_episodes']
+    """
+    out: dict[str, tuple[str, ...] | None] = dict(_COLUMNS)
+    if any(e.contact_types for e in definition.entry):
+        out["kuhr_fees"] = None
+    return out
+
 
 
 @dataclass(frozen=True)
@@ -176,8 +208,11 @@ def build_cohort(data: Any, definition: CohortDefinition, *,
 
     Parameters
     ----------
-    data : Delivery or mapping
-        Canonical frames (see :func:`kprlink.cohorts.diagnosis_events`). Not modified.
+    data : Delivery, mapping, str or Path
+        Canonical frames (see :func:`kprlink.cohorts.diagnosis_events`), not
+        modified; or a delivery folder, read with
+        ``read_delivery(data, columns=cohort_columns(definition))`` (only the
+        columns the build needs; every row still validated and counted).
     definition : CohortDefinition
     linkage : LinkageResult, optional
         Reuse a linkage; by default :func:`kprlink.linkage.link_extracts` on the
@@ -193,6 +228,10 @@ def build_cohort(data: Any, definition: CohortDefinition, *,
         If a frame lacks a canonical column, or an entry filters on contact types
         and the delivery has no fee-code file (``err.missing == ["kuhr_fees"]``).
     """
+    if isinstance(data, (str, os.PathLike)):
+        from kprlink.sources import read_delivery
+
+        data = read_delivery(data, columns=cohort_columns(definition))
     frames = frames_of(data)
     if linkage is None:
         npr = frames["npr_episodes"]
