@@ -143,6 +143,23 @@ class MissingColumnsError(KprlinkError, KeyError):
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return KprlinkError.__str__(self)
 
+    @classmethod
+    def require(cls, df: pd.DataFrame, cols: Sequence[str], func: str) -> None:
+        """Raise naming every column of `cols` that `df` lacks (called by `func`).
+
+        Examples
+        --------
+        >>> MissingColumnsError.require(pd.DataFrame({"a": [1]}), ["a", "b"], "f")
+        Traceback (most recent call last):
+        ...
+        kprlink.exceptions.MissingColumnsError: f() needs column(s) ['b']; columns are ['a'].
+          - column 'b' is missing
+        """
+        missing = [c for c in cols if c not in df.columns]
+        if missing:
+            raise cls(f"{func}() needs column(s) {missing}; columns are {list(df.columns)}.",
+                      [f"column {c!r} is missing" for c in missing], missing=missing)
+
 
 class LinkageError(KprlinkError, ValueError):
     """Extracts cannot be linked as specified."""

@@ -151,12 +151,7 @@ def add_age(df: pd.DataFrame, *, at: object, birth_year_col: str = "birth_year",
     return out
 
 
-def _require(df: pd.DataFrame, cols: Sequence[str], func: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise MissingColumnsError(
-            f"{func}() needs column(s) {missing} in `df`; columns are {list(df.columns)}.",
-            [f"column {c!r} is missing" for c in missing], missing=missing)
+_require = MissingColumnsError.require
 
 
 @dataclass(frozen=True)

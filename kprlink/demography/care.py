@@ -38,12 +38,7 @@ REGISTER_START: dict[str, dt.date] = {
 NEED_LEVELS = ("some/limited", "medium to large", "extensive")
 
 
-def _require(df: pd.DataFrame, cols: list[str], func: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise MissingColumnsError(
-            f"{func}() needs column(s) {missing}; columns are {list(df.columns)}.",
-            [f"column {c!r} is missing" for c in missing], missing=missing)
+_require = MissingColumnsError.require
 
 
 def iplos_function_groups(functions: pd.DataFrame, *, at: object,

@@ -14,12 +14,7 @@ from kprlink.stats.intervals import _level, proportion_ci, rate_ci
 __all__ = ["add_rates", "add_proportions", "standardise_direct"]
 
 
-def _require(df: pd.DataFrame, cols: Sequence[str], func: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise MissingColumnsError(
-            f"{func}() needs column(s) {missing}; columns are {list(df.columns)}.",
-            [f"column {c!r} is missing" for c in missing], missing=missing)
+_require = MissingColumnsError.require
 
 
 def add_rates(df: pd.DataFrame, *, events_col: str = "n",

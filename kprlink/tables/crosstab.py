@@ -30,12 +30,7 @@ def _suppress_table() -> Any:
     return suppress_table
 
 
-def _require(df: pd.DataFrame, cols: Sequence[str], func: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise MissingColumnsError(
-            f"{func}() needs column(s) {missing}; columns are {list(df.columns)}.",
-            [f"column {c!r} is missing" for c in missing], missing=missing)
+_require = MissingColumnsError.require
 
 
 def _levels(s: pd.Series, missing_label: str) -> tuple[pd.Series, list[object]]:
