@@ -95,7 +95,14 @@ class ExactComparison(_Comparison):
     >>> c = ExactComparison("sex")
     >>> c.levels(pd.Series([1, 2, None]), pd.Series([1, 1, 2])).tolist()
     [1, 0, -1]
+
+    With ``term_frequency=True`` the weight of exact agreement uses the
+    frequency of the agreed value among the right records instead of the
+    average u (agreeing on a small municipality is stronger evidence than
+    agreeing on Oslo).
     """
+
+    term_frequency: bool = field(default=False, kw_only=True)
 
     def __post_init__(self) -> None:
         problems = self._validate_common()
@@ -191,6 +198,8 @@ class NumericComparison(_Comparison):
     ----------
     distances : sequence of float
         Strictly increasing, >= 0; the first level is the closest.
+    term_frequency : bool, default False
+        As :class:`ExactComparison` (exact level only).
 
     Examples
     --------
@@ -201,6 +210,7 @@ class NumericComparison(_Comparison):
     """
 
     distances: tuple[float, ...] = field(default=(0, 1), kw_only=True)
+    term_frequency: bool = field(default=False, kw_only=True)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "distances", tuple(self.distances))
@@ -257,7 +267,11 @@ class EventDatesComparison(_Comparison):
     admissions on the right). A left event *coincides* when some right event
     falls ``0 … max_days`` days after it (``min_days`` may be negative to
     allow either order). The level is the number of coinciding events, capped
-    at ``max(counts)``; a record with no events is missing (neutral).
+    at ``max(counts)``; a record with no events is missing (neutral). With
+    ``empty_right="none"`` only an empty left record is missing and an empty
+    right one counts as "none coincide" (e.g. acute admissions on the left
+    that an out-of-hours claim on the right should precede: a right record
+    without any such claim is evidence, not missing).
 
     Examples
     --------
@@ -266,11 +280,15 @@ class EventDatesComparison(_Comparison):
     >>> b = pd.Series([[11, 30], [40], [10], [5, 6]])
     >>> c.levels(a, b).tolist()
     [2, 0, -1, 1]
+    >>> EventDatesComparison("days", counts=(1,), empty_right="none").levels(
+    ...     pd.Series([[10], []]), pd.Series([[], []])).tolist()
+    [0, -1]
     """
 
     counts: tuple[int, ...] = field(default=(1, 2), kw_only=True)
     min_days: int = field(default=0, kw_only=True)
     max_days: int = field(default=1, kw_only=True)
+    empty_right: str = field(default="missing", kw_only=True)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "counts", tuple(self.counts))
@@ -283,6 +301,9 @@ class EventDatesComparison(_Comparison):
                 and self.min_days <= self.max_days):
             problems.append("EventDatesComparison: need integers min_days <= max_days, "
                             f"got {self.min_days!r}, {self.max_days!r}.")
+        if self.empty_right not in ("missing", "none"):
+            problems.append("EventDatesComparison: empty_right must be 'missing' or 'none', "
+                            f"got {self.empty_right!r}.")
         if problems:
             raise SpecError("EventDatesComparison is invalid.", problems)
 
@@ -295,6 +316,8 @@ class EventDatesComparison(_Comparison):
         la = np.fromiter((0 if _empty(x) else len(x) for x in a), dtype=np.int64, count=n)
         lb = np.fromiter((0 if _empty(x) else len(x) for x in b), dtype=np.int64, count=n)
         out = np.full(n, MISSING, dtype=np.int8)
+        if self.empty_right == "none":
+            out[la > 0] = 0
         ok = (la > 0) & (lb > 0)
         if not ok.any():
             return out
@@ -345,3 +368,38 @@ def comparison_matrix(comparisons: Sequence[Comparison], left: pd.DataFrame,
         b = right[c.right].iloc[pos_right].reset_index(drop=True)
         out[:, j] = c.levels(a, b)
     return out
+
+
+def term_frequency_adjustment(comparisons: Sequence[Comparison], right: pd.DataFrame,
+                              pos_right: np.ndarray, gamma: np.ndarray,
+                              u: Sequence[np.ndarray]) -> np.ndarray:
+    """log2 weight correction per pair for term-frequency comparisons.
+
+    For a pair at the top (exact) level of a comparison with
+    ``term_frequency``, the average ``u`` of that level is replaced by the
+    share of right records holding the agreed value: the correction is
+    ``log2(u_top / f_value)``. Other pairs get 0.
+
+    Examples
+    --------
+    >>> right = pd.DataFrame({"m": ["0301", "0301", "0301", "1151"]})
+    >>> c = [ExactComparison("m", term_frequency=True)]
+    >>> g = np.array([[1], [1], [0]], dtype=np.int8)
+    >>> term_frequency_adjustment(c, right, np.array([0, 3, 1]), g,
+    ...                           [np.array([0.5, 0.5])]).tolist()
+    [-0.584962500721156, 1.0, 0.0]
+    """
+    adj = np.zeros(len(pos_right))
+    for k, c in enumerate(comparisons):
+        if not getattr(c, "term_frequency", False) or len(pos_right) == 0:
+            continue
+        col = right[c.right]
+        freq = col.map(col.value_counts(normalize=True, dropna=True)).to_numpy(
+            dtype=float, na_value=np.nan)
+        top = gamma[:, k] == len(u[k]) - 1
+        f = freq[pos_right[top]]
+        ok = np.isfinite(f) & (f > 0)
+        vals = np.zeros(int(top.sum()))
+        vals[ok] = np.log2(u[k][-1] / f[ok])
+        adj[top] = vals
+    return adj

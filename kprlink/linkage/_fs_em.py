@@ -203,3 +203,30 @@ def fit_prior_all_pairs(pat: np.ndarray, counts: np.ndarray, m: Sequence[np.ndar
             break
         lam = new
     return lam, it
+
+
+def competing_probability(pos_left: np.ndarray, pos_right: np.ndarray, weight: np.ndarray,
+                          prior: float, *, n_left: int, n_right: int) -> np.ndarray:
+    """Match probability of each pair given its competitors (at most one partner).
+
+    If left record *i* has a partner with probability ``rho = prior * n_right``,
+    uniformly among the right records a priori, the posterior that it is *j*
+    is ``prior·BF_ij / ((1 - rho) + prior·Σ_k BF_ik)`` (pairs not produced by
+    blocking taken as BF 0). The same is computed from the right record's side
+    and the smaller value returned.
+
+    Examples
+    --------
+    >>> w = np.log2([1e6, 1e6, 1e6])  # one left record, two equal candidates
+    >>> competing_probability(np.array([0, 0, 1]), np.array([0, 1, 2]), w, 1e-4,
+    ...                       n_left=2, n_right=10).round(3).tolist()
+    [0.498, 0.498, 0.99]
+    """
+    bf = np.exp2(np.clip(weight, -1000, 700))
+    lam = float(prior)
+    out = np.ones(len(weight))
+    for pos, n_other, n_self in ((pos_left, n_right, n_left), (pos_right, n_left, n_right)):
+        rho = min(lam * n_other, 1 - EPS)
+        total = np.bincount(pos, weights=lam * bf, minlength=n_self)
+        out = np.minimum(out, lam * bf / ((1 - rho) + total[pos]))
+    return out

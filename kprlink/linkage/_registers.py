@@ -1,11 +1,15 @@
 """Probabilistic NPR↔KPR linkage of persons the key file misses.
 
 Each register is reduced to one quasi-identifier profile per person (modal
-birth year, sex and municipality, death date, the set of contact dates); the
-model is trained on persons whose key is known and applied to the rest.
+birth year, sex and municipality, death date and vital status, the set of
+contact dates, and the dates of acute admissions / out-of-hours and GP
+claims that refer them); the model is trained on persons whose key is known
+and applied to the rest.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -25,10 +29,24 @@ def _modal(ids: pd.Series, values: pd.Series, index: pd.Index) -> pd.Series:
     return n.set_index("id")["v"].reindex(index)
 
 
+def _day_arrays(ids: pd.Series, dates: pd.Series, index: pd.Index) -> pd.Series:
+    """Sorted distinct days since 1970-01-01 per id (an int64 array each)."""
+    days = (pd.to_datetime(dates) - _EPOCH).dt.days
+    d = pd.DataFrame({"id": ids.to_numpy(), "day": days.to_numpy()}).dropna().drop_duplicates()
+    d = d.sort_values(["id", "day"], kind="stable")
+    bounds = np.flatnonzero(d["id"].to_numpy()[1:] != d["id"].to_numpy()[:-1]) + 1
+    chunks = np.split(d["day"].to_numpy(np.int64), bounds) if len(d) else []
+    starts = d["id"].to_numpy()[np.r_[0, bounds]] if len(d) else []
+    by_id = dict(zip(starts, chunks))
+    empty = np.empty(0, np.int64)
+    return pd.Series([by_id.get(i, empty) for i in index], index=index, dtype=object)
+
+
 def person_profiles(events: pd.DataFrame, *, id_col: str, date_col: str,
                     birth_year_col: str = "birth_year", sex_col: str = "sex",
                     municipality_col: str = "municipality",
-                    death_date_col: str = "death_date") -> pd.DataFrame:
+                    death_date_col: str = "death_date",
+                    day_sets: Mapping[str, pd.Series] | None = None) -> pd.DataFrame:
     """One quasi-identifier profile per person from an event table.
 
     Parameters
@@ -39,19 +57,25 @@ def person_profiles(events: pd.DataFrame, *, id_col: str, date_col: str,
         (the profile column is then all missing, i.e. neutral).
     id_col, date_col : str
         Person id and contact date.
+    day_sets : mapping of str to boolean Series, optional
+        Extra day-array columns: for each name, the contact days of the events
+        where the mask (aligned with `events`) is true, e.g. acute admissions.
 
     Returns
     -------
     pandas.DataFrame
         Indexed by person id: ``birth_year``, ``sex``, ``municipality`` (the
-        most frequent value), ``death_date`` (earliest), ``event_days``
-        (sorted distinct contact days since 1970-01-01, an array) and
-        ``n_events``.
+        most frequent value), ``death_date`` (earliest), ``dead`` (1 if a
+        death date is recorded, else 0; missing without a death-date column),
+        ``event_days`` (sorted distinct contact days since 1970-01-01, an
+        array), ``n_events`` and one array column per `day_sets` entry.
 
     Raises
     ------
     MissingColumnsError
         If `id_col` or `date_col` is missing.
+    LinkageError
+        If a `day_sets` mask is not aligned with `events` (other length).
 
     Examples
     --------
@@ -74,20 +98,28 @@ def person_profiles(events: pd.DataFrame, *, id_col: str, date_col: str,
         out[name] = _modal(ids, events[col], out.index) if col in events.columns else pd.NA
     if death_date_col in events.columns:
         out["death_date"] = pd.to_datetime(g[death_date_col].min())
+        out["dead"] = out["death_date"].notna().astype("Int8")
     else:
         out["death_date"] = pd.NaT
-    days = (pd.to_datetime(events[date_col]) - _EPOCH).dt.days
-    d = pd.DataFrame({"id": ids, "day": days}).dropna().drop_duplicates()
-    d = d.sort_values(["id", "day"], kind="stable")
-    bounds = np.flatnonzero(d["id"].to_numpy()[1:] != d["id"].to_numpy()[:-1]) + 1
-    chunks = np.split(d["day"].to_numpy(np.int64), bounds) if len(d) else []
-    starts = d["id"].to_numpy()[np.r_[0, bounds]] if len(d) else []
-    by_id = dict(zip(starts, chunks))
-    empty = np.empty(0, np.int64)
-    out["event_days"] = pd.Series([by_id.get(i, empty) for i in out.index], index=out.index,
-                                  dtype=object)
+        out["dead"] = pd.array([pd.NA] * len(out), dtype="Int8")
+    out["event_days"] = _day_arrays(ids, events[date_col], out.index)
     out["n_events"] = g.size().reindex(out.index).to_numpy()
+    bad = [k for k, m in (day_sets or {}).items() if len(m) != len(events)]
+    if bad:
+        raise LinkageError("person_profiles(): day_sets masks must have one value per event.",
+                           [f"day_sets[{k!r}]: {len(day_sets[k]):,} values for "  # type: ignore[index]
+                            f"{len(events):,} events" for k in bad])
+    for name, mask in (day_sets or {}).items():
+        keep = np.asarray(pd.Series(mask).fillna(False).to_numpy(), dtype=bool)
+        out[name] = _day_arrays(ids[keep], events[date_col][keep], out.index)
     return out
+
+
+def _is_in(df: pd.DataFrame, col: str, values: tuple[object, ...]) -> pd.Series:
+    """Boolean mask ``df[col] in values`` (all False when the column is absent)."""
+    if col not in df.columns:
+        return pd.Series(False, index=df.index)
+    return df[col].isin(values).fillna(False).astype(bool)
 
 
 def link_registers_probabilistic(
@@ -97,12 +129,18 @@ def link_registers_probabilistic(
 ) -> ProbabilisticLinkResult:
     """Link NPR persons to KPR persons the key file does not cover.
 
-    Profiles are built with :func:`person_profiles` (NPR: ``date_in``; KPR:
-    claim ``date``). Key pairs train m (``left_id`` = ``npr_id``,
+    Profiles are built with :func:`person_profiles` (NPR: ``date_in``, with
+    ``acute_days`` from episodes of ``urgency`` 1–3; KPR: claim ``date``, with
+    ``out_of_hours_days`` from ``service_type`` "Legevakt" and ``gp_days``
+    from "Fastlege" claims). Key pairs train m (``left_id`` = ``npr_id``,
     ``right_id`` = ``kpr_id``), a held-out share of them measures precision
     and recall, and the model links the persons missing from the key. Where
     one NPR id has several KPR ids the latest ``delivery`` wins; the other
-    pairs are counted in ``info["n_key_superseded"]`` and not used.
+    pairs are counted in ``info["n_key_superseded"]`` and not used. A person
+    whose key partner is absent from the other register (e.g. an NPR patient
+    without any KUHR claim) cannot be linked to anyone else and is left out
+    of the model (``info["n_left_keyed_partner_absent"]``,
+    ``info["n_right_keyed_partner_absent"]``).
 
     Parameters
     ----------
@@ -111,7 +149,8 @@ def link_registers_probabilistic(
     key : pandas.DataFrame
         ``npr_id``, ``kpr_id`` and optionally ``delivery``.
     spec : LinkageSpec, optional
-        Default ``LinkageSpec.person_profile()``.
+        Default ``LinkageSpec.person_profile(referral_days=True,
+        competition=True)``.
     validation_fraction, max_validation_labels
         As :func:`link_probabilistic`.
 
@@ -134,15 +173,23 @@ def link_registers_probabilistic(
     if missing:
         raise MissingColumnsError(f"link_registers_probabilistic() needs {missing} in `key`.",
                                   missing=missing)
-    spec = spec or LinkageSpec.person_profile()
-    npr = person_profiles(npr_episodes, id_col="npr_id", date_col="date_in")
-    kpr = person_profiles(kuhr_claims, id_col="kpr_id", date_col="date")
+    spec = spec or LinkageSpec.person_profile(referral_days=True, competition=True)
+    npr = person_profiles(npr_episodes, id_col="npr_id", date_col="date_in",
+                          day_sets={"acute_days": _is_in(npr_episodes, "urgency", (1, 2, 3))})
+    kpr = person_profiles(kuhr_claims, id_col="kpr_id", date_col="date", day_sets={
+        "out_of_hours_days": _is_in(kuhr_claims, "service_type", ("Legevakt",)),
+        "gp_days": _is_in(kuhr_claims, "service_type", ("Fastlege",))})
     k = key.dropna(subset=["npr_id", "kpr_id"])
     n_key_na = len(key) - len(k)
     if "delivery" in k.columns:
         k = k.sort_values("delivery", kind="stable")
     latest = k.drop_duplicates("npr_id", keep="last").drop_duplicates("kpr_id", keep="last")
-    usable = latest["npr_id"].isin(npr.index) & latest["kpr_id"].isin(kpr.index)
+    in_npr, in_kpr = latest["npr_id"].isin(npr.index), latest["kpr_id"].isin(kpr.index)
+    usable = in_npr & in_kpr
+    # a person the key maps to someone absent from the other register has no
+    # partner there: leave them out of the model (counted in info)
+    npr = npr.drop(index=latest.loc[in_npr & ~in_kpr, "npr_id"])
+    kpr = kpr.drop(index=latest.loc[in_kpr & ~in_npr, "kpr_id"])
     labels = pd.DataFrame({"left_id": latest.loc[usable, "npr_id"].to_numpy(),
                            "right_id": latest.loc[usable, "kpr_id"].to_numpy()})
     if labels.empty:
@@ -155,7 +202,9 @@ def link_registers_probabilistic(
     info = dict(res.info)
     info.update(n_key_rows=len(key), n_key_missing_id=n_key_na,
                 n_key_superseded=len(k) - len(latest),
-                n_key_not_in_registers=int((~usable).sum()))
+                n_key_not_in_registers=int((~usable).sum()),
+                n_left_keyed_partner_absent=int((in_npr & ~in_kpr).sum()),
+                n_right_keyed_partner_absent=int((in_kpr & ~in_npr).sum()))
     return ProbabilisticLinkResult(links=res.links, candidates=res.candidates,
                                    model=res.model, blocking=res.blocking,
                                    validation=res.validation, spec=res.spec, info=info)

@@ -54,6 +54,18 @@ class LinkageSpec:
     tol : float, default 1e-7
     seed : int, default 0
         Seed of the random pairs and the validation split.
+    competition : bool, default False
+        Two-file linkage only: each record has at most one partner, so a
+        pair's probability is conditioned on its competitors. For left record
+        *i* with pairs *j* of Bayes factor ``BF_ij`` and per-pair prior λ,
+        ``p_ij = λ·BF_ij / ((1 − λ·n_right) + λ·Σ_k BF_ik)``, likewise from the
+        right; the smaller of the two is used. Without it each pair is scored
+        alone (``λ·BF / (1 − λ + λ·BF)``), which ignores that several
+        candidates of one record cannot all be its partner.
+    target_precision : float or None, default None
+        With labels: the threshold is chosen on the held-out labelled pairs as
+        the lowest probability at which their precision is at least this
+        (at least `threshold`; ``info["threshold_used"]``).
 
     Examples
     --------
@@ -80,6 +92,8 @@ class LinkageSpec:
     tol: float = 1e-7
     seed: int = 0
     name: str = field(default="linkage")
+    competition: bool = False
+    target_precision: float | None = None
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -119,6 +133,13 @@ class LinkageSpec:
                 problems.append(f"{nm} must be an int >= 1, got {v!r}.")
         if not (isinstance(self.tol, (int, float)) and self.tol > 0):
             problems.append(f"tol must be > 0, got {self.tol!r}.")
+        if not isinstance(self.competition, bool):
+            problems.append(f"competition must be a bool, got {self.competition!r}.")
+        if self.target_precision is not None and not (
+                isinstance(self.target_precision, (int, float))
+                and 0 < self.target_precision <= 1):
+            problems.append("target_precision must be None or in (0, 1], got "
+                            f"{self.target_precision!r}.")
         if not isinstance(self.seed, int):
             problems.append(f"seed must be an int, got {self.seed!r}.")
         if problems:
@@ -172,23 +193,43 @@ class LinkageSpec:
 
     @classmethod
     def person_profile(cls, *, event_columns: Sequence[str] = ("event_days",),
-                       broad_blocking: bool = True, **kwargs: object) -> LinkageSpec:
+                       broad_blocking: bool = True, referral_days: bool = False,
+                       **kwargs: object) -> LinkageSpec:
         """Configuration for register person profiles (see ``person_profiles``).
 
-        Compares birth year, sex, modal municipality, death date and how many
-        contact dates coincide (within a day either way); blocks on birth year
-        + sex + municipality and on birth year + death date, and, with
-        `broad_blocking`, on birth year + sex alone (finds movers; use False
-        when the unkeyed sets are too large for it).
+        Compares birth year, sex, modal municipality (both with term-frequency
+        weights), death date, vital status
+        (``dead``: a death date recorded on one side only is disagreement)
+        and how many contact dates coincide (within a day either way); blocks
+        on birth year + sex + municipality and on birth year + death date,
+        and, with `broad_blocking`, on birth year + sex alone (finds movers;
+        use False when the unkeyed sets are too large for it).
+
+        With `referral_days`, two more comparisons need the profile columns
+        ``acute_days`` (left: acute admissions) and ``out_of_hours_days`` /
+        ``gp_days`` (right: legevakt and GP claims): acute admissions with an
+        out-of-hours claim the same day, and with a GP claim 0–2 days before
+        (GP claims of a weekend are dated the Friday before). A right person
+        without such claims counts as "none coincide", not missing.
         """
         comps: list[Comparison] = [
-            NumericComparison("birth_year", distances=(0, 1)),
+            NumericComparison("birth_year", distances=(0, 1), term_frequency=True),
             ExactComparison("sex"),
-            ExactComparison("municipality"),
+            ExactComparison("municipality", term_frequency=True),
             DateComparison("death_date", distances=(0, 7)),
+            ExactComparison("dead"),
         ]
         comps += [EventDatesComparison(c, counts=(1, 2, 3), min_days=-1, max_days=1)
                   for c in event_columns]
+        if referral_days:
+            comps += [
+                EventDatesComparison("acute_days", right_column="out_of_hours_days",
+                                     counts=(1, 2), min_days=0, max_days=0,
+                                     empty_right="none", name="acute_out_of_hours"),
+                EventDatesComparison("acute_days", right_column="gp_days", counts=(1,),
+                                     min_days=-2, max_days=0, empty_right="none",
+                                     name="acute_gp"),
+            ]
         blocking = [("birth_year", "sex", "municipality"), ("birth_year", "death_date")]
         if broad_blocking:
             blocking.append(("birth_year", "sex"))

@@ -25,6 +25,7 @@ from kprlink.linkage._comparisons import (
     NumericComparison,
     StringComparison,
     comparison_matrix,
+    term_frequency_adjustment,
 )
 from kprlink.linkage._result import ProbabilisticLinkResult, _pairs, _score
 from kprlink.linkage._registers import link_registers_probabilistic, person_profiles
@@ -174,8 +175,13 @@ class _Scored:
         self.gamma = gamma
         self.weight = fs.pattern_weights(pat, fit.m, fit.u)[inverse] if len(pat) else \
             np.zeros(0)
+        self.weight = self.weight + term_frequency_adjustment(spec.comparisons, other,
+                                                              self.pr, gamma, fit.u)
         odds = np.log2(fit.prior / (1 - fit.prior))
         self.prob = 1.0 / (1.0 + np.exp2(-np.clip(self.weight + odds, -1000, 1000)))
+        if spec.competition and right is not None and len(self.pl):
+            self.prob = fs.competing_probability(self.pl, self.pr, self.weight, fit.prior,
+                                                 n_left=len(left), n_right=len(other))
 
     def accepted(self, spec: LinkageSpec) -> tuple[np.ndarray, int]:
         """Indices of links above threshold (after one-to-one), and n removed by it."""
@@ -314,8 +320,12 @@ def _link_with_labels(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpec
     is_hold[rng.choice(len(lab), size=max(n_hold, 0), replace=False)] = True
     gamma_train = comparison_matrix(spec.comparisons, left, right, pl[~is_hold], pr[~is_hold])
     m = fs.level_frequencies(gamma_train, _levels(spec), smoothing=1.0)
-    if not all(mk[-1] > uk[-1] for mk, uk in zip(m, u)):
-        weak = [c.label for c, mk, uk in zip(spec.comparisons, m, u) if mk[-1] <= uk[-1]]
+    # a comparison missing on every training pair carries no information
+    # (e.g. no urgency column delivered): it stays neutral, without a warning
+    seen = (gamma_train >= 0).any(axis=0)
+    weak = [c.label for c, mk, uk, ok in zip(spec.comparisons, m, u, seen)
+            if ok and mk[-1] <= uk[-1]]
+    if weak:
         warnings.warn(f"Keyed pairs agree less often than random pairs on {weak}: the "
                       "labels or these comparisons look wrong.", LinkageQualityWarning,
                       stacklevel=3)
@@ -337,7 +347,8 @@ def _link_with_labels(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpec
                                rid.iloc[ur].reset_index(drop=True), "model")
     gk = comparison_matrix(spec.comparisons, left, right, pl, pr)
     pat, _, inv = fs.patterns(gk)
-    wk = fs.pattern_weights(pat, m, u)[inv]
+    wk = fs.pattern_weights(pat, m, u)[inv] + term_frequency_adjustment(
+        spec.comparisons, right, pr, gk, u)
     odds = np.log2(sc.fit.prior / (1 - sc.fit.prior))
     key_links = pd.DataFrame({"left_id": lab["left_id"].to_numpy(),
                               "right_id": lab["right_id"].to_numpy(), "match_weight": wk,
