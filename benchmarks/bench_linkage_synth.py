@@ -43,6 +43,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--remove", type=float, default=0.05,
                     help="share of keyed persons whose key rows are removed")
+    ap.add_argument("--target-precision", type=float, default=0.99,
+                    help="threshold chosen on held-out key pairs to reach this precision")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,7 +63,9 @@ def main() -> None:
     key = d.key[~d.key["npr_id"].isin(removed)]
 
     t0 = time.perf_counter()
-    res = kl.link_registers_probabilistic(d.npr_episodes, d.kuhr_claims, key)
+    spec = kl.LinkageSpec.person_profile(referral_days=True, competition=True,
+                                         target_precision=args.target_precision)
+    res = kl.link_registers_probabilistic(d.npr_episodes, d.kuhr_claims, key, spec=spec)
     t_link = time.perf_counter() - t0
 
     model = res.links[res.links["source"] == "model"].rename(
@@ -76,11 +80,12 @@ def main() -> None:
           "without a key (truth)")
     print(f"generate {t_gen:.1f} s, read {t_read:.1f} s, link {t_link:.1f} s")
     n, p, r, f1 = _score(model, unkeyed)
-    print(f"model links (default threshold): {n:,}  precision {p:.4f}  recall {r:.4f}  "
-          f"F1 {f1:.4f}")
+    print(f"model links (threshold {res.info['threshold_used']:.4f} chosen on held-out keys "
+          f"for precision >= {args.target_precision}): {n:,}  precision {p:.4f}  "
+          f"recall {r:.4f}  F1 {f1:.4f}")
     cand = res.candidates.rename(columns={"left_id": "npr_id", "right_id": "kpr_id"})
     cand = cand[cand["npr_id"].isin(unkeyed["npr_id"]) | ~cand["npr_id"].isin(key["npr_id"])]
-    for thr in (0.5, 0.9, 0.99):
+    for thr in (0.5, 0.7, 0.8, 0.9, 0.95, 0.99):
         best = (cand[cand["match_probability"] >= thr]
                 .sort_values("match_probability", ascending=False, kind="stable")
                 .drop_duplicates("npr_id").drop_duplicates("kpr_id"))

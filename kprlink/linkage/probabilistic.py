@@ -183,9 +183,11 @@ class _Scored:
             self.prob = fs.competing_probability(self.pl, self.pr, self.weight, fit.prior,
                                                  n_left=len(left), n_right=len(other))
 
-    def accepted(self, spec: LinkageSpec) -> tuple[np.ndarray, int]:
+    def accepted(self, spec: LinkageSpec,
+                 threshold: float | None = None) -> tuple[np.ndarray, int]:
         """Indices of links above threshold (after one-to-one), and n removed by it."""
-        above = np.flatnonzero(self.prob >= spec.threshold)
+        above = np.flatnonzero(self.prob >= (spec.threshold if threshold is None
+                                             else threshold))
         if not spec.one_to_one:
             return above, 0
         keep = fs.one_to_one(self.pl[above], self.pr[above], self.weight[above])
@@ -330,6 +332,7 @@ def _link_with_labels(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpec
                       "labels or these comparisons look wrong.", LinkageQualityWarning,
                       stacklevel=3)
     validation = None
+    threshold = spec.threshold
     if is_hold.any():
         hl, hr = np.unique(pl[is_hold]), np.unique(pr[is_hold])
         hsc = _Scored(spec, left.iloc[hl], right.iloc[hr], m, u)
@@ -337,12 +340,18 @@ def _link_with_labels(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpec
         found = pd.DataFrame({"left_id": lid.to_numpy()[hl[hsc.pl[hidx]]],
                               "right_id": rid.to_numpy()[hr[hsc.pr[hidx]]]})
         truth = lab[is_hold]
-        validation = pd.DataFrame([{**_score(found, truth), "n_validation_labels": len(truth)}])
+        if spec.target_precision is not None:
+            threshold = _threshold_for_precision(hsc, spec, hl, hr, lid, rid, truth)
+            hidx, _ = hsc.accepted(spec, threshold)
+            found = pd.DataFrame({"left_id": lid.to_numpy()[hl[hsc.pl[hidx]]],
+                                  "right_id": rid.to_numpy()[hr[hsc.pr[hidx]]]})
+        validation = pd.DataFrame([{**_score(found, truth), "n_validation_labels": len(truth),
+                                    "threshold": threshold}])
     key_l, key_r = np.zeros(len(lid), bool), np.zeros(len(rid), bool)
     key_l[pl], key_r[pr] = True, True
     ul, ur = np.flatnonzero(~key_l), np.flatnonzero(~key_r)
     sc = _Scored(spec, left.iloc[ul], right.iloc[ur], m, u)
-    idx, n_removed = sc.accepted(spec)
+    idx, n_removed = sc.accepted(spec, threshold)
     model_links = _links_frame(spec, sc, idx, lid.iloc[ul].reset_index(drop=True),
                                rid.iloc[ur].reset_index(drop=True), "model")
     gk = comparison_matrix(spec.comparisons, left, right, pl, pr)
@@ -362,10 +371,37 @@ def _link_with_labels(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpec
     cand = _links_frame(spec, sc, np.arange(len(sc.pl)), lid.iloc[ul].reset_index(drop=True),
                         rid.iloc[ur].reset_index(drop=True), "model")
     info = _info(sc, len(lid), len(rid), n_removed, len(lab))
-    info.update(n_left_unlabelled=len(ul), n_right_unlabelled=len(ur))
+    info.update(n_left_unlabelled=len(ul), n_right_unlabelled=len(ur),
+                threshold_used=threshold)
     return ProbabilisticLinkResult(links=links, candidates=cand.iloc[:, :4],
                                    model=_model_table(spec, fit), blocking=sc.blocking,
                                    validation=validation, spec=spec, info=info)
+
+
+def _threshold_for_precision(hsc: _Scored, spec: LinkageSpec, hl: np.ndarray,
+                             hr: np.ndarray, lid: pd.Series, rid: pd.Series,
+                             truth: pd.DataFrame) -> float:
+    """Lowest probability (>= spec.threshold) whose held-out precision meets the target.
+
+    The held-out links are taken one-to-one above `spec.threshold` and sorted
+    by probability; the precision of the links at or above each probability
+    is computed, and the lowest probability where it is at least
+    ``spec.target_precision`` is returned (1.0 when none is).
+    """
+    idx, _ = hsc.accepted(spec)
+    if len(idx) == 0:
+        return spec.threshold
+    prob = hsc.prob[idx]
+    pairs = pd.MultiIndex.from_arrays([lid.to_numpy()[hl[hsc.pl[idx]]],
+                                       rid.to_numpy()[hr[hsc.pr[idx]]]])
+    ok = pairs.isin(pd.MultiIndex.from_frame(truth[["left_id", "right_id"]]))
+    order = np.argsort(-prob, kind="stable")
+    prec = np.cumsum(ok[order]) / np.arange(1, len(order) + 1)
+    p_sorted = prob[order]
+    # precision of "all links with p >= t" is defined at the last link of each tie
+    last = np.r_[p_sorted[1:] != p_sorted[:-1], True]
+    meets = np.flatnonzero(last & (prec >= spec.target_precision))
+    return float(p_sorted[meets[-1]]) if len(meets) else 1.0
 
 
 def deduplicate(df: pd.DataFrame, spec: LinkageSpec, *,
