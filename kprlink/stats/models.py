@@ -9,11 +9,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-import statsmodels.formula.api as smf
-from patsy import PatsyError
 from scipy import stats as sps
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from kprlink.exceptions import SpecError
 from kprlink.stats.rates import _require
@@ -107,6 +103,12 @@ def contact_rate_glm(df: pd.DataFrame, *, formula: str, events_col: str = "n_con
         raise SpecError("contact_rate_glm(): no rows with counts and positive person-time.",
                         ["no usable rows"])
     full = f"_y ~ {formula}"
+    # statsmodels costs ~1 s to import: only when a model is fitted
+    import statsmodels.api as sm
+    import statsmodels.formula.api as smf
+    from patsy import PatsyError
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         try:
