@@ -305,10 +305,27 @@ def _json_default(v: object) -> object:
     return str(v)
 
 
-def _string_storage(df: pd.DataFrame) -> pd.DataFrame:
-    """Parquet's pandas metadata says "string"; kprlink's strings are pyarrow-backed."""
-    for c in df.columns:
-        if isinstance(df[c].dtype, pd.StringDtype):
+def _arrow_strings(t: object) -> pd.StringDtype | None:
+    """Arrow text columns become kprlink's pyarrow-backed strings (no object round trip)."""
+    import pyarrow as pa
+
+    if pa.types.is_large_string(t) or pa.types.is_string(t):  # type: ignore[arg-type]
+        return STRING_DTYPE
+    return None
+
+
+def _read_frame(path: Path, wanted: Collection[str] | None) -> pd.DataFrame:
+    """One imported frame (the `wanted` columns): Arrow to pandas in one conversion.
+
+    Parquet's pandas metadata restores the nullable integer, boolean and
+    categorical dtypes; text goes straight to Arrow-backed strings.
+    """
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=_imported_columns(path, wanted))
+    df = table.to_pandas(types_mapper=_arrow_strings)
+    for c in df.columns:  # text the metadata stored as python strings
+        if isinstance(df[c].dtype, pd.StringDtype) and df[c].dtype != STRING_DTYPE:
             df[c] = df[c].astype(STRING_DTYPE)
     return df
 
@@ -321,10 +338,7 @@ def _read_imported(root: Path,
                               [Problem(MANIFEST, None, "unknown_manifest",
                                        f"kprlink_import = {m.get('kprlink_import')!r}",
                                        hint="Import the delivery again.")])
-    frames = {f: _string_storage(pd.read_parquet(root / name,
-                                                 columns=_imported_columns(root / name,
-                                                                           columns[f])
-                                                 if columns is not None else None))
+    frames = {f: _read_frame(root / name, None if columns is None else columns[f])
               for f, name in m["frames"].items() if columns is None or f in columns}
     table = pd.DataFrame(m["table"], columns=_TABLE_COLUMNS)
     for c in ("rows_in", "kept", "repaired", "excluded"):
