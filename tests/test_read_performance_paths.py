@@ -124,6 +124,25 @@ def test_build_cohort_from_a_folder_equals_from_a_full_read(synth_parquet):
     pd.testing.assert_frame_equal(a.attrition, b.attrition)
 
 
+def test_build_cohort_from_an_imported_folder_equals_from_the_raw_folder(synth_parquet,
+                                                                       tmp_path):
+    import_delivery(synth_parquet, tmp_path / "imp")
+    raw = build_cohort(synth_parquet, DEMENTIA)
+    imp = build_cohort(tmp_path / "imp", DEMENTIA)
+    assert len(raw.persons) > 0 and raw.attrition["n_persons"].iloc[-1] == len(raw.persons)
+    pd.testing.assert_frame_equal(imp.persons, raw.persons)
+    pd.testing.assert_frame_equal(imp.attrition, raw.attrition)
+    pd.testing.assert_frame_equal(imp.events, raw.events)
+    pd.testing.assert_frame_equal(imp.linkage.persons, raw.linkage.persons)
+    for part in ("flow", "unlinked_by_year", "key_conflicts", "demographic_conflicts",
+                 "events_after_death", "outside_coverage"):
+        pd.testing.assert_frame_equal(getattr(imp.linkage.report, part),
+                                      getattr(raw.linkage.report, part))
+    # the synthetic defects reach the linkage report through both paths
+    assert len(imp.linkage.report.key_conflicts) > 0
+    assert len(imp.linkage.report.demographic_conflicts) > 0
+
+
 def test_cohort_columns_add_fees_for_contact_types(tmp_path):
     assert "kuhr_fees" not in cohort_columns(DEMENTIA)
     home = CohortDefinition("h", "2016-07-01", "2017-06-30", [EntryCriterion(

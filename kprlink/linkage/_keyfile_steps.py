@@ -8,9 +8,39 @@ import numpy as np
 import pandas as pd
 
 
-def _ids(s: pd.Series) -> np.ndarray:
-    """Sorted distinct non-missing ids (hash-based, then sorted: faster than np.unique)."""
-    return np.sort(pd.unique(pd.array(s, dtype="Int64").dropna().to_numpy(np.int64)))
+_NAT = np.iinfo(np.int64).min
+
+
+class _Ids:
+    """One register's ids factorised once: sorted distinct ids and each row's position.
+
+    Every per-person figure (mode of sex, earliest death, unlinked rows) is then
+    an array over the distinct ids, taken back to rows with ``code``; no pandas
+    group-by re-hashes the millions of row ids again.
+    """
+
+    def __init__(self, s: pd.Series) -> None:
+        codes, uniq = pd.factorize(pd.array(s, dtype="Int64"))
+        values = np.asarray(uniq.to_numpy(np.int64), dtype=np.int64)
+        order = np.argsort(values, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order), dtype=np.int64)
+        codes = np.asarray(codes, dtype=np.int64)
+        #: sorted distinct non-missing ids
+        self.ids = values[order]
+        #: per row: position in ``ids`` (-1 where the id is missing)
+        self.code = np.where(codes >= 0, rank[np.maximum(codes, 0)] if len(rank) else -1, -1)
+
+    def find(self, query: pd.Series) -> np.ndarray:
+        """Position of each (nullable) id of `query` in ``ids``; -1 where absent or NA."""
+        arr = pd.array(query, dtype="Int64")
+        q = arr.to_numpy(np.int64, na_value=0)
+        pos = np.searchsorted(self.ids, q)
+        pos = np.minimum(pos, max(len(self.ids) - 1, 0))
+        hit = (~np.asarray(arr.isna())) & (len(self.ids) > 0)
+        if len(self.ids):
+            hit &= self.ids[pos] == q
+        return np.where(hit, pos, -1)
 
 
 def _isin(values: np.ndarray, test: np.ndarray) -> np.ndarray:
@@ -27,25 +57,77 @@ def _year(frame: pd.DataFrame, date_col: str) -> np.ndarray:
     return frame[date_col].dt.year.fillna(-1).to_numpy(np.int64)
 
 
-def _demography(npr: pd.DataFrame, kpr: pd.DataFrame, persons: pd.DataFrame
-                ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from kprlink.linkage.keyfile import _mode
+def _small_ints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values (years) and each row's position among them."""
+    if not len(values):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    lo = int(values.min())
+    rel = values - lo
+    if int(rel.max()) > 1_000_000:
+        u, inv = np.unique(values, return_inverse=True)
+        return u.astype(np.int64), inv.astype(np.int64)
+    present = np.bincount(rel) > 0
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present).astype(np.int64) + lo, rank[rel].astype(np.int64)
 
+
+def _count_mode(c: np.ndarray, v: np.ndarray, res: np.ndarray, has: np.ndarray) -> None:
+    """Set ``res[id]`` to the most frequent `v` per id code `c` (ties: smallest)."""
+    vmin = int(v.min())
+    span = int(v.max()) - vmin + 1
+    if span * (int(c.max()) + 1) < 2**62:
+        key, cnt = np.unique(c * span + (v - vmin), return_counts=True)
+        pc, pv = key // span, key % span + vmin
+    else:  # values too spread to pack beside the id: sort the pairs
+        o = np.lexsort((v, c))
+        c, v = c[o], v[o]
+        start = np.flatnonzero(np.r_[True, (c[1:] != c[:-1]) | (v[1:] != v[:-1])])
+        pc, pv = c[start], v[start]
+        cnt = np.diff(np.r_[start, len(c)])
+    o = np.lexsort((pv, -cnt, pc))
+    first = o[np.r_[True, pc[o][1:] != pc[o][:-1]]]
+    res[pc[first]] = pv[first]
+    has[pc[first]] = True
+
+
+def _mode(ids: _Ids, values: object) -> pd.arrays.IntegerArray:
+    """Most frequent non-missing value per distinct id (ties: smallest value); NA if none."""
+    n = len(ids.ids)
+    vals = pd.array(values, dtype="Int64")
+    ok = (ids.code >= 0) & ~np.asarray(vals.isna())
+    res, has = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
+    if ok.any():
+        c, v = ids.code[ok], vals.to_numpy(np.int64, na_value=0)[ok]
+        lo = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        hi = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+        np.minimum.at(lo, c, v)
+        np.maximum.at(hi, c, v)
+        has = lo <= hi
+        res[has] = lo[has]
+        several = has & (lo != hi)  # only these ids need counting
+        keep = several[c]
+        c, v = c[keep], v[keep]
+        if len(c):
+            _count_mode(c, v, res, has)
+    return pd.arrays.IntegerArray(res, ~has)
+
+
+def _demography(npr: pd.DataFrame, kpr: pd.DataFrame, persons: pd.DataFrame,
+                n_ids: _Ids, k_ids: _Ids) -> tuple[pd.DataFrame, pd.DataFrame]:
     out = persons.copy()
-    kpr_cols = {c: kpr[c] for c in ("kpr_id", "birth_year") if c in kpr}
+    pos_k, pos_n = k_ids.find(out["kpr_id"]), n_ids.find(out["npr_id"])
+    kpr_vals: dict[str, object] = {}
+    if "birth_year" in kpr:
+        kpr_vals["birth_year"] = kpr["birth_year"]
     if "sex" in kpr or "sex_corrected" in kpr:
         sex = pd.array(kpr["sex"] if "sex" in kpr else [pd.NA] * len(kpr), dtype="Int64")
         if "sex_corrected" in kpr:
             sex = pd.array(kpr["sex_corrected"], dtype="Int64").fillna(sex)
-        kpr_cols["sex"] = sex
-    kpr_sex = pd.DataFrame(kpr_cols)
+        kpr_vals["sex"] = sex
     conflicts = []
     for var in ("sex", "birth_year"):
-        v_k = (out["kpr_id"].map(_mode(kpr_sex, "kpr_id", var)) if var in kpr_sex
-               else pd.Series(pd.NA, index=out.index))
-        v_n = (out["npr_id"].map(_mode(npr, "npr_id", var)) if var in npr
-               else pd.Series(pd.NA, index=out.index))
-        v_k, v_n = pd.array(v_k, dtype="Int64"), pd.array(v_n, dtype="Int64")
+        v_k = _taken(_mode(k_ids, kpr_vals[var]), pos_k) if var in kpr_vals else _na(len(out))
+        v_n = _taken(_mode(n_ids, npr[var]), pos_n) if var in npr else _na(len(out))
         clash = np.asarray((v_k != v_n).fillna(False), dtype=bool)
         out[var] = v_k.fillna(v_n) if len(v_k) else v_k
         out[f"{var}_conflict"] = clash
@@ -57,22 +139,40 @@ def _demography(npr: pd.DataFrame, kpr: pd.DataFrame, persons: pd.DataFrame
     return out, dc
 
 
-def _death(frame: pd.DataFrame, id_col: str) -> pd.Series:
-    if "death_date" not in frame:
-        return pd.Series(dtype="datetime64[ns]")
-    d = frame[[id_col, "death_date"]].dropna()
-    return d.groupby(id_col)["death_date"].min()
+def _na(n: int) -> pd.arrays.IntegerArray:
+    return pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
+
+
+def _taken(per_id: pd.arrays.IntegerArray, pos: np.ndarray) -> pd.arrays.IntegerArray:
+    """``per_id`` at positions `pos` (NA where -1)."""
+    if not len(per_id):
+        return _na(len(pos))
+    got = per_id.take(np.maximum(pos, 0))
+    return pd.arrays.IntegerArray(got.to_numpy(np.int64, na_value=0),
+                                  np.asarray(got.isna()) | (pos < 0))
+
+
+def _death(frame: pd.DataFrame, ids: _Ids) -> np.ndarray:
+    """Earliest death date per distinct id, as int64 nanoseconds (``_NAT`` if none)."""
+    res = np.full(len(ids.ids), np.iinfo(np.int64).max, dtype=np.int64)
+    if "death_date" in frame:
+        d = frame["death_date"].to_numpy("datetime64[ns]")
+        ok = ~np.isnat(d) & (ids.code >= 0)
+        np.minimum.at(res, ids.code[ok], d[ok].view(np.int64))
+    res[res == np.iinfo(np.int64).max] = _NAT
+    return res
 
 
 def assemble(npr: pd.DataFrame, kpr: pd.DataFrame, pairs: pd.DataFrame, kc: pd.DataFrame,
              n_key_rows: int, *, coverage: Mapping[str, tuple[str | None, str | None]]
              ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Person table and report frames."""
-    npr_ids, kpr_ids = _ids(npr["npr_id"]), _ids(kpr["kpr_id"])
+    n_ids, k_ids = _Ids(npr["npr_id"]), _Ids(kpr["kpr_id"])
+    npr_ids, kpr_ids = n_ids.ids, k_ids.ids
     p_npr, p_kpr = pairs["npr_id"].to_numpy(np.int64), pairs["kpr_id"].to_numpy(np.int64)
     use = _isin(p_npr, npr_ids) | _isin(p_kpr, kpr_ids)
-    npr_only = np.setdiff1d(npr_ids, p_npr)
-    kpr_only = np.setdiff1d(kpr_ids, p_kpr)
+    npr_only = npr_ids[~_isin(npr_ids, p_npr)]  # sorted distinct, as setdiff1d
+    kpr_only = kpr_ids[~_isin(kpr_ids, p_kpr)]
     persons = pd.DataFrame({
         "kpr_id": pd.array(np.concatenate([p_kpr[use], np.zeros(len(npr_only), np.int64),
                                            kpr_only]), dtype="Int64"),
@@ -96,39 +196,52 @@ def assemble(npr: pd.DataFrame, kpr: pd.DataFrame, pairs: pd.DataFrame, kc: pd.D
     conflict_npr = np.concatenate([conflict_npr, np.asarray(losers, dtype=np.int64)])
     persons["key_conflict"] = (persons["npr_id"].isin(conflict_npr)
                                | persons["kpr_id"].isin(conflict_kpr)).to_numpy(bool)
-    persons, dc = _demography(npr, kpr, persons)
-    death_k = persons["kpr_id"].map(_death(kpr, "kpr_id"))
-    death_n = persons["npr_id"].map(_death(npr, "npr_id"))
-    persons["death_date"] = pd.to_datetime(
-        np.fmin(death_k.to_numpy("datetime64[ns]"), death_n.to_numpy("datetime64[ns]")))
+    persons, dc = _demography(npr, kpr, persons, n_ids, k_ids)
+    pos = {"kpr_id": k_ids.find(persons["kpr_id"]), "npr_id": n_ids.find(persons["npr_id"])}
+    death = {"kpr_id": _death(kpr, k_ids), "npr_id": _death(npr, n_ids)}
+    both = [np.where(p >= 0, death[c][np.maximum(p, 0)] if len(death[c]) else _NAT, _NAT)
+            .view("datetime64[ns]") for c, p in pos.items()]
+    persons["death_date"] = pd.to_datetime(np.fmin(*both))
+    person_death = persons["death_date"].to_numpy("datetime64[ns]").view(np.int64)
 
     # events after death and outside coverage
     after, outside, unlinked = [], [], []
-    for source, frame, id_col, date_col, partners in (
-            ("npr", npr, "npr_id", "date_in", p_npr), ("kpr_kuhr", kpr, "kpr_id", "date", p_kpr)):
-        by_id = persons.dropna(subset=[id_col]).drop_duplicates(id_col).set_index(id_col)
-        death = frame[id_col].map(by_id["death_date"])
-        late = np.asarray((frame[date_col] > death).fillna(False), dtype=bool)
-        after.append((source, int(late.sum()), int(frame.loc[late, id_col].nunique())))
+    for source, frame, id_col, date_col, partners, ids in (
+            ("npr", npr, "npr_id", "date_in", p_npr, n_ids),
+            ("kpr_kuhr", kpr, "kpr_id", "date", p_kpr, k_ids)):
+        # each distinct id's person (every id of the frame is a person's id)
+        p_of = np.full(len(ids.ids), -1, dtype=np.int64)
+        has = pos[id_col] >= 0
+        p_of[pos[id_col][has]] = np.flatnonzero(has)
+        row_p = np.where(ids.code >= 0, p_of[np.maximum(ids.code, 0)] if len(p_of) else -1, -1)
+        dates = frame[date_col].to_numpy("datetime64[ns]")
+        d_ns = dates.view(np.int64)
+        died = np.where(row_p >= 0, person_death[np.maximum(row_p, 0)]
+                        if len(person_death) else _NAT, _NAT)
+        late = (died != _NAT) & ~np.isnat(dates) & (d_ns > died)
+        after.append((source, int(late.sum()), len(np.unique(ids.code[late]))))
         start, end = coverage.get(source, (None, None))
         out_cov = np.zeros(len(frame), dtype=bool)
         if start is not None:
-            out_cov |= np.asarray((frame[date_col] < pd.Timestamp(start)).fillna(False), bool)
+            out_cov |= ~np.isnat(dates) & (dates < np.datetime64(pd.Timestamp(start), "ns"))
         if end is not None:
-            out_cov |= np.asarray((frame[date_col] > pd.Timestamp(end)).fillna(False), bool)
+            out_cov |= ~np.isnat(dates) & (dates > np.datetime64(pd.Timestamp(end), "ns"))
         outside.append((source, start, end, int(out_cov.sum())))
-        ids = pd.array(frame[id_col], dtype="Int64")
-        id_arr = ids.fillna(-1).to_numpy(np.int64)
-        no_partner = ~_isin(id_arr, partners)
-        u = pd.DataFrame({"year": _year(frame, date_col), "unl": no_partner, "pid": id_arr})
-        g = u.groupby("year", sort=True)
-        n_pers = (u.loc[no_partner & (id_arr >= 0)].drop_duplicates(["year", "pid"])
-                  .groupby("year").size())
-        part = pd.DataFrame({"source": source, "n_rows": g.size(),
-                             "n_rows_unlinked": g["unl"].sum().astype("int64")})
-        part["n_persons_unlinked"] = n_pers.reindex(part.index, fill_value=0).astype("int64")
-        unlinked.append(part.reset_index()[["source", "year", "n_rows", "n_rows_unlinked",
-                                            "n_persons_unlinked"]])
+        partnered = _isin(ids.ids, partners)
+        no_partner = np.where(ids.code >= 0, ~partnered[np.maximum(ids.code, 0)]
+                              if len(partnered) else True, True)
+        years, y = _small_ints(_year(frame, date_col))
+        n_years = len(years)
+        sel = no_partner & (ids.code >= 0)
+        pairs_ = np.unique(ids.code[sel] * max(n_years, 1) + y[sel])
+        part = pd.DataFrame({
+            "source": source, "year": years.astype(np.int64),
+            "n_rows": np.bincount(y, minlength=n_years).astype(np.int64),
+            "n_rows_unlinked": np.bincount(y, weights=no_partner, minlength=n_years)
+            .astype(np.int64),
+            "n_persons_unlinked": np.bincount(pairs_ % max(n_years, 1), minlength=n_years)
+            .astype(np.int64)})
+        unlinked.append(part)
     flow = pd.DataFrame([
         ("NPR rows", len(npr)), ("NPR persons", len(npr_ids)),
         ("KPR rows", len(kpr)), ("KPR persons", len(kpr_ids)),

@@ -130,32 +130,6 @@ def _resolve_key(key: pd.DataFrame, order: Sequence[str] | None
     return chosen[["npr_id", "kpr_id"]].reset_index(drop=True), kc[cols]
 
 
-def _mode(frame: pd.DataFrame, id_col: str, col: str) -> pd.Series:
-    """Most frequent non-missing value per id (ties: smallest value).
-
-    Most persons have one value; the counting sort runs only for ids with several.
-    """
-    ids = pd.array(frame[id_col], dtype="Int64")
-    vals = pd.array(frame[col], dtype="Int64")
-    ok = ~(np.asarray(ids.isna()) | np.asarray(vals.isna()))
-    if not ok.any():
-        return pd.Series(dtype="Int64")
-    s = pd.Series(vals.to_numpy(np.int64, na_value=0)[ok],
-                  index=pd.Index(ids.to_numpy(np.int64, na_value=0)[ok], name=id_col))
-    g = s.groupby(level=0, sort=True)
-    lo, hi = g.min(), g.max()
-    out = lo.astype("Int64")
-    several = lo.index[lo.to_numpy() != hi.to_numpy()]
-    if len(several):
-        sub = s[s.index.isin(several)]
-        counts = (pd.DataFrame({"id": sub.index.to_numpy(), "v": sub.to_numpy()})
-                  .groupby(["id", "v"]).size().rename("k").reset_index()
-                  .sort_values(["id", "k", "v"], ascending=[True, False, True], kind="stable")
-                  .drop_duplicates("id").set_index("id")["v"])
-        out.loc[counts.index] = counts.to_numpy()
-    return out
-
-
 def link_extracts(npr_episodes: pd.DataFrame, kuhr_claims: pd.DataFrame, *,
                   key: pd.DataFrame | None = None, shared_id_col: str | None = None,
                   delivery_order: Sequence[str] | None = None,
