@@ -23,7 +23,7 @@ import pandas as pd
 
 from kprlink.codes import contact_types
 from kprlink.cohorts.definition import CohortDefinition, CohortRule, EntryCriterion
-from kprlink.cohorts.events import diagnosis_events, frames_of
+from kprlink.cohorts.events import _distinct, _int64, _positions, diagnosis_events, frames_of
 from kprlink.exceptions import MissingColumnsError
 from kprlink.linkage.keyfile import LinkageResult, link_extracts
 
@@ -151,7 +151,7 @@ def _municipality(index: pd.DataFrame, frames: dict[str, Any]) -> pd.Series:
         if f is None or "municipality" not in f:
             continue
         sel = (index["source"] == source).to_numpy(bool)
-        pos = pd.Index(f[id_col]).get_indexer(index.loc[sel, "record_id"])
+        pos = _positions(_int64(f[id_col]), index.loc[sel, "record_id"].to_numpy(np.int64))
         got = f["municipality"].take(np.where(pos >= 0, pos, 0)).astype("string").to_numpy(
             dtype=object, na_value=pd.NA)
         got[pos < 0] = pd.NA
@@ -289,17 +289,20 @@ def build_cohort(data: Any, definition: CohortDefinition, *,
 
 
 def diagnosis_persons(frames: dict[str, Any], persons: pd.DataFrame) -> int:
-    """Persons with at least one diagnosis row in the delivery."""
-    n = 0
-    ids = []
-    kd, cl = frames["kuhr_diagnoses"], frames["kuhr_claims"]
-    if kd is not None and cl is not None:
-        k = cl.loc[cl["claim_id"].isin(kd["claim_id"]), "kpr_id"]
-        ids.append(persons.loc[persons["kpr_id"].isin(k), "person_id"].to_numpy())
-    nd, ep = frames["npr_diagnoses"], frames["npr_episodes"]
-    if nd is not None and ep is not None:
-        n_ids = ep.loc[ep["episode_id"].isin(nd["episode_id"]), "npr_id"]
-        ids.append(persons.loc[persons["npr_id"].isin(n_ids), "person_id"].to_numpy())
-    if ids:
-        n = len(np.unique(np.concatenate(ids)))
-    return n
+    """Persons with at least one diagnosis row in the delivery.
+
+    One row of `persons` per person, so the count is the rows whose ``kpr_id``
+    has a claim with a diagnosis or whose ``npr_id`` an episode with one.
+    """
+    has = np.zeros(len(persons), dtype=bool)
+    for diag, rec, id_col, person_col in (
+            (frames["kuhr_diagnoses"], frames["kuhr_claims"], "claim_id", "kpr_id"),
+            (frames["npr_diagnoses"], frames["npr_episodes"], "episode_id", "npr_id")):
+        if diag is None or rec is None:
+            continue
+        pos = _positions(_int64(rec[id_col]), _distinct(_int64(diag[id_col])))
+        who = pd.Index(pd.unique(_int64(rec[person_col])[pos[pos >= 0]]))
+        ours = pd.array(persons[person_col], dtype="Int64")
+        has |= ((who.get_indexer(ours.to_numpy(np.int64, na_value=0)) >= 0)
+                & ~np.asarray(ours.isna()))
+    return int(has.sum())

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from kprlink.codes import CodeList
+from kprlink.codes.systems import distinct_codes
 from kprlink.exceptions import LinkageError, MissingColumnsError, Problem
 
 __all__ = ["EVENT_COLUMNS", "diagnosis_events", "frames_of"]
@@ -52,15 +53,50 @@ def _filter_codes(diag: pd.DataFrame, codelists: Iterable[CodeList] | None,
                   systems: pd.Series | None) -> np.ndarray:
     if codelists is None:
         return np.ones(len(diag), dtype=bool)
+    # distinct codes once per frame, each list matched on them only
+    uniques, idx = distinct_codes(diag["code"])
+    distinct = pd.Series(uniques, dtype="object")
     keep = np.zeros(len(diag), dtype=bool)
     for cl in codelists:
-        ok = cl.matches(diag["code"])
+        if systems is None and "ICD-10" not in cl.event_systems:
+            continue
+        ok = np.append(cl.matches(distinct), False)[idx]
         if systems is not None:
             ok &= systems.isin(cl.event_systems).to_numpy(bool)
-        elif "ICD-10" not in cl.event_systems:
-            ok[:] = False
         keep |= ok
     return keep
+
+
+def _int64(s: pd.Series) -> np.ndarray:
+    """Ids as int64 numpy (canonical ids are never missing where this is used)."""
+    return pd.array(s, dtype="Int64").to_numpy(np.int64, na_value=-1)
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Distinct values (a run-length pass when sorted, as imported frames are)."""
+    if len(values) and bool(np.all(values[1:] >= values[:-1])):
+        return values[np.r_[True, values[1:] != values[:-1]]]
+    return np.asarray(pd.unique(values))
+
+
+def _positions(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Row of `ids` (unique) holding each of `wanted`, -1 if none.
+
+    Binary search when `ids` is sorted (claim and episode ids of imported
+    frames are); otherwise hashes only the wanted ids and scans `ids` once.
+    Never builds an index over millions of rows.
+    """
+    if not len(ids) or not len(wanted):
+        return np.full(len(wanted), -1, dtype=np.int64)
+    if bool(np.all(ids[1:] > ids[:-1])):
+        pos = np.minimum(np.searchsorted(ids, wanted), len(ids) - 1)
+        return np.where(ids[pos] == wanted, pos, -1).astype(np.int64)
+    small = pd.Index(pd.unique(wanted))
+    at = small.get_indexer(ids)
+    row = np.full(len(small), -1, dtype=np.int64)
+    hit = np.flatnonzero(at >= 0)
+    row[at[hit]] = hit
+    return row[small.get_indexer(wanted)]
 
 
 def _opt(frame: pd.DataFrame, col: str) -> pd.arrays.IntegerArray:
@@ -122,11 +158,11 @@ def diagnosis_events(data: Any, *, persons: pd.DataFrame,
     if claims is not None and kd is not None and len(kd):
         keep = _filter_codes(kd, codelists, kd["system"])
         d = kd.loc[keep]
-        pos = pd.Index(claims["claim_id"]).get_indexer(d["claim_id"])
+        pos = _positions(_int64(claims["claim_id"]), _int64(d["claim_id"]))
         ok = pos >= 0
         d, pos = d.loc[ok], pos[ok]
         kmap = persons.dropna(subset=["kpr_id"]).drop_duplicates("kpr_id")
-        pid = pd.Index(kmap["kpr_id"]).get_indexer(claims["kpr_id"].to_numpy()[pos])
+        pid = pd.Index(_int64(kmap["kpr_id"])).get_indexer(_int64(claims["kpr_id"].iloc[pos]))
         _unmapped(pid, "kpr_id")
         parts.append(pd.DataFrame({
             "person_id": kmap["person_id"].to_numpy(np.int64)[pid],
@@ -140,11 +176,11 @@ def diagnosis_events(data: Any, *, persons: pd.DataFrame,
     if eps is not None and nd is not None and len(nd):
         keep = _filter_codes(nd, codelists, None)
         d = nd.loc[keep]
-        pos = pd.Index(eps["episode_id"]).get_indexer(d["episode_id"])
+        pos = _positions(_int64(eps["episode_id"]), _int64(d["episode_id"]))
         ok = pos >= 0
         d, pos = d.loc[ok], pos[ok]
         nmap = persons.dropna(subset=["npr_id"]).drop_duplicates("npr_id")
-        pid = pd.Index(nmap["npr_id"]).get_indexer(eps["npr_id"].to_numpy()[pos])
+        pid = pd.Index(_int64(nmap["npr_id"])).get_indexer(_int64(eps["npr_id"].iloc[pos]))
         _unmapped(pid, "npr_id")
         parts.append(pd.DataFrame({
             "person_id": nmap["person_id"].to_numpy(np.int64)[pid],
