@@ -20,7 +20,7 @@ class _Ids:
     """
 
     def __init__(self, s: pd.Series) -> None:
-        codes, uniq = pd.factorize(pd.array(s, dtype="Int64"))
+        codes, uniq = pd.factorize(pd.array(s, dtype="Int64", copy=False))
         values = np.asarray(uniq.to_numpy(np.int64), dtype=np.int64)
         order = np.argsort(values, kind="stable")
         rank = np.empty(len(order), dtype=np.int64)
@@ -33,7 +33,7 @@ class _Ids:
 
     def find(self, query: pd.Series) -> np.ndarray:
         """Position of each (nullable) id of `query` in ``ids``; -1 where absent or NA."""
-        arr = pd.array(query, dtype="Int64")
+        arr = pd.array(query, dtype="Int64", copy=False)
         q = arr.to_numpy(np.int64, na_value=0)
         pos = np.searchsorted(self.ids, q)
         pos = np.minimum(pos, max(len(self.ids) - 1, 0))
@@ -53,7 +53,8 @@ def _isin(values: np.ndarray, test: np.ndarray) -> np.ndarray:
 
 def _year(frame: pd.DataFrame, date_col: str) -> np.ndarray:
     if "year" in frame:
-        return pd.array(frame["year"], dtype="Int64").fillna(-1).to_numpy(np.int64)
+        return pd.array(frame["year"], dtype="Int64", copy=False).to_numpy(np.int64,
+                                                                            na_value=-1)
     return frame[date_col].dt.year.fillna(-1).to_numpy(np.int64)
 
 
@@ -90,10 +91,28 @@ def _count_mode(c: np.ndarray, v: np.ndarray, res: np.ndarray, has: np.ndarray) 
     has[pc[first]] = True
 
 
+def _n_distinct(codes: np.ndarray, n: int) -> int:
+    """Number of distinct codes among `codes` (each in ``0..n-1``)."""
+    seen = np.zeros(n, dtype=bool)
+    seen[codes] = True
+    return int(seen.sum())
+
+
+def _persons_per_year(codes: np.ndarray, years: np.ndarray, n: int, n_years: int
+                      ) -> np.ndarray:
+    """Distinct codes per year position (``years`` in ``0..n_years-1``)."""
+    if n * n_years <= 200_000_000:
+        seen = np.zeros((n, max(n_years, 1)), dtype=bool)
+        seen[codes, years] = True
+        return seen.sum(axis=0)[:n_years].astype(np.int64)
+    pairs = np.unique(codes * n_years + years)
+    return np.bincount(pairs % n_years, minlength=n_years).astype(np.int64)
+
+
 def _mode(ids: _Ids, values: object) -> pd.arrays.IntegerArray:
     """Most frequent non-missing value per distinct id (ties: smallest value); NA if none."""
     n = len(ids.ids)
-    vals = pd.array(values, dtype="Int64")
+    vals = pd.array(values, dtype="Int64", copy=False)
     ok = (ids.code >= 0) & ~np.asarray(vals.isna())
     res, has = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
     if ok.any():
@@ -219,7 +238,7 @@ def assemble(npr: pd.DataFrame, kpr: pd.DataFrame, pairs: pd.DataFrame, kc: pd.D
         died = np.where(row_p >= 0, person_death[np.maximum(row_p, 0)]
                         if len(person_death) else _NAT, _NAT)
         late = (died != _NAT) & ~np.isnat(dates) & (d_ns > died)
-        after.append((source, int(late.sum()), len(np.unique(ids.code[late]))))
+        after.append((source, int(late.sum()), _n_distinct(ids.code[late], len(ids.ids))))
         start, end = coverage.get(source, (None, None))
         out_cov = np.zeros(len(frame), dtype=bool)
         if start is not None:
@@ -233,14 +252,13 @@ def assemble(npr: pd.DataFrame, kpr: pd.DataFrame, pairs: pd.DataFrame, kc: pd.D
         years, y = _small_ints(_year(frame, date_col))
         n_years = len(years)
         sel = no_partner & (ids.code >= 0)
-        pairs_ = np.unique(ids.code[sel] * max(n_years, 1) + y[sel])
+        per_year = _persons_per_year(ids.code[sel], y[sel], len(ids.ids), n_years)
         part = pd.DataFrame({
             "source": source, "year": years.astype(np.int64),
             "n_rows": np.bincount(y, minlength=n_years).astype(np.int64),
             "n_rows_unlinked": np.bincount(y, weights=no_partner, minlength=n_years)
             .astype(np.int64),
-            "n_persons_unlinked": np.bincount(pairs_ % max(n_years, 1), minlength=n_years)
-            .astype(np.int64)})
+            "n_persons_unlinked": per_year})
         unlinked.append(part)
     flow = pd.DataFrame([
         ("NPR rows", len(npr)), ("NPR persons", len(npr_ids)),

@@ -80,6 +80,14 @@ def _check(frame: pd.DataFrame | None, name: str, cols: Sequence[str]) -> pd.Dat
     return frame
 
 
+def _grouped_lists(frame: pd.DataFrame, by: str, col: str) -> tuple[np.ndarray, list[list]]:
+    """Sorted group keys and, per group, the sorted distinct values of `col`."""
+    f = frame[[by, col]].drop_duplicates().sort_values([by, col], kind="stable")
+    ids, vals = f[by].to_numpy(), f[col].to_numpy()
+    start = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.zeros(0, int)
+    return ids[start], [v.tolist() for v in np.split(vals, start[1:])] if len(ids) else []
+
+
 def _resolve_key(key: pd.DataFrame, order: Sequence[str] | None
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Resolved npr_id -> kpr_id pairs and the conflicts found."""
@@ -103,10 +111,9 @@ def _resolve_key(key: pd.DataFrame, order: Sequence[str] | None
     chosen = k.drop_duplicates("npr_id", keep="last")
     multi = k[n_partners.loc[k.index] > 1]
     if len(multi):
-        g = multi.groupby("npr_id")
-        c = pd.DataFrame({"side": "npr_id", "id": g.size().index.to_numpy(),
-                          "partners": g["kpr_id"].agg(lambda s: sorted(set(s))).to_numpy(),
-                          "deliveries": g["delivery"].agg(lambda s: sorted(set(s))).to_numpy()})
+        ids, partners = _grouped_lists(multi, "npr_id", "kpr_id")
+        c = pd.DataFrame({"side": "npr_id", "id": ids, "partners": partners,
+                          "deliveries": _grouped_lists(multi, "npr_id", "delivery")[1]})
         c["chosen"] = c["id"].map(chosen.set_index("npr_id")["kpr_id"])
         c["rule"] = "latest delivery"
         conflicts.append(c)
@@ -114,10 +121,9 @@ def _resolve_key(key: pd.DataFrame, order: Sequence[str] | None
     chosen = chosen.sort_values(["kpr_id", "npr_id"], kind="stable")
     dup = chosen.duplicated("kpr_id", keep=False)
     if dup.any():
-        g = chosen[dup].groupby("kpr_id")
-        c = pd.DataFrame({"side": "kpr_id", "id": g.size().index.to_numpy(),
-                          "partners": g["npr_id"].agg(lambda s: sorted(s)).to_numpy(),
-                          "deliveries": g["delivery"].agg(lambda s: sorted(set(s))).to_numpy()})
+        ids, partners = _grouped_lists(chosen[dup], "kpr_id", "npr_id")
+        c = pd.DataFrame({"side": "kpr_id", "id": ids, "partners": partners,
+                          "deliveries": _grouped_lists(chosen[dup], "kpr_id", "delivery")[1]})
         c["chosen"] = c["partners"].map(lambda s: s[0])
         c["rule"] = "smallest npr_id keeps the link; others NPR-only"
         conflicts.append(c)
