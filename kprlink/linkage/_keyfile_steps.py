@@ -20,7 +20,20 @@ class _Ids:
     """
 
     def __init__(self, s: pd.Series) -> None:
-        codes, uniq = pd.factorize(pd.array(s, dtype="Int64", copy=False))
+        arr = pd.array(s, dtype="Int64", copy=False)
+        na = np.asarray(arr.isna())
+        v = arr.to_numpy(np.int64, na_value=0)
+        ok = v[~na]
+        if len(ok) and int(ok.max()) - int(ok.min()) <= max(4 * len(v), 1 << 20):
+            # dense pseudonyms (register serial numbers): a seen-table, no hashing
+            lo = int(ok.min())
+            rel = np.where(na, 0, v - lo)
+            seen = np.zeros(int(ok.max()) - lo + 1, dtype=bool)
+            seen[rel[~na]] = True
+            self.ids = np.flatnonzero(seen).astype(np.int64) + lo
+            self.code = np.where(na, -1, (np.cumsum(seen) - 1)[rel]).astype(np.int64)
+            return
+        codes, uniq = pd.factorize(arr)
         values = np.asarray(uniq.to_numpy(np.int64), dtype=np.int64)
         order = np.argsort(values, kind="stable")
         rank = np.empty(len(order), dtype=np.int64)

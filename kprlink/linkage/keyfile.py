@@ -104,12 +104,18 @@ def _resolve_key(key: pd.DataFrame, order: Sequence[str] | None
     k["rank"] = k["delivery"].map({n: i for i, n in enumerate(names)}).astype("int64")
     bad = k["npr_id"].isna() | k["kpr_id"].isna()
     k = k[~bad].astype({"npr_id": "int64", "kpr_id": "int64"})
-    k = k.drop_duplicates(["npr_id", "kpr_id", "delivery"])
+    k = k.drop_duplicates(["npr_id", "kpr_id", "rank"])  # rank: one per delivery name
     conflicts = []
-    n_partners = k.groupby("npr_id")["kpr_id"].transform("nunique")
-    k = k.sort_values(["npr_id", "rank", "kpr_id"], kind="stable")
-    chosen = k.drop_duplicates("npr_id", keep="last")
-    multi = k[n_partners.loc[k.index] > 1]
+    # sorted by npr_id, rank, kpr_id (no ties left): the last row per npr_id wins
+    k = k.iloc[np.lexsort((k["kpr_id"].to_numpy(), k["rank"].to_numpy(),
+                           k["npr_id"].to_numpy()))]
+    npr = k["npr_id"].to_numpy()
+    start = np.r_[True, npr[1:] != npr[:-1]][:len(npr)]  # first row of each npr_id
+    group = np.cumsum(start) - 1
+    chosen = k[np.r_[start[1:], True][:len(npr)]]
+    first_pair = ~k.duplicated(["npr_id", "kpr_id"]).to_numpy(bool)
+    n_partners = np.bincount(group[first_pair], minlength=len(chosen))[group]
+    multi = k[n_partners > 1]
     if len(multi):
         ids, partners = _grouped_lists(multi, "npr_id", "kpr_id")
         c = pd.DataFrame({"side": "npr_id", "id": ids, "partners": partners,
@@ -118,8 +124,10 @@ def _resolve_key(key: pd.DataFrame, order: Sequence[str] | None
         c["rule"] = "latest delivery"
         conflicts.append(c)
     # one kpr_id, several npr_ids after resolution: smallest npr_id keeps the link
-    chosen = chosen.sort_values(["kpr_id", "npr_id"], kind="stable")
-    dup = chosen.duplicated("kpr_id", keep=False)
+    chosen = chosen.iloc[np.lexsort((chosen["npr_id"].to_numpy(), chosen["kpr_id"].to_numpy()))]
+    kpr = chosen["kpr_id"].to_numpy()
+    same = kpr[1:] == kpr[:-1]
+    dup = pd.Series((np.r_[same, False] | np.r_[False, same])[:len(kpr)], index=chosen.index)
     if dup.any():
         ids, partners = _grouped_lists(chosen[dup], "kpr_id", "npr_id")
         c = pd.DataFrame({"side": "kpr_id", "id": ids, "partners": partners,
