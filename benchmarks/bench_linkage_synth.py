@@ -45,6 +45,11 @@ def main() -> None:
                     help="share of keyed persons whose key rows are removed")
     ap.add_argument("--target-precision", type=float, default=0.99,
                     help="threshold chosen on held-out key pairs to reach this precision")
+    ap.add_argument("--max-rule-pairs", type=int, default=None,
+                    help="skip a blocking rule after the first that gives more pairs "
+                         "(default: the spec's own)")
+    ap.add_argument("--no-broad", action="store_true",
+                    help="leave out the birth year + sex blocking rule")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,8 +68,10 @@ def main() -> None:
     key = d.key[~d.key["npr_id"].isin(removed)]
 
     t0 = time.perf_counter()
+    extra = {} if args.max_rule_pairs is None else {"max_pairs_per_rule": args.max_rule_pairs}
     spec = kl.LinkageSpec.person_profile(referral_days=True, competition=True,
-                                         target_precision=args.target_precision)
+                                         broad_blocking=not args.no_broad,
+                                         target_precision=args.target_precision, **extra)
     res = kl.link_registers_probabilistic(d.npr_episodes, d.kuhr_claims, key, spec=spec)
     t_link = time.perf_counter() - t0
 
@@ -92,6 +99,8 @@ def main() -> None:
         n, p, r, f1 = _score(best, unkeyed)
         print(f"  one-to-one at p >= {thr}: {n:,} links  precision {p:.4f}  recall {r:.4f}  "
               f"F1 {f1:.4f}")
+    print("blocking (unkeyed persons):")
+    print(res.blocking.to_string(index=False))
     if res.validation is not None:
         print("held-out key pairs (the model's own estimate):")
         print(res.validation.to_string())

@@ -408,3 +408,36 @@ def test_event_dates_before_1970_do_not_collide() -> None:
     c = EventDatesComparison("d", counts=(1,), min_days=0, max_days=0)
     lev = c.levels(pd.Series([[-5], [3]]), pd.Series([[-5], [-3]]))
     assert lev.tolist() == [1, 0]
+
+
+def test_broad_rule_over_per_rule_cap_is_skipped_and_reported() -> None:
+    left, right, _ = make_files(200)
+    full = link_probabilistic(left, right, person_spec())
+    n_broad = int(full.blocking.set_index("rule").loc["birth_year+sex", "n_pairs"])
+    res = link_probabilistic(left, right, person_spec(max_pairs_per_rule=10))
+    blk = res.blocking.set_index("rule")
+    # the first rule is never skipped; the others exceed 10 pairs
+    assert not blk.loc["birth_year+sex", "skipped"]
+    assert blk.loc["birth_year+sex", "n_pairs"] == n_broad
+    assert blk.loc[["surname", "given+municipality"], "skipped"].all()
+    assert blk.loc[["surname", "given+municipality"], "n_new_pairs"].tolist() == [0, 0]
+    assert res.info["blocking_rules_skipped"] == ["surname", "given+municipality"]
+    assert res.info["n_candidates"] == n_broad < full.info["n_candidates"]
+    with pytest.raises(SpecError) as err:
+        person_spec(max_pairs_per_rule=0)
+    assert len(err.value.problems) == 1
+
+
+def test_event_dates_vectorised_levels_match_a_direct_count() -> None:
+    rng = np.random.default_rng(3)
+    a = pd.Series([np.unique(rng.integers(0, 60, rng.integers(0, 5))) for _ in range(80)])
+    b = pd.Series([rng.integers(0, 60, rng.integers(0, 8)) for _ in range(50)])  # unsorted
+    pl, pr = rng.integers(0, 80, 3000), rng.integers(0, 50, 3000)
+    c = EventDatesComparison("d", counts=(1, 2), min_days=-3, max_days=2)
+    got = c.levels_at(a, b, pl, pr)
+    for i, j, g in zip(pl, pr, got):
+        if len(a[i]) == 0 or len(b[j]) == 0:
+            assert g == -1
+            continue
+        n_hit = sum(any(-3 <= y - x <= 2 for y in b[j]) for x in a[i])
+        assert g == min(n_hit, 2)

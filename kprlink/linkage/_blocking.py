@@ -73,7 +73,8 @@ def count_block_pairs(left: pd.DataFrame, right: pd.DataFrame | None,
 
 
 def block_pairs(left: pd.DataFrame, right: pd.DataFrame | None,
-                rules: Sequence[Sequence[str]], *, max_pairs: int
+                rules: Sequence[Sequence[str]], *, max_pairs: int,
+                max_pairs_per_rule: int | None = None
                 ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """Union of the pairs of every rule, as sorted row positions.
 
@@ -85,30 +86,47 @@ def block_pairs(left: pd.DataFrame, right: pd.DataFrame | None,
     per_rule : pandas.DataFrame
         ``rule``, ``n_pairs`` (the rule alone), ``n_new_pairs`` (not found by an
         earlier rule), ``n_left_missing`` / ``n_right_missing`` (rows that take
-        no part because a blocking column is missing).
+        no part because a blocking column is missing), ``skipped`` (True for a
+        rule after the first whose pair count exceeds `max_pairs_per_rule`:
+        its pairs are not generated and count 0; ``n_pairs`` gives what it
+        would have produced).
     """
     dedupe = right is None
     counts = [count_block_pairs(left, right, r) for r in rules]
-    if sum(counts) > max_pairs:
+    skipped = [i > 0 and max_pairs_per_rule is not None and c > max_pairs_per_rule
+               for i, c in enumerate(counts)]
+    if sum(c for c, s in zip(counts, skipped) if not s) > max_pairs:
         problems = [f"blocking rule {list(r)} gives {c:,} pairs" for r, c in zip(rules, counts)]
         raise LinkageError(
             f"Blocking would create {sum(counts):,} candidate pairs, more than "
             f"max_pairs={max_pairs:,}. Use stricter rules (more columns per rule).",
             problems)
     n_right = len(right) if right is not None else len(left)
-    seen = np.empty(0, dtype=np.int64)
-    rows = []
-    for rule in rules:
+    keys, rows = [], []
+    for r, rule in enumerate(rules):
         cl, cr = _block_codes(left, right, rule)
+        if skipped[r]:
+            rows.append({"rule": "+".join(rule), "n_pairs": counts[r], "skipped": True,
+                         "n_left_missing": int((cl < 0).sum()),
+                         "n_right_missing": int((cr < 0).sum()) if right is not None else 0})
+            continue
         pl, pr = _pairs_for_codes(cl, cr, dedupe=dedupe)
-        key = pl * n_right + pr
-        new = np.setdiff1d(key, seen, assume_unique=False)
-        rows.append({"rule": "+".join(rule), "n_pairs": len(key), "n_new_pairs": len(new),
+        keys.append((pl * n_right + pr) * len(rules) + r)
+        rows.append({"rule": "+".join(rule), "n_pairs": len(pl), "skipped": False,
                      "n_left_missing": int((cl < 0).sum()),
                      "n_right_missing": int((cr < 0).sum()) if right is not None else 0})
-        seen = np.union1d(seen, new)
+    # one sort of all rules' pairs: the first copy of a pair names the rule
+    # that found it first (the key's last digits are the rule number)
+    allk = np.sort(np.concatenate(keys)) if keys else np.empty(0, np.int64)
+    pair = allk // len(rules)
+    first = np.r_[True, pair[1:] != pair[:-1]] if len(pair) else np.zeros(0, bool)
+    n_new = np.bincount(allk[first] % len(rules), minlength=len(rules))
+    for row, k in zip(rows, n_new):
+        row["n_new_pairs"] = int(k)
+    seen = pair[first]
     return seen // n_right, seen % n_right, pd.DataFrame(
-        rows, columns=["rule", "n_pairs", "n_new_pairs", "n_left_missing", "n_right_missing"])
+        rows, columns=["rule", "n_pairs", "n_new_pairs", "n_left_missing", "n_right_missing",
+                       "skipped"])
 
 
 def rule_mask(left: pd.DataFrame, right: pd.DataFrame | None, rule: Sequence[str],

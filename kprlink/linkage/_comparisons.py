@@ -312,36 +312,64 @@ class EventDatesComparison(_Comparison):
 
     def levels(self, a: pd.Series, b: pd.Series) -> np.ndarray:
         """Level per pair of aligned event-date sequences."""
-        n = len(a)
-        la = np.fromiter((0 if _empty(x) else len(x) for x in a), dtype=np.int64, count=n)
-        lb = np.fromiter((0 if _empty(x) else len(x) for x in b), dtype=np.int64, count=n)
+        pos = np.arange(len(a), dtype=np.int64)
+        return self.levels_at(a, b, pos, pos)
+
+    def levels_at(self, a: pd.Series, b: pd.Series, pos_left: np.ndarray,
+                  pos_right: np.ndarray) -> np.ndarray:
+        """Level per pair ``(a[pos_left[i]], b[pos_right[i]])``.
+
+        Each record's events are flattened once (not once per pair); for every
+        left event of a pair, the right record's events in the window are
+        counted by binary search on the sorted ``record * span + event`` keys,
+        so a pair costs O(left events · log right events), whatever the window.
+        """
+        la, sa, va = _flatten(a)
+        lb, _, vb = _flatten(b)
+        n = len(pos_left)
+        na, nb = la[pos_left], lb[pos_right]
         out = np.full(n, MISSING, dtype=np.int8)
         if self.empty_right == "none":
-            out[la > 0] = 0
-        ok = (la > 0) & (lb > 0)
-        if not ok.any():
+            out[na > 0] = 0
+        idx = np.flatnonzero((na > 0) & (nb > 0))
+        if len(idx) == 0:
             return out
-        idx = np.flatnonzero(ok)
-        va, vb = a.to_numpy(dtype=object), b.to_numpy(dtype=object)
-        pair_a = np.repeat(idx, la[idx])
-        days_a = np.concatenate([np.asarray(x, dtype=np.int64) for x in va[idx]])
-        pair_b = np.repeat(idx, lb[idx])
-        days_b = np.concatenate([np.asarray(x, dtype=np.int64) for x in vb[idx]])
-        span = np.int64(1 << 22)  # days are shifted by 2**21 so dates before 1970 work
-        days_a = days_a + (1 << 21)
-        days_b = days_b + (1 << 21)
-        right_keys = np.unique(pair_b * span + days_b)
-        hit = np.zeros(len(days_a), dtype=bool)
-        for off in range(self.min_days, self.max_days + 1):
-            hit |= np.isin(pair_a * span + days_a + off, right_keys)
-        # count distinct coinciding left dates per pair
-        keys = np.unique(pair_a[hit] * span + days_a[hit])
-        n_hit = np.bincount(keys // span, minlength=n)
+        lo_v = min(va.min(initial=0), vb.min(initial=0))
+        span = np.int64(max(va.max(initial=0), vb.max(initial=0)) - lo_v
+                        + 2 * (abs(self.min_days) + abs(self.max_days)) + 3)
+        shift = -lo_v + abs(self.min_days) + abs(self.max_days) + 1
+        rec_b = np.repeat(np.arange(len(lb), dtype=np.int64), lb)
+        right_keys = rec_b * span + (vb + shift)  # sorted: records in order, events sorted
+        k = na[idx]
+        pair = np.repeat(idx, k)
+        within = np.arange(len(pair)) - np.repeat(np.cumsum(k) - k, k)
+        days = va[sa[pos_left[pair]] + within] + shift
+        base = pos_right[pair].astype(np.int64) * span + days
+        n_in = (np.searchsorted(right_keys, base + self.max_days, "right")
+                - np.searchsorted(right_keys, base + self.min_days, "left"))
+        n_hit = np.bincount(pair[n_in > 0], minlength=n)
         lev = np.zeros(n, dtype=np.int8)
         for i, c in enumerate(self.counts, start=1):
             lev[n_hit >= c] = i
-        out[ok] = lev[ok]
+        out[idx] = lev[idx]
         return out
+
+
+def _flatten(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-record event counts, start offsets and the flat distinct sorted events."""
+    empty = np.empty(0, np.int64)
+    arrs = [empty if _empty(x) else np.asarray(x, dtype=np.int64).ravel()
+            for x in s.to_numpy(dtype=object)]
+    lens = np.fromiter((len(x) for x in arrs), dtype=np.int64, count=len(arrs))
+    flat = np.concatenate(arrs) if arrs else empty
+    starts = np.cumsum(lens) - lens
+    same_rec = np.ones(len(flat), dtype=bool)
+    same_rec[starts[lens > 0]] = False  # first event of each record
+    if (np.diff(flat, prepend=0)[same_rec] <= 0).any():  # unsorted or repeated: fix
+        arrs = [np.unique(x) for x in arrs]
+        lens = np.fromiter((len(x) for x in arrs), dtype=np.int64, count=len(arrs))
+        flat, starts = np.concatenate(arrs), np.cumsum(lens) - lens
+    return lens, starts, flat
 
 
 def _empty(x: object) -> bool:
@@ -364,6 +392,9 @@ def comparison_matrix(comparisons: Sequence[Comparison], left: pd.DataFrame,
     """Gamma matrix (pairs × comparisons, int8) for pairs given by row positions."""
     out = np.empty((len(pos_left), len(comparisons)), dtype=np.int8)
     for j, c in enumerate(comparisons):
+        if isinstance(c, EventDatesComparison):
+            out[:, j] = c.levels_at(left[c.column], right[c.right], pos_left, pos_right)
+            continue
         a = left[c.column].iloc[pos_left].reset_index(drop=True)
         b = right[c.right].iloc[pos_right].reset_index(drop=True)
         out[:, j] = c.levels(a, b)

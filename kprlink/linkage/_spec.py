@@ -50,6 +50,11 @@ class LinkageSpec:
     n_random_pairs : int, default 100_000
     max_pairs : int, default 50_000_000
         Refuse blocking that would create more candidate pairs.
+    max_pairs_per_rule : int or None, default None
+        A blocking rule *after the first* that alone would create more pairs
+        is skipped (``blocking["skipped"]``, ``info["blocking_rules_skipped"]``)
+        instead of making the run quadratic: broad rules that find movers are
+        affordable on small unkeyed sets only.
     max_iter : int, default 200
     tol : float, default 1e-7
     seed : int, default 0
@@ -88,6 +93,7 @@ class LinkageSpec:
     estimate_u: Literal["random", "em"] = "random"
     n_random_pairs: int = 100_000
     max_pairs: int = 50_000_000
+    max_pairs_per_rule: int | None = None
     max_iter: int = 200
     tol: float = 1e-7
     seed: int = 0
@@ -131,6 +137,9 @@ class LinkageSpec:
             v = getattr(self, nm)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 problems.append(f"{nm} must be an int >= 1, got {v!r}.")
+        v = self.max_pairs_per_rule
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+            problems.append(f"max_pairs_per_rule must be None or an int >= 1, got {v!r}.")
         if not (isinstance(self.tol, (int, float)) and self.tol > 0):
             problems.append(f"tol must be > 0, got {self.tol!r}.")
         if not isinstance(self.competition, bool):
@@ -203,7 +212,9 @@ class LinkageSpec:
         and how many contact dates coincide (within a day either way); blocks
         on birth year + sex + municipality and on birth year + death date,
         and, with `broad_blocking`, on birth year + sex alone (finds movers;
-        use False when the unkeyed sets are too large for it).
+        skipped, and reported, when it alone would give more than
+        ``max_pairs_per_rule`` pairs, default 1,000,000: its pair count grows
+        with the square of the unkeyed sets).
 
         With `referral_days`, two more comparisons need the profile columns
         ``acute_days`` (left: acute admissions) and ``out_of_hours_days`` /
@@ -233,5 +244,6 @@ class LinkageSpec:
         blocking = [("birth_year", "sex", "municipality"), ("birth_year", "death_date")]
         if broad_blocking:
             blocking.append(("birth_year", "sex"))
+        kwargs.setdefault("max_pairs_per_rule", 1_000_000)
         return cls(comparisons=tuple(comps), blocking=tuple(blocking),
                    **kwargs)  # type: ignore[arg-type]

@@ -152,8 +152,9 @@ class _Scored:
     def __init__(self, spec: LinkageSpec, left: pd.DataFrame, right: pd.DataFrame | None,
                  m: list[np.ndarray] | None, u: list[np.ndarray]) -> None:
         other = left if right is None else right
-        self.pl, self.pr, self.blocking = block_pairs(left, right, spec.blocking,
-                                                      max_pairs=spec.max_pairs)
+        self.pl, self.pr, self.blocking = block_pairs(
+            left, right, spec.blocking, max_pairs=spec.max_pairs,
+            max_pairs_per_rule=spec.max_pairs_per_rule)
         gamma = comparison_matrix(spec.comparisons, left, other, self.pl, self.pr)
         pat, counts, inverse = fs.patterns(gamma)
         n_all = len(left) * (len(left) - 1) / 2 if right is None else len(left) * len(other)
@@ -294,7 +295,8 @@ def _info(sc: _Scored, n_left: int, n_right: int, n_removed: int,
           n_key: int) -> dict[str, object]:
     return {"n_left": n_left, "n_right": n_right, "n_candidates": len(sc.pl),
             "prior": sc.fit.prior, "prior_iterations": sc.fit.n_iter, **sc.diag,
-            "n_removed_one_to_one": n_removed, "n_labels": n_key}
+            "n_removed_one_to_one": n_removed, "n_labels": n_key,
+            "blocking_rules_skipped": sc.blocking.loc[sc.blocking["skipped"], "rule"].tolist()}
 
 
 def _link_with_labels(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpec,
