@@ -115,7 +115,8 @@ class ExactComparison(_Comparison):
     def levels(self, a: pd.Series, b: pd.Series) -> np.ndarray:
         """Level per pair of aligned values ``a[i]``, ``b[i]``."""
         miss = (a.isna().to_numpy() | b.isna().to_numpy())
-        eq = (a.to_numpy(dtype=object) == b.to_numpy(dtype=object))
+        eq = np.zeros(len(miss), dtype=bool)  # compared where both present (NA == NA is NA)
+        eq[~miss] = (a.to_numpy(dtype=object)[~miss] == b.to_numpy(dtype=object)[~miss])
         out = np.where(eq, 1, 0).astype(np.int8)
         out[miss] = MISSING
         return out
@@ -324,35 +325,115 @@ class EventDatesComparison(_Comparison):
         counted by binary search on the sorted ``record * span + event`` keys,
         so a pair costs O(left events · log right events), whatever the window.
         """
-        la, sa, va = _flatten(a)
-        lb, _, vb = _flatten(b)
-        n = len(pos_left)
-        na, nb = la[pos_left], lb[pos_right]
-        out = np.full(n, MISSING, dtype=np.int8)
-        if self.empty_right == "none":
-            out[na > 0] = 0
-        idx = np.flatnonzero((na > 0) & (nb > 0))
-        if len(idx) == 0:
-            return out
-        lo_v = min(va.min(initial=0), vb.min(initial=0))
-        span = np.int64(max(va.max(initial=0), vb.max(initial=0)) - lo_v
-                        + 2 * (abs(self.min_days) + abs(self.max_days)) + 3)
-        shift = -lo_v + abs(self.min_days) + abs(self.max_days) + 1
-        rec_b = np.repeat(np.arange(len(lb), dtype=np.int64), lb)
-        right_keys = rec_b * span + (vb + shift)  # sorted: records in order, events sorted
-        k = na[idx]
-        pair = np.repeat(idx, k)
-        within = np.arange(len(pair)) - np.repeat(np.cumsum(k) - k, k)
-        days = va[sa[pos_left[pair]] + within] + shift
-        base = pos_right[pair].astype(np.int64) * span + days
-        n_in = (np.searchsorted(right_keys, base + self.max_days, "right")
-                - np.searchsorted(right_keys, base + self.min_days, "left"))
-        n_hit = np.bincount(pair[n_in > 0], minlength=n)
-        lev = np.zeros(n, dtype=np.int8)
+        idx, out, n_hit = _coincidences(a, b, pos_left, pos_right,
+                                        [(self.min_days, self.max_days)],
+                                        empty_right_none=self.empty_right == "none")
         for i, c in enumerate(self.counts, start=1):
-            lev[n_hit >= c] = i
-        out[idx] = lev[idx]
+            out[idx[n_hit[0] >= c]] = i
         return out
+
+
+@dataclass(frozen=True)
+class EventWindowComparison(_Comparison):
+    """The tightest window in which some left event has a right event.
+
+    Like :class:`EventDatesComparison`, but the levels are nested windows
+    (broadest first) of right events relative to a left event, in the
+    columns' own unit, e.g. minutes: ``windows=((-1440, 60), (-360, 0))``
+    gives "a legevakt claim within 24 hours before the admission (or up to
+    an hour after)" and "0–6 hours before". Level 0: no right event in the
+    broadest window; an empty left record is missing; an empty right record
+    is missing or, with ``empty_right="none"`` (default), level 0.
+
+    Examples
+    --------
+    >>> c = EventWindowComparison("adm", right_column="lv", windows=((-1440, 60), (-360, 0)))
+    >>> c.level_labels()
+    ['none', 'in [-1440, 60]', 'in [-360, 0]']
+    >>> c.levels(pd.Series([[1000], [1000], [1000], []]),
+    ...          pd.Series([[900, 2000], [100], [], [5]])).tolist()
+    [2, 1, 0, -1]
+    """
+
+    windows: tuple[tuple[int, int], ...] = field(default=((-1440, 60), (-360, 0)),
+                                                 kw_only=True)
+    empty_right: str = field(default="none", kw_only=True)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "windows", tuple(tuple(w) for w in self.windows))
+        problems = self._validate_common()
+        if not self.windows:
+            problems.append("EventWindowComparison: needs at least one window.")
+        for w in self.windows:
+            if not (len(w) == 2 and all(isinstance(x, int) and not isinstance(x, bool)
+                                        for x in w) and w[0] <= w[1]):
+                problems.append(f"EventWindowComparison: window {w!r} must be two integers "
+                                "lo <= hi.")
+        for outer, inner in zip(self.windows, self.windows[1:]):
+            if len(outer) == len(inner) == 2 and not (outer[0] <= inner[0] and
+                                                      inner[1] <= outer[1]):
+                problems.append(f"EventWindowComparison: window {inner!r} must lie inside "
+                                f"the one before it, {outer!r} (broadest first).")
+        if self.empty_right not in ("missing", "none"):
+            problems.append("EventWindowComparison: empty_right must be 'missing' or "
+                            f"'none', got {self.empty_right!r}.")
+        if problems:
+            raise SpecError("EventWindowComparison is invalid.", problems)
+
+    def level_labels(self) -> list[str]:
+        return ["none"] + [f"in [{lo}, {hi}]" for lo, hi in self.windows]
+
+    def levels(self, a: pd.Series, b: pd.Series) -> np.ndarray:
+        """Level per pair of aligned event sequences."""
+        pos = np.arange(len(a), dtype=np.int64)
+        return self.levels_at(a, b, pos, pos)
+
+    def levels_at(self, a: pd.Series, b: pd.Series, pos_left: np.ndarray,
+                  pos_right: np.ndarray) -> np.ndarray:
+        """Level per pair ``(a[pos_left[i]], b[pos_right[i]])`` (binary search)."""
+        idx, out, n_hit = _coincidences(a, b, pos_left, pos_right, list(self.windows),
+                                        empty_right_none=self.empty_right == "none")
+        for i, h in enumerate(n_hit, start=1):
+            out[idx[h > 0]] = i
+        return out
+
+
+def _coincidences(a: pd.Series, b: pd.Series, pos_left: np.ndarray, pos_right: np.ndarray,
+                  windows: list[tuple[int, int]], *, empty_right_none: bool
+                  ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Pairs with events on both sides, initial levels, coinciding left events per window.
+
+    Returns ``idx`` (pairs with events on both sides), ``out`` (-1 missing, 0
+    where evaluable) and, per window ``(lo, hi)``, the number of distinct left
+    events of each ``idx`` pair with a right event at ``left + lo … left + hi``.
+    """
+    la, sa, va = _flatten(a)
+    lb, _, vb = _flatten(b)
+    na, nb = la[pos_left], lb[pos_right]
+    out = np.full(len(pos_left), MISSING, dtype=np.int8)
+    if empty_right_none:
+        out[na > 0] = 0
+    idx = np.flatnonzero((na > 0) & (nb > 0))
+    out[idx] = 0
+    if len(idx) == 0:
+        return idx, out, [np.zeros(0, np.int64) for _ in windows]
+    reach = max(max(abs(lo), abs(hi)) for lo, hi in windows)
+    lo_v = min(va.min(initial=0), vb.min(initial=0))
+    span = np.int64(max(va.max(initial=0), vb.max(initial=0)) - lo_v + 2 * reach + 3)
+    shift = -lo_v + reach + 1  # shifted values are positive and records never overlap
+    rec_b = np.repeat(np.arange(len(lb), dtype=np.int64), lb)
+    right_keys = rec_b * span + (vb + shift)  # sorted: records in order, events sorted
+    k = na[idx]
+    pair = np.repeat(np.arange(len(idx)), k)
+    within = np.arange(len(pair)) - np.repeat(np.cumsum(k) - k, k)
+    base = pos_right[idx[pair]].astype(np.int64) * span + va[sa[pos_left[idx[pair]]] + within]
+    base += shift
+    hits = []
+    for lo, hi in windows:
+        n_in = (np.searchsorted(right_keys, base + hi, "right")
+                - np.searchsorted(right_keys, base + lo, "left"))
+        hits.append(np.bincount(pair[n_in > 0], minlength=len(idx)))
+    return idx, out, hits
 
 
 def _flatten(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -383,7 +464,8 @@ def _empty(x: object) -> bool:
         return True
 
 
-Comparison = ExactComparison | StringComparison | NumericComparison | EventDatesComparison
+Comparison = (ExactComparison | StringComparison | NumericComparison | EventDatesComparison
+              | EventWindowComparison)
 
 
 def comparison_matrix(comparisons: Sequence[Comparison], left: pd.DataFrame,
@@ -392,7 +474,7 @@ def comparison_matrix(comparisons: Sequence[Comparison], left: pd.DataFrame,
     """Gamma matrix (pairs × comparisons, int8) for pairs given by row positions."""
     out = np.empty((len(pos_left), len(comparisons)), dtype=np.int8)
     for j, c in enumerate(comparisons):
-        if isinstance(c, EventDatesComparison):
+        if isinstance(c, (EventDatesComparison, EventWindowComparison)):
             out[:, j] = c.levels_at(left[c.column], right[c.right], pos_left, pos_right)
             continue
         a = left[c.column].iloc[pos_left].reset_index(drop=True)

@@ -29,9 +29,25 @@ def _modal(ids: pd.Series, values: pd.Series, index: pd.Index) -> pd.Series:
     return n.set_index("id")["v"].reindex(index)
 
 
-def _day_arrays(ids: pd.Series, dates: pd.Series, index: pd.Index) -> pd.Series:
-    """Sorted distinct days since 1970-01-01 per id (an int64 array each)."""
+def _minutes_of_day(times: pd.Series) -> pd.Series:
+    """Minutes after midnight of ``HH:MM`` (or ``HHMM``) strings; NA when unreadable."""
+    hm = times.astype("string").str.extract(r"^\s*(\d{1,2}):?(\d{2})")
+    h = pd.to_numeric(hm[0], errors="coerce")
+    m = pd.to_numeric(hm[1], errors="coerce")
+    out = h * 60 + m
+    return out.where((h < 24) & (m < 60))
+
+
+def _day_arrays(ids: pd.Series, dates: pd.Series, index: pd.Index,
+                times: pd.Series | None = None) -> pd.Series:
+    """Sorted distinct days since 1970-01-01 per id (an int64 array each).
+
+    With `times`, minutes since 1970-01-01 instead (events without a
+    readable time are left out).
+    """
     days = (pd.to_datetime(dates) - _EPOCH).dt.days
+    if times is not None:
+        days = days * 1440 + _minutes_of_day(times).to_numpy()
     d = pd.DataFrame({"id": ids.to_numpy(), "day": days.to_numpy()}).dropna().drop_duplicates()
     d = d.sort_values(["id", "day"], kind="stable")
     bounds = np.flatnonzero(d["id"].to_numpy()[1:] != d["id"].to_numpy()[:-1]) + 1
@@ -45,8 +61,10 @@ def _day_arrays(ids: pd.Series, dates: pd.Series, index: pd.Index) -> pd.Series:
 def person_profiles(events: pd.DataFrame, *, id_col: str, date_col: str,
                     birth_year_col: str = "birth_year", sex_col: str = "sex",
                     municipality_col: str = "municipality",
-                    death_date_col: str = "death_date",
-                    day_sets: Mapping[str, pd.Series] | None = None) -> pd.DataFrame:
+                    death_date_col: str = "death_date", district_col: str = "district",
+                    day_sets: Mapping[str, pd.Series] | None = None,
+                    time_col: str | None = None,
+                    minute_sets: Mapping[str, pd.Series] | None = None) -> pd.DataFrame:
     """One quasi-identifier profile per person from an event table.
 
     Parameters
@@ -60,12 +78,19 @@ def person_profiles(events: pd.DataFrame, *, id_col: str, date_col: str,
     day_sets : mapping of str to boolean Series, optional
         Extra day-array columns: for each name, the contact days of the events
         where the mask (aligned with `events`) is true, e.g. acute admissions.
+    time_col : str, optional
+        Time of day (``HH:MM``) of each event, for `minute_sets`.
+    minute_sets : mapping of str to boolean Series, optional
+        Like `day_sets`, but minutes since 1970-01-01 (date and `time_col`);
+        events without a readable time are left out. Needs `time_col`
+        (without that column the arrays are empty).
 
     Returns
     -------
     pandas.DataFrame
         Indexed by person id: ``birth_year``, ``sex``, ``municipality`` (the
-        most frequent value), ``death_date`` (earliest), ``dead`` (1 if a
+        most frequent value), ``district`` (modal, missing without a
+        `district_col` column), ``death_date`` (earliest), ``dead`` (1 if a
         death date is recorded, else 0; missing without a death-date column),
         ``event_days`` (sorted distinct contact days since 1970-01-01, an
         array), ``n_events`` and one array column per `day_sets` entry.
@@ -94,7 +119,7 @@ def person_profiles(events: pd.DataFrame, *, id_col: str, date_col: str,
     out = pd.DataFrame(index=pd.Index(pd.unique(ids.dropna()), name=id_col))
     g = events.groupby(id_col, sort=False)
     for col, name in ((birth_year_col, "birth_year"), (sex_col, "sex"),
-                      (municipality_col, "municipality")):
+                      (municipality_col, "municipality"), (district_col, "district")):
         out[name] = _modal(ids, events[col], out.index) if col in events.columns else pd.NA
     if death_date_col in events.columns:
         out["death_date"] = pd.to_datetime(g[death_date_col].min())
@@ -104,14 +129,21 @@ def person_profiles(events: pd.DataFrame, *, id_col: str, date_col: str,
         out["dead"] = pd.array([pd.NA] * len(out), dtype="Int8")
     out["event_days"] = _day_arrays(ids, events[date_col], out.index)
     out["n_events"] = g.size().reindex(out.index).to_numpy()
-    bad = [k for k, m in (day_sets or {}).items() if len(m) != len(events)]
+    sets = {**(day_sets or {}), **(minute_sets or {})}
+    bad = [k for k, m in sets.items() if len(m) != len(events)]
     if bad:
         raise LinkageError("person_profiles(): day_sets masks must have one value per event.",
-                           [f"day_sets[{k!r}]: {len(day_sets[k]):,} values for "  # type: ignore[index]
+                           [f"day_sets/minute_sets[{k!r}]: {len(sets[k]):,} values for "
                             f"{len(events):,} events" for k in bad])
-    for name, mask in (day_sets or {}).items():
+    has_time = time_col is not None and time_col in events.columns
+    for name, mask in sets.items():
         keep = np.asarray(pd.Series(mask).fillna(False).to_numpy(), dtype=bool)
-        out[name] = _day_arrays(ids[keep], events[date_col][keep], out.index)
+        if name in (minute_sets or {}):  # no time column: no events
+            keep &= has_time
+            times = events[time_col][keep] if has_time else pd.Series([], dtype="string")
+            out[name] = _day_arrays(ids[keep], events[date_col][keep], out.index, times)
+        else:
+            out[name] = _day_arrays(ids[keep], events[date_col][keep], out.index)
     return out
 
 
@@ -130,9 +162,10 @@ def link_registers_probabilistic(
     """Link NPR persons to KPR persons the key file does not cover.
 
     Profiles are built with :func:`person_profiles` (NPR: ``date_in``, with
-    ``acute_days`` from episodes of ``urgency`` 1–3; KPR: claim ``date``, with
-    ``out_of_hours_days`` from ``service_type`` "Legevakt" and ``gp_days``
-    from "Fastlege" claims). Key pairs train m (``left_id`` = ``npr_id``,
+    ``acute_days`` and ``acute_minutes`` (``time_in``) from episodes of
+    ``urgency`` 1–3; KPR: claim ``date``, with ``out_of_hours_days`` and
+    ``out_of_hours_minutes`` (``time``) from ``service_type`` "Legevakt" and
+    ``gp_days`` from "Fastlege" claims; both with the modal ``district``). Key pairs train m (``left_id`` = ``npr_id``,
     ``right_id`` = ``kpr_id``), a held-out share of them measures precision
     and recall, and the model links the persons missing from the key. Where
     one NPR id has several KPR ids the latest ``delivery`` wins; the other
@@ -150,7 +183,7 @@ def link_registers_probabilistic(
         ``npr_id``, ``kpr_id`` and optionally ``delivery``.
     spec : LinkageSpec, optional
         Default ``LinkageSpec.person_profile(referral_days=True,
-        competition=True)``.
+        referral_times=True, district=True, competition=True)``.
     validation_fraction, max_validation_labels
         As :func:`link_probabilistic`.
 
@@ -173,12 +206,17 @@ def link_registers_probabilistic(
     if missing:
         raise MissingColumnsError(f"link_registers_probabilistic() needs {missing} in `key`.",
                                   missing=missing)
-    spec = spec or LinkageSpec.person_profile(referral_days=True, competition=True)
+    spec = spec or LinkageSpec.person_profile(referral_days=True, referral_times=True,
+                                              district=True, competition=True)
+    acute = _is_in(npr_episodes, "urgency", (1, 2, 3))
     npr = person_profiles(npr_episodes, id_col="npr_id", date_col="date_in",
-                          day_sets={"acute_days": _is_in(npr_episodes, "urgency", (1, 2, 3))})
+                          day_sets={"acute_days": acute}, time_col="time_in",
+                          minute_sets={"acute_minutes": acute})
+    lv = _is_in(kuhr_claims, "service_type", ("Legevakt",))
     kpr = person_profiles(kuhr_claims, id_col="kpr_id", date_col="date", day_sets={
-        "out_of_hours_days": _is_in(kuhr_claims, "service_type", ("Legevakt",)),
-        "gp_days": _is_in(kuhr_claims, "service_type", ("Fastlege",))})
+        "out_of_hours_days": lv,
+        "gp_days": _is_in(kuhr_claims, "service_type", ("Fastlege",))},
+        time_col="time", minute_sets={"out_of_hours_minutes": lv})
     k = key.dropna(subset=["npr_id", "kpr_id"])
     n_key_na = len(key) - len(k)
     if "delivery" in k.columns:

@@ -13,13 +13,14 @@ from kprlink.linkage._comparisons import (
     Comparison,
     DateComparison,
     EventDatesComparison,
+    EventWindowComparison,
     ExactComparison,
     NumericComparison,
     StringComparison,
 )
 
 _COMPARISON_TYPES = (ExactComparison, StringComparison, NumericComparison,
-                     EventDatesComparison)
+                     EventDatesComparison, EventWindowComparison)
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,7 @@ class LinkageSpec:
     @classmethod
     def person_profile(cls, *, event_columns: Sequence[str] = ("event_days",),
                        broad_blocking: bool = True, referral_days: bool = False,
+                       referral_times: bool = False, district: bool = False,
                        **kwargs: object) -> LinkageSpec:
         """Configuration for register person profiles (see ``person_profiles``).
 
@@ -222,6 +224,15 @@ class LinkageSpec:
         out-of-hours claim the same day, and with a GP claim 0–2 days before
         (GP claims of a weekend are dated the Friday before). A right person
         without such claims counts as "none coincide", not missing.
+
+        With `referral_times` (and `referral_days`) the legevakt comparison
+        uses times of day instead: ``acute_minutes`` (left) and
+        ``out_of_hours_minutes`` (right), minutes since 1970-01-01 of
+        admissions (NPR ``time_in``) and claims (KUHR ``time``), with levels
+        "a claim within 24 h before the admission (to 1 h after)" and "0–6 h
+        before". With `district`, the modal city district (``district``:
+        KUHR ``bydel``, NPR ``bydel2``) is compared; it is missing, i.e.
+        neutral, unless both sides have one.
         """
         comps: list[Comparison] = [
             NumericComparison("birth_year", distances=(0, 1), term_frequency=True),
@@ -232,11 +243,17 @@ class LinkageSpec:
         ]
         comps += [EventDatesComparison(c, counts=(1, 2, 3), min_days=-1, max_days=1)
                   for c in event_columns]
+        if district:
+            comps.append(ExactComparison("district"))
         if referral_days:
-            comps += [
+            comps.append(
+                EventWindowComparison("acute_minutes", right_column="out_of_hours_minutes",
+                                      windows=((-1440, 60), (-360, 0)),
+                                      name="acute_out_of_hours_time") if referral_times else
                 EventDatesComparison("acute_days", right_column="out_of_hours_days",
                                      counts=(1, 2), min_days=0, max_days=0,
-                                     empty_right="none", name="acute_out_of_hours"),
+                                     empty_right="none", name="acute_out_of_hours"))
+            comps += [
                 EventDatesComparison("acute_days", right_column="gp_days", counts=(1,),
                                      min_days=-2, max_days=0, empty_right="none",
                                      name="acute_gp"),

@@ -21,6 +21,7 @@ from kprlink.linkage._blocking import block_pairs, rule_mask
 from kprlink.linkage._comparisons import (
     DateComparison,
     EventDatesComparison,
+    EventWindowComparison,
     ExactComparison,
     NumericComparison,
     StringComparison,

@@ -150,6 +150,9 @@ def generate_delivery(out: str | Path, config: SynthConfig | None = None) -> Syn
     persons = build_persons(config, rng)
     munis = municipalities()
     muni_codes = munis["code"].to_numpy().astype(str)
+    # city district (bydel) per person, from its own stream so that the
+    # other draws do not change; only Oslo residents' records show it
+    district = np.random.default_rng([config.seed, 301]).integers(1, 16, len(persons))
     grng = np.random.default_rng(geo_ss)
     muni_factor = grng.lognormal(0.0, 0.12, len(munis))
     counties = sorted(set(munis["county"]))
@@ -187,11 +190,13 @@ def generate_delivery(out: str | Path, config: SynthConfig | None = None) -> Syn
                                        file=sys.stderr)):
             r_k, r_n, r_c, r_key = (np.random.default_rng(s) for s in chunk_ss[i].spawn(4))
             ch = persons.iloc[start:start + config.chunk_persons]
+            ch_district = district[start:start + config.chunk_persons]
             e = npr.generate_npr(ch, r_n, muni_codes=muni_codes, stay_id0=stay_id,
-                                 defect_rate=config.defect_rate)
+                                 defect_rate=config.defect_rate, district=ch_district)
             k = kuhr.generate_kuhr(ch, r_k, muni_codes=muni_codes, muni_factor=muni_factor,
                                    claim_id0=claim_id, defect_rate=config.defect_rate,
-                                   referrals=(e.acute_person, e.acute_day))
+                                   referrals=(e.acute_person, e.acute_day, e.acute_minute),
+                                   district=ch_district)
             claim_id += k.claims.num_rows
             off = sinks["claims"].write(k.claims)
             d_off = sinks["diagnoses"].write(k.diagnoses)

@@ -97,7 +97,8 @@ def _gp_base(age: np.ndarray, sex: np.ndarray) -> np.ndarray:
 
 def generate_kuhr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: np.ndarray,
                   muni_factor: np.ndarray, claim_id0: int, defect_rate: float,
-                  referrals: tuple[np.ndarray, np.ndarray] | None = None) -> KuhrChunk:
+                  referrals: tuple[np.ndarray, ...] | None = None,
+                  district: np.ndarray | None = None) -> KuhrChunk:
     """Claims, diagnoses and fee codes of the persons in ``chunk``.
 
     Parameters
@@ -120,7 +121,13 @@ def generate_kuhr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: 
         consultation on the same day, which is what lets probabilistic
         linkage match contact dates across registers. The person's other
         legevakt and GP claims are reduced by as many, so the published
-        contact rates still hold.
+        contact rates still hold. With a third array (the admission minute,
+        ``inntid``) the referring claim's ``klokkeslett`` lies 20–240 minutes
+        before it on the same day (at 00:00 up to the admission when it is
+        earlier than 00:20); otherwise its time is drawn like other claims'.
+    district : numpy.ndarray, optional
+        City district 1–15 per person: Oslo residents' claims carry ``bydel``
+        ``0301xx``. Without it each Oslo claim gets a random district.
     """
     n = len(chunk)
     age = np.maximum(chunk["age17"].to_numpy(), 0)
@@ -146,8 +153,15 @@ def generate_kuhr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: 
                                                            0.08]) * years
     if referrals is None:
         referrals = (np.zeros(0, np.int64), np.zeros(0, np.int32))
-    r_person, r_day = referrals
+    r_person, r_day = referrals[0], referrals[1]
     u_r = rng.random(len(r_person))
+    if len(referrals) > 2:  # 20–240 minutes before admission, not before midnight
+        adm = np.asarray(referrals[2], dtype=np.int64)
+        gap = 20 + np.floor(rng.random(len(r_person)) * (np.clip(adm, 20, 240) - 19))
+        r_minute = np.where(adm >= 20, adm - gap, np.floor(rng.random(len(r_person))
+                                                           * (adm + 1))).astype(np.int64)
+    else:
+        r_minute = np.full(len(r_person), -1, np.int64)
     d_r = chunk["death_day"].to_numpy()[r_person]
     covered = (r_day >= P_LO) & (r_day <= P_HI) & ((d_r < 0) | (r_day <= d_r))
     to_lv = covered & (u_r < cal.REFERRAL_LEGEVAKT)
@@ -184,6 +198,8 @@ def generate_kuhr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: 
     kind = np.concatenate([kind, np.full(int(to_lv.sum()), LV_CONS, np.int8),
                            np.full(int(to_gp.sum()), CONS, np.int8)])
     day = np.concatenate([day, r_day[to_lv], r_day[to_gp]])
+    fixed_minute = np.concatenate([np.full(len(day) - int(to_lv.sum() + to_gp.sum()), -1),
+                                   r_minute[to_lv], r_minute[to_gp]])
     # GP day-time contacts fall on weekdays: move Saturday/Sunday back to Friday
     wd = (day + 3) % 7  # 0 = Monday
     gp_day = np.isin(kind, (CONS, ECONS, SIMPLE, HOME, DEM))
@@ -203,6 +219,7 @@ def generate_kuhr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: 
     person = np.concatenate([person, pp])
     kind = np.concatenate([kind, np.full(len(pp), PHYSIO, np.int8)])
     day = np.concatenate([day, pday])
+    fixed_minute = np.concatenate([fixed_minute, np.full(len(pp), -1)])
     # contacts after death (defect): 1–2 GP claims up to 60 days after death
     dd = chunk["death_day"].to_numpy()
     cand = (dd >= P_LO) & (dd < P_HI) & (np.bincount(person, minlength=n) > 0)
@@ -214,9 +231,11 @@ def generate_kuhr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: 
     person = np.concatenate([person, ap])
     kind = np.concatenate([kind, np.full(len(ap), AFTER_DEATH, np.int8)])
     day = np.concatenate([day, aday])
+    fixed_minute = np.concatenate([fixed_minute, np.full(len(ap), -1)])
 
     order = np.lexsort((person, day))
     person, kind, day = person[order], kind[order], day[order]
+    fixed_minute = fixed_minute[order]
     m = len(person)
     claim_id = claim_id0 + np.arange(m, dtype=np.int64)
     year, _ = year_month(day)
@@ -238,6 +257,7 @@ def generate_kuhr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: 
     evening = np.isin(fee, (1, 4, 5))
     minute = np.where(evening, rng.integers(16 * 60, 23 * 60, m), rng.integers(8 * 60, 16 * 60,
                                                                                   m))
+    minute = np.where(fixed_minute >= 0, fixed_minute, minute)
     extra = np.isin(kind, (CONS, DEM)) & (rng.random(m) < 0.08)
     fee_claim = np.concatenate([claim_id, claim_id[extra]])
     fee_code = np.concatenate([fee, np.full(extra.sum(), 9, np.int32)])
@@ -320,8 +340,9 @@ def generate_kuhr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: 
     muni = chunk["municipality"].to_numpy()[person]
     mcode = muni_codes[muni]
     is_oslo = mcode == "0301"
+    bydel_n = rng.integers(1, 16, m) if district is None else np.asarray(district)[person]
     bydel = pa.array(np.where(is_oslo, np.char.add("0301", np.char.zfill(
-        (rng.integers(1, 16, m)).astype(str), 2)), None), pa.string())
+        bydel_n.astype(str), 2)), None), pa.string())
     prax = np.where(rng.random(m) < 0.9, muni, rng.integers(0, len(muni_codes), m))
     svc = np.where(np.isin(kind, (LV_CONS, LV_PHONE, LV_HOME)), 1,
                    np.where(kind == PHYSIO, np.where(rng.random(m) < 0.75, 2, 3), 0))

@@ -32,7 +32,7 @@ EPISODES_SCHEMA = pa.schema(
      ("omsorgsniva", pa.int8()), ("innmateHast", pa.int8()), ("kontaktType", pa.int8()),
      ("institusjonid", pa.string()), ("sektor", pa.string()), ("fagomrade", pa.string()),
      ("komnrhjem2", pa.string()), ("kjonn", pa.int8()), ("fodselsar", pa.int16()),
-     ("aggrshoppID_Lnr", pa.int64()), ("doddato", pa.date32())]
+     ("aggrshoppID_Lnr", pa.int64()), ("doddato", pa.date32()), ("bydel2", pa.string())]
     + [(c, pa.string()) for c in DIAG_COLS] + [(c, pa.string()) for c in PROC_COLS]
 )
 # [E] common main/secondary ICD-10 codes in somatic hospitals.
@@ -62,6 +62,8 @@ class NprChunk:
     #: the contacts a GP or legevakt claim refers on the same day
     acute_person: np.ndarray
     acute_day: np.ndarray
+    #: admission minute after midnight (``inntid``) of each acute episode
+    acute_minute: np.ndarray
 
 
 def _contact_share(age: np.ndarray, sex: np.ndarray) -> np.ndarray:
@@ -73,8 +75,13 @@ def _contact_share(age: np.ndarray, sex: np.ndarray) -> np.ndarray:
 
 
 def generate_npr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: np.ndarray,
-                 stay_id0: int, defect_rate: float) -> NprChunk:
-    """NPR episodes of the persons in ``chunk`` (see :func:`kuhr.generate_kuhr`)."""
+                 stay_id0: int, defect_rate: float,
+                 district: np.ndarray | None = None) -> NprChunk:
+    """NPR episodes of the persons in ``chunk`` (see :func:`kuhr.generate_kuhr`).
+
+    `district` (1–15 per person) gives Oslo residents' ``bydel2`` (``0301xx``);
+    other episodes have none. Without it no episode has a district.
+    """
     n = len(chunk)
     age = np.maximum(chunk["age17"].to_numpy(), 0)
     sex = chunk["sex"].to_numpy()
@@ -212,6 +219,8 @@ def generate_npr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: n
         "fodselsar": pa.array(chunk["birth_year"].to_numpy()[person].astype(np.int16)),
         "aggrshoppID_Lnr": pa.array(stay.astype(np.int64), mask=stay == 0),
         "doddato": dates(dd[person]),
+        "bydel2": _district(muni_codes[chunk["municipality"].to_numpy()[person]],
+                            None if district is None else district[person]),
     }
     for c in DIAG_COLS:
         data[c] = pa.array(cols[c].tolist(), pa.string())
@@ -226,4 +235,13 @@ def generate_npr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: n
              "npr_episodes": float(m), "stays": float((level == 1).sum())}
     referred = acute & (kind != 3)
     return NprChunk(table, person, events, np.flatnonzero(kind == 3), np.flatnonzero(dotted),
-                    stats, person[referred].astype(np.int64), day[referred].astype(np.int32))
+                    stats, person[referred].astype(np.int64), day[referred].astype(np.int32),
+                    tin[referred].astype(np.int32))
+
+
+def _district(muni: np.ndarray, district: np.ndarray | None) -> pa.Array:
+    """Oslo city district code ``0301xx`` (null outside Oslo or without districts)."""
+    if district is None:
+        return pa.nulls(len(muni), pa.string())
+    code = np.char.add("0301", np.char.zfill(np.asarray(district).astype(str), 2))
+    return pa.array(np.where(muni == "0301", code, None), pa.string())
