@@ -23,7 +23,7 @@ import pandas as pd
 
 from kprlink.codes import contact_types
 from kprlink.cohorts.definition import CohortDefinition, CohortRule, EntryCriterion
-from kprlink.cohorts.events import _distinct, _int64, _positions, diagnosis_events, frames_of
+from kprlink.cohorts.events import _int64, _member, _positions, diagnosis_events, frames_of
 from kprlink.exceptions import MissingColumnsError
 from kprlink.linkage.keyfile import LinkageResult, link_extracts
 
@@ -300,9 +300,8 @@ def diagnosis_persons(frames: dict[str, Any], persons: pd.DataFrame) -> int:
             (frames["npr_diagnoses"], frames["npr_episodes"], "episode_id", "npr_id")):
         if diag is None or rec is None:
             continue
-        pos = _positions(_int64(rec[id_col]), _distinct(_int64(diag[id_col])))
-        who = pd.Index(pd.unique(_int64(rec[person_col])[pos[pos >= 0]]))
-        ours = pd.array(persons[person_col], dtype="Int64")
-        has |= ((who.get_indexer(ours.to_numpy(np.int64, na_value=0)) >= 0)
-                & ~np.asarray(ours.isna()))
+        with_diag = _member(_int64(rec[id_col]), _int64(diag[id_col]))
+        who = _int64(rec[person_col])[with_diag]
+        ours = pd.array(persons[person_col], dtype="Int64", copy=False)
+        has |= _member(ours.to_numpy(np.int64, na_value=0), who) & ~np.asarray(ours.isna())
     return int(has.sum())

@@ -72,11 +72,20 @@ def _int64(s: pd.Series) -> np.ndarray:
     return pd.array(s, dtype="Int64").to_numpy(np.int64, na_value=-1)
 
 
-def _distinct(values: np.ndarray) -> np.ndarray:
-    """Distinct values (a run-length pass when sorted, as imported frames are)."""
-    if len(values) and bool(np.all(values[1:] >= values[:-1])):
-        return values[np.r_[True, values[1:] != values[:-1]]]
-    return np.asarray(pd.unique(values))
+def _member(values: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """``np.isin(values, test)`` for int64 ids: a seen-table over the id range when
+    the ids are dense (register serial numbers), else a hash of `test`."""
+    if not len(values) or not len(test):
+        return np.zeros(len(values), dtype=bool)
+    lo, hi = int(test.min()), int(test.max())
+    if hi - lo <= 4 * (len(values) + len(test)) + (1 << 20):
+        table = np.zeros(hi - lo + 1, dtype=bool)
+        table[test - lo] = True
+        inside = (values >= lo) & (values <= hi)
+        out = np.zeros(len(values), dtype=bool)
+        out[inside] = table[values[inside] - lo]
+        return out
+    return np.asarray(pd.Index(pd.unique(test)).get_indexer(values) >= 0)
 
 
 def _positions(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:

@@ -22,16 +22,21 @@ class _Ids:
     def __init__(self, s: pd.Series) -> None:
         arr = pd.array(s, dtype="Int64", copy=False)
         na = np.asarray(arr.isna())
+        any_na = bool(na.any())
         v = arr.to_numpy(np.int64, na_value=0)
-        ok = v[~na]
+        ok = v[~na] if any_na else v
         if len(ok) and int(ok.max()) - int(ok.min()) <= max(4 * len(v), 1 << 20):
             # dense pseudonyms (register serial numbers): a seen-table, no hashing
             lo = int(ok.min())
-            rel = np.where(na, 0, v - lo)
+            rel = np.where(na, 0, v - lo) if any_na else v - lo
             seen = np.zeros(int(ok.max()) - lo + 1, dtype=bool)
-            seen[rel[~na]] = True
-            self.ids = np.flatnonzero(seen).astype(np.int64) + lo
-            self.code = np.where(na, -1, (np.cumsum(seen) - 1)[rel]).astype(np.int64)
+            seen[rel] = True
+            if any_na:
+                seen[0] = bool((rel[~na] == 0).any())
+            self.ids = np.flatnonzero(seen).astype(np.int64, copy=False) + lo
+            self.code = (np.cumsum(seen, dtype=np.int64) - 1)[rel]
+            if any_na:
+                self.code[na] = -1
             return
         codes, uniq = pd.factorize(arr)
         values = np.asarray(uniq.to_numpy(np.int64), dtype=np.int64)

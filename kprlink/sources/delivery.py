@@ -323,7 +323,10 @@ def _read_frame(path: Path, wanted: Collection[str] | None) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     table = pq.read_table(path, columns=_imported_columns(path, wanted))
-    df = table.to_pandas(types_mapper=_arrow_strings)
+    # one block per column and Arrow buffers freed as they are converted: no
+    # consolidation copy, and peak memory stays near one copy of the frame
+    df = table.to_pandas(types_mapper=_arrow_strings, split_blocks=True, self_destruct=True)
+    del table
     for c in df.columns:  # text the metadata stored as python strings
         if isinstance(df[c].dtype, pd.StringDtype) and df[c].dtype != STRING_DTYPE:
             df[c] = df[c].astype(STRING_DTYPE)
