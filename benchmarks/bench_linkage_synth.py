@@ -48,6 +48,9 @@ def main() -> None:
     ap.add_argument("--max-rule-pairs", type=int, default=None,
                     help="skip a blocking rule after the first that gives more pairs "
                          "(default: the spec's own)")
+    ap.add_argument("--no-times", action="store_true",
+                    help="compare legevakt claims by day, not time of day")
+    ap.add_argument("--no-district", action="store_true", help="leave out city district")
     ap.add_argument("--no-broad", action="store_true",
                     help="leave out the birth year + sex blocking rule")
     args = ap.parse_args()
@@ -71,6 +74,8 @@ def main() -> None:
     extra = {} if args.max_rule_pairs is None else {"max_pairs_per_rule": args.max_rule_pairs}
     spec = kl.LinkageSpec.person_profile(referral_days=True, competition=True,
                                          broad_blocking=not args.no_broad,
+                                         referral_times=not args.no_times,
+                                         district=not args.no_district,
                                          target_precision=args.target_precision, **extra)
     res = kl.link_registers_probabilistic(d.npr_episodes, d.kuhr_claims, key, spec=spec)
     t_link = time.perf_counter() - t0

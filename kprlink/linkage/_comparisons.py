@@ -485,13 +485,20 @@ def comparison_matrix(comparisons: Sequence[Comparison], left: pd.DataFrame,
 
 def term_frequency_adjustment(comparisons: Sequence[Comparison], right: pd.DataFrame,
                               pos_right: np.ndarray, gamma: np.ndarray,
-                              u: Sequence[np.ndarray]) -> np.ndarray:
+                              u: Sequence[np.ndarray], *,
+                              joint: Sequence[str] = ()) -> np.ndarray:
     """log2 weight correction per pair for term-frequency comparisons.
 
     For a pair at the top (exact) level of a comparison with
     ``term_frequency``, the average ``u`` of that level is replaced by the
     share of right records holding the agreed value: the correction is
     ``log2(u_top / f_value)``. Other pairs get 0.
+
+    With `joint` (comparison labels), a pair agreeing exactly on all of them
+    is weighed by the share of right records holding that *combination*
+    instead of the product of the single shares (or average u): a birth year,
+    sex and municipality each common but rare together are strong evidence,
+    which the product of marginal frequencies understates.
 
     Examples
     --------
@@ -502,7 +509,7 @@ def term_frequency_adjustment(comparisons: Sequence[Comparison], right: pd.DataF
     ...                           [np.array([0.5, 0.5])]).round(3).tolist()
     [-0.585, 1.0, 0.0]
     """
-    adj = np.zeros(len(pos_right))
+    per = np.zeros((len(comparisons), len(pos_right)))
     for k, c in enumerate(comparisons):
         if not getattr(c, "term_frequency", False) or len(pos_right) == 0:
             continue
@@ -514,5 +521,20 @@ def term_frequency_adjustment(comparisons: Sequence[Comparison], right: pd.DataF
         ok = np.isfinite(f) & (f > 0)
         vals = np.zeros(int(top.sum()))
         vals[ok] = np.log2(u[k][-1] / f[ok])
-        adj[top] = vals
-    return adj
+        per[k, top] = vals
+    ks = [k for k, c in enumerate(comparisons) if c.label in set(joint)]
+    if ks and len(pos_right):
+        cols = [comparisons[k].right for k in ks]
+        n = right.groupby(cols, dropna=True, sort=False, observed=True)[cols[0]].transform("size") if len(cols) > 1 \
+            else right[cols[0]].map(right[cols[0]].value_counts(dropna=True))
+        f_joint = pd.to_numeric(pd.Series(np.asarray(n).ravel()), errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan) / len(right)
+        top = np.logical_and.reduce([gamma[:, k] == len(u[k]) - 1 for k in ks])
+        f = f_joint[pos_right[top]]
+        ok = np.isfinite(f) & (f > 0)
+        rows = np.flatnonzero(top)[ok]
+        # the combination's share replaces the single shares / average u
+        per[ks[0], rows] = sum(np.log2(u[k][-1]) for k in ks) - np.log2(f[ok])
+        for k in ks[1:]:
+            per[k, rows] = 0.0
+    return per.sum(axis=0)

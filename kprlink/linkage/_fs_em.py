@@ -230,3 +230,40 @@ def competing_probability(pos_left: np.ndarray, pos_right: np.ndarray, weight: n
         total = np.bincount(pos, weights=lam * bf, minlength=n_self)
         out = np.minimum(out, lam * bf / ((1 - rho) + total[pos]))
     return out
+
+
+def fit_partner_share(pos_left: np.ndarray, weight: np.ndarray, *, n_left: int, n_right: int,
+                      start: float = 0.5, max_iter: int = 500, tol: float = 1e-9
+                      ) -> tuple[float, int]:
+    """Share ρ of left records that have a partner on the right, by EM.
+
+    The mixture behind :func:`competing_probability`: left record *i* has no
+    partner with probability ``1 - ρ``, or partner *j* with probability
+    ``ρ / n_right · BF_ij``-proportional weight. The posterior that *i* has a
+    partner is ``S_i / ((1 - ρ) + S_i)`` with ``S_i = ρ / n_right · Σ_j BF_ij``
+    (records without candidates: 0), and ρ is updated to their mean. Unlike
+    the prior fitted over all pairs independently, this counts a left record
+    at most once, so a record with one convincing candidate counts as matched
+    instead of being split over the pair-level mixture.
+
+    Examples
+    --------
+    >>> w = np.log2(np.array([1e6, 1e6, 1.0]))   # two strong candidates, one neutral
+    >>> rho, _ = fit_partner_share(np.array([0, 1, 2]), w, n_left=4, n_right=1000)
+    >>> round(rho, 2)   # records 0 and 1 matched, 2 and 3 (no candidate) not
+    0.5
+    """
+    if n_left == 0 or n_right == 0 or len(weight) == 0:
+        return 0.0, 0
+    bf_sum = np.bincount(pos_left, weights=np.exp2(np.clip(weight, -1000, 700)),
+                         minlength=n_left)
+    rho = float(np.clip(start, EPS, 1 - EPS))
+    it = 0
+    for it in range(1, max_iter + 1):
+        s = rho / n_right * bf_sum
+        new = float(np.clip(np.mean(s / ((1 - rho) + s)), EPS, 1 - EPS))
+        done = abs(new - rho) < tol
+        rho = new
+        if done:
+            break
+    return rho, it

@@ -68,6 +68,12 @@ class LinkageSpec:
         right; the smaller of the two is used. Without it each pair is scored
         alone (``λ·BF / (1 − λ + λ·BF)``), which ignores that several
         candidates of one record cannot all be its partner.
+    joint_frequency : sequence of str, default ()
+        Labels of exact/numeric comparisons (e.g. birth year, sex,
+        municipality) whose joint agreement is weighed by the share of right
+        records holding that combination, ``log2(Π m / f_combination)``,
+        instead of a product of single-value frequencies (see
+        ``term_frequency_adjustment``).
     target_precision : float or None, default None
         With labels: the threshold is chosen on the held-out labelled pairs as
         the lowest probability at which their precision is at least this
@@ -101,6 +107,7 @@ class LinkageSpec:
     name: str = field(default="linkage")
     competition: bool = False
     target_precision: float | None = None
+    joint_frequency: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -150,6 +157,13 @@ class LinkageSpec:
                 and 0 < self.target_precision <= 1):
             problems.append("target_precision must be None or in (0, 1], got "
                             f"{self.target_precision!r}.")
+        jf = (self.joint_frequency,) if isinstance(self.joint_frequency, str) else tuple(
+            self.joint_frequency)
+        object.__setattr__(self, "joint_frequency", jf)
+        ok_labels = {c.label for c in comps
+                     if isinstance(c, (ExactComparison, NumericComparison))}
+        problems += [f"joint_frequency: {x!r} is not the label of an exact or numeric "
+                     "comparison." for x in jf if x not in ok_labels]
         if not isinstance(self.seed, int):
             problems.append(f"seed must be an int, got {self.seed!r}.")
         if problems:

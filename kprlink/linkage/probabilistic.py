@@ -177,11 +177,17 @@ class _Scored:
         self.gamma = gamma
         self.weight = fs.pattern_weights(pat, fit.m, fit.u)[inverse] if len(pat) else \
             np.zeros(0)
-        self.weight = self.weight + term_frequency_adjustment(spec.comparisons, other,
-                                                              self.pr, gamma, fit.u)
+        self.weight = self.weight + term_frequency_adjustment(
+            spec.comparisons, other, self.pr, gamma, fit.u, joint=spec.joint_frequency)
         odds = np.log2(fit.prior / (1 - fit.prior))
         self.prob = 1.0 / (1.0 + np.exp2(-np.clip(self.weight + odds, -1000, 1000)))
         if spec.competition and right is not None and len(self.pl):
+            if spec.prior is None:  # the share of left records with a partner, by EM
+                rho, it = fs.fit_partner_share(self.pl, self.weight, n_left=len(left),
+                                               n_right=len(other),
+                                               start=min(fit.prior * len(other), 0.5))
+                self.fit = fit = fs.EMFit(m, u, rho / len(other), it, True, False)
+                self.diag["partner_share"] = rho
             self.prob = fs.competing_probability(self.pl, self.pr, self.weight, fit.prior,
                                                  n_left=len(left), n_right=len(other))
 
@@ -360,7 +366,7 @@ def _link_with_labels(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpec
     gk = comparison_matrix(spec.comparisons, left, right, pl, pr)
     pat, _, inv = fs.patterns(gk)
     wk = fs.pattern_weights(pat, m, u)[inv] + term_frequency_adjustment(
-        spec.comparisons, right, pr, gk, u)
+        spec.comparisons, right, pr, gk, u, joint=spec.joint_frequency)
     odds = np.log2(sc.fit.prior / (1 - sc.fit.prior))
     key_links = pd.DataFrame({"left_id": lab["left_id"].to_numpy(),
                               "right_id": lab["right_id"].to_numpy(), "match_weight": wk,
