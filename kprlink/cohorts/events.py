@@ -69,7 +69,7 @@ def _filter_codes(diag: pd.DataFrame, codelists: Iterable[CodeList] | None,
 
 def _int64(s: pd.Series) -> np.ndarray:
     """Ids as int64 numpy (canonical ids are never missing where this is used)."""
-    return pd.array(s, dtype="Int64").to_numpy(np.int64, na_value=-1)
+    return pd.array(s, dtype="Int64", copy=False).to_numpy(np.int64, na_value=-1)
 
 
 def _member(values: np.ndarray, test: np.ndarray) -> np.ndarray:
