@@ -239,3 +239,40 @@ def test_parquet_dates_and_numeric_booleans(tmp_path):
     assert claims.data["date"].dtype == "datetime64[ns]"
     assert claims.data["municipality"].tolist() == ["0301"]
     assert claims.report.reasons.set_index("reason").loc["after_death", "n_rows"] == 1
+
+
+def test_linkage_same_with_dense_and_sparse_pseudonyms():
+    """The seen-table path (dense ids) and the hashing path (sparse ids) agree."""
+    from kprlink.linkage import link_extracts
+
+    rng = np.random.default_rng(5)
+    n = 400
+    npr = pd.DataFrame({"npr_id": pd.array(rng.integers(1, 120, n), dtype="Int64"),
+                        "date_in": pd.Timestamp("2017-01-01")
+                        + pd.to_timedelta(rng.integers(0, 400, n), unit="D"),
+                        "sex": pd.array(rng.integers(1, 3, n), dtype="Int64"),
+                        "birth_year": pd.array(rng.integers(1930, 1935, n), dtype="Int64")})
+    kpr = pd.DataFrame({"kpr_id": pd.array(rng.integers(1, 150, n), dtype="Int64"),
+                        "date": pd.Timestamp("2017-01-01")
+                        + pd.to_timedelta(rng.integers(0, 400, n), unit="D"),
+                        "sex": pd.array(rng.integers(1, 3, n), dtype="Int64"),
+                        "death_date": pd.Series(pd.NaT, index=range(n))})
+    kpr.loc[kpr["kpr_id"] == 7, "death_date"] = pd.Timestamp("2017-03-01")
+    npr.loc[::50, "npr_id"] = pd.NA
+    key = pd.DataFrame({"npr_id": np.arange(1, 100), "kpr_id": np.arange(1, 100) + 20,
+                        "delivery": "k1"})
+    dense = link_extracts(npr, kpr, key=key)
+    big = 10**13  # ids far apart: no seen-table over the range
+    scale = {"npr_id": big, "kpr_id": big}
+    sparse = link_extracts(npr.assign(npr_id=npr["npr_id"] * big),
+                           kpr.assign(kpr_id=kpr["kpr_id"] * big),
+                           key=key.assign(**{c: key[c] * f for c, f in scale.items()}))
+    a, b = dense.persons, sparse.persons.copy()
+    for c in ("kpr_id", "npr_id"):
+        b[c] = b[c] // big
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(dense.report.unlinked_by_year, sparse.report.unlinked_by_year)
+    pd.testing.assert_frame_equal(dense.report.events_after_death,
+                                  sparse.report.events_after_death)
+    assert dense.report.events_after_death["n_rows"].sum() > 0
+    assert len(dense.report.demographic_conflicts) > 0
