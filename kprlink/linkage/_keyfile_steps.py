@@ -127,14 +127,24 @@ def _persons_per_year(codes: np.ndarray, years: np.ndarray, n: int, n_years: int
     return np.bincount(pairs % n_years, minlength=n_years).astype(np.int64)
 
 
-def _mode(ids: _Ids, values: object) -> pd.arrays.IntegerArray:
-    """Most frequent non-missing value per distinct id (ties: smallest value); NA if none."""
+def _ints(values: object) -> tuple[np.ndarray, np.ndarray]:
+    """int64 values and missing mask of a nullable integer column (no Int64 copy)."""
+    arr = values.array if isinstance(values, pd.Series) else values
+    if not isinstance(arr, pd.arrays.IntegerArray):
+        arr = pd.array(arr, dtype="Int64")
+    return arr.to_numpy(np.int64, na_value=0), np.asarray(arr.isna())
+
+
+def _mode(ids: _Ids, values: tuple[np.ndarray, np.ndarray]) -> pd.arrays.IntegerArray:
+    """Most frequent non-missing value per distinct id (ties: smallest value); NA if none.
+
+    `values` is ``(int64 values, missing mask)`` per row (see :func:`_ints`).
+    """
     n = len(ids.ids)
-    vals = pd.array(values, dtype="Int64", copy=False)
-    ok = (ids.code >= 0) & ~np.asarray(vals.isna())
+    ok = (ids.code >= 0) & ~values[1]
     res, has = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
     if ok.any():
-        c, v = ids.code[ok], vals.to_numpy(np.int64, na_value=0)[ok]
+        c, v = ids.code[ok], values[0][ok]
         lo = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
         hi = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
         np.minimum.at(lo, c, v)
@@ -153,18 +163,20 @@ def _demography(npr: pd.DataFrame, kpr: pd.DataFrame, persons: pd.DataFrame,
                 n_ids: _Ids, k_ids: _Ids) -> tuple[pd.DataFrame, pd.DataFrame]:
     out = persons.copy()
     pos_k, pos_n = k_ids.find(out["kpr_id"]), n_ids.find(out["npr_id"])
-    kpr_vals: dict[str, object] = {}
+    kpr_vals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if "birth_year" in kpr:
-        kpr_vals["birth_year"] = kpr["birth_year"]
+        kpr_vals["birth_year"] = _ints(kpr["birth_year"])
     if "sex" in kpr or "sex_corrected" in kpr:
-        sex = pd.array(kpr["sex"] if "sex" in kpr else [pd.NA] * len(kpr), dtype="Int64")
-        if "sex_corrected" in kpr:
-            sex = pd.array(kpr["sex_corrected"], dtype="Int64").fillna(sex)
+        sex = (_ints(kpr["sex"]) if "sex" in kpr
+               else (np.zeros(len(kpr), dtype=np.int64), np.ones(len(kpr), dtype=bool)))
+        if "sex_corrected" in kpr:  # FHI's corrected sex where delivered, else sex
+            corr, miss = _ints(kpr["sex_corrected"])
+            sex = (np.where(miss, sex[0], corr), miss & sex[1])
         kpr_vals["sex"] = sex
     conflicts = []
     for var in ("sex", "birth_year"):
         v_k = _taken(_mode(k_ids, kpr_vals[var]), pos_k) if var in kpr_vals else _na(len(out))
-        v_n = _taken(_mode(n_ids, npr[var]), pos_n) if var in npr else _na(len(out))
+        v_n = _taken(_mode(n_ids, _ints(npr[var])), pos_n) if var in npr else _na(len(out))
         clash = np.asarray((v_k != v_n).fillna(False), dtype=bool)
         out[var] = v_k.fillna(v_n) if len(v_k) else v_k
         out[f"{var}_conflict"] = clash
