@@ -243,3 +243,14 @@ def test_joint_frequency_replaces_the_product_of_single_frequencies() -> None:
     with pytest.raises(SpecError) as err:
         LinkageSpec(comparisons=comps, blocking=["by"], joint_frequency=("by", "nope"))
     assert len(err.value.problems) == 1
+
+
+def test_term_frequency_corrections_of_two_comparisons_add_up() -> None:
+    right = pd.DataFrame({"by": [1950, 1950, 1960, 1970], "m": ["a", "b", "b", "b"]})
+    comps = [NumericComparison("by", term_frequency=True),
+             ExactComparison("m", term_frequency=True)]
+    gamma = np.array([[2, 1]], dtype=np.int8)
+    u = [np.array([0.8, 0.1, 0.1]), np.array([0.6, 0.4])]
+    adj = term_frequency_adjustment(comps, right, np.array([0]), gamma, u)
+    # 1950 held by 2 of 4, "a" by 1 of 4: both corrections, not only the last
+    assert adj[0] == pytest.approx(np.log2(0.1 / 0.5) + np.log2(0.4 / 0.25))
