@@ -8,6 +8,7 @@ __all__: list[str] = []
 from kprlink.linkage.probabilistic import (  # noqa: E402
     DateComparison,
     EventDatesComparison,
+    EventWindowComparison,
     ExactComparison,
     LinkageSpec,
     NumericComparison,

@@ -39,6 +39,7 @@ __all__ = [
     "NumericComparison",
     "DateComparison",
     "EventDatesComparison",
+    "EventWindowComparison",
     "ProbabilisticLinkResult",
     "link_probabilistic",
     "deduplicate",
