@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
@@ -188,7 +190,10 @@ def generate_delivery(out: str | Path, config: SynthConfig | None = None) -> Syn
     try:
         for i, start in enumerate(tqdm(starts, desc="synth", unit="chunk", disable=not show,
                                        file=sys.stderr)):
-            r_k, r_n, r_c, r_key = (np.random.default_rng(s) for s in chunk_ss[i].spawn(4))
+            # the fifth stream (birth month, referral dates) came later: the
+            # first four, and so every other column, keep their bytes
+            r_k, r_n, r_c, r_key, r_ref = (np.random.default_rng(s)
+                                           for s in chunk_ss[i].spawn(5))
             ch = persons.iloc[start:start + config.chunk_persons]
             ch_district = district[start:start + config.chunk_persons]
             e = npr.generate_npr(ch, r_n, muni_codes=muni_codes, stay_id0=stay_id,
@@ -204,6 +209,7 @@ def generate_delivery(out: str | Path, config: SynthConfig | None = None) -> Syn
             stay_id += int(e.stats["stays"])
             eps, sex_rows, by_rows = keys.apply_conflicts(e.episodes, e.person, len(ch), r_key,
                                                           rate=config.defect_rate)
+            eps = npr.person_columns(eps, e.person, ch, *_gp_claims(k.claims, ch), r_ref)
             e_off = sinks["episodes"].write(eps)
             c = care.generate_care(ch, r_c, muni_codes=muni_codes, medication=med,
                                    nutrition=nut)
@@ -272,6 +278,15 @@ def generate_delivery(out: str | Path, config: SynthConfig | None = None) -> Syn
                                          "kind": "encoding_latin1", "person": [-1]}))
     return _write_truth(out, config, persons, munis, events, defect_rows, in_key, has_npr,
                         stats, ext)
+
+
+def _gp_claims(claims: pa.Table, chunk: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Chunk position and day of each ``Fastlege`` claim (for referral dates)."""
+    gp = pc.equal(claims.column("tjenestetype"), "Fastlege").to_numpy(zero_copy_only=False)
+    kpr = claims.column("kpr_lnr").to_numpy()[gp]
+    pos = pd.Index(chunk["kpr_id"].to_numpy()).get_indexer(kpr)
+    day = claims.column("dato").cast(pa.int32()).to_numpy(zero_copy_only=False)[gp]
+    return pos.astype(np.int64), day.astype(np.int64)
 
 
 def _write_truth(out: Path, config: SynthConfig, persons: pd.DataFrame, munis: pd.DataFrame,

@@ -26,7 +26,7 @@ from kprlink.synth.world import exposure
 N_COND = 20
 DIAG_COLS = ["tilstand_1_1", "tilstand_1_2"] + [f"tilstand_{i}_1" for i in range(2, N_COND + 1)]
 PROC_COLS = ["ncsp_1", "ncsp_2", "ncmp_1"]
-EPISODES_SCHEMA = pa.schema(
+_BASE_SCHEMA = pa.schema(
     [("lopenr", pa.int64()), ("aar", pa.int16()), ("inndato", pa.date32()),
      ("utdato", pa.date32()), ("inntid", pa.string()), ("uttid", pa.string()),
      ("omsorgsniva", pa.int8()), ("innmateHast", pa.int8()), ("kontaktType", pa.int8()),
@@ -35,6 +35,10 @@ EPISODES_SCHEMA = pa.schema(
      ("aggrshoppID_Lnr", pa.int64()), ("doddato", pa.date32()), ("bydel2", pa.string())]
     + [(c, pa.string()) for c in DIAG_COLS] + [(c, pa.string()) for c in PROC_COLS]
 )
+#: Columns :func:`person_columns` appends (birth month, age in days, referral date).
+EXTRA_FIELDS = [("fodt_mnd", pa.int8()), ("alderIDager", pa.int32()),
+                ("mottaksdato", pa.date32())]
+EPISODES_SCHEMA = pa.schema(list(_BASE_SCHEMA) + [pa.field(n, t) for n, t in EXTRA_FIELDS])
 # [E] common main/secondary ICD-10 codes in somatic hospitals.
 MAIN_CODES = ["Z098", "I489", "I209", "J189", "N390", "C509", "C61", "M170", "K802", "R074",
               "E119", "I109", "J449", "I500", "M545", "H251", "Z470", "R104", "S525", "O800",
@@ -226,7 +230,7 @@ def generate_npr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: n
         data[c] = pa.array(cols[c].tolist(), pa.string())
     for c, v in zip(PROC_COLS, (ncsp1, ncsp2, ncmp1), strict=True):
         data[c] = pa.array(v.tolist(), pa.string())
-    table = pa.table(data, schema=EPISODES_SCHEMA)
+    table = pa.table(data, schema=_BASE_SCHEMA)
     alive80 = (chunk["group"].to_numpy() == 0) & (age >= 80)
     pat17 = np.zeros(n, bool)
     pat17[person[(day >= H2_2017 - 181) & (kind != 3)]] = True
@@ -245,3 +249,83 @@ def _district(muni: np.ndarray, district: np.ndarray | None) -> pa.Array:
         return pa.nulls(len(muni), pa.string())
     code = np.char.add("0301", np.char.zfill(np.asarray(district).astype(str), 2))
     return pa.array(np.where(muni == "0301", code, None), pa.string())
+
+#: [E] share of persons without a birth month (``fodt_mnd``), e.g. temporary ids.
+P_NO_BIRTH_MONTH = 0.005
+#: [E] share of new planned referrals written by the person's GP (fastlege); the
+#: rest come from other referrers (private specialists, other hospitals,
+#: legevakt, the hospital itself) and follow no GP claim.
+P_GP_REFERRAL = 0.7
+#: [E] share of planned episodes without ``mottaksdato``.
+P_NO_REFERRAL_DATE = 0.02
+#: [E] days from the GP contact to the referral's receipt (``mottaksdato``):
+#: electronic referrals mostly arrive the same or the next days.
+REFERRAL_DELAY_DAYS = np.arange(15)
+REFERRAL_DELAY_W = np.array([40, 15, 10, 10] + [25 / 11] * 11)
+#: [E] mean wait (days) from receipt to the episode; SSB/Helsedirektoratet
+#: report mean waits of about two months for somatic care in 2017.
+MEAN_WAIT_DAYS = 60
+
+
+def person_columns(episodes: pa.Table, person: np.ndarray, chunk: pd.DataFrame,
+                   gp_person: np.ndarray, gp_day: np.ndarray,
+                   rng: np.random.Generator) -> pa.Table:
+    """Append ``fodt_mnd``, ``alderIDager`` and ``mottaksdato`` to `episodes`.
+
+    Drawn from their own random stream, so the other columns keep their bytes.
+    ``fodt_mnd`` is the person's birth month (missing for a share
+    ``P_NO_BIRTH_MONTH`` of persons); ``alderIDager`` the age in days at
+    ``inndato`` for children under one year (birth day of month drawn for
+    persons born before 2017); ``mottaksdato`` (the date the referral was
+    received) is set on planned episodes (``innmateHast`` 4): an outpatient
+    control (``kontaktType`` 3) after an earlier planned episode of the person
+    shares that episode's referral; a new referral is written by the GP with
+    probability ``P_GP_REFERRAL`` when the person has a GP claim
+    (`gp_person`, `gp_day`: chunk position and day of each ``Fastlege`` claim)
+    in the year before: the latest such claim before ``inndato`` minus a drawn
+    wait, received ``REFERRAL_DELAY_DAYS`` after it (never after ``inndato``).
+    Other referrals are received a drawn wait before the episode.
+    """
+    n, m = len(chunk), episodes.num_rows
+    day = episodes.column("inndato").cast(pa.int32()).to_numpy(zero_copy_only=False)
+    urg = episodes.column("innmateHast").to_numpy(zero_copy_only=False)
+    ktype = episodes.column("kontaktType").to_numpy(zero_copy_only=False)
+    # birth month and birth day --------------------------------------------
+    bm = chunk["birth_month"].to_numpy().astype(np.int64)
+    by = chunk["birth_year"].to_numpy().astype(np.int64)
+    no_bm = rng.random(n) < P_NO_BIRTH_MONTH
+    dom = rng.integers(0, 28, n)
+    first = ((by - 1970) * 12 + bm - 1).astype("datetime64[M]").astype("datetime64[D]")
+    bday = first.astype(np.int64) + dom
+    given = chunk["birth_day"].to_numpy()
+    bday = np.where(given >= 0, given, bday)
+    age_days = day - bday[person]
+    infant = (age_days >= 0) & (age_days < 365)
+    # referrals --------------------------------------------------------------
+    planned = (urg == 4) & (rng.random(m) >= P_NO_REFERRAL_DATE)
+    rows = np.flatnonzero(planned)
+    same_prev = np.r_[False, person[rows][1:] == person[rows][:-1]]
+    new = ~(same_prev & (ktype[rows] == 3))
+    wait = np.minimum(rng.geometric(1 / MEAN_WAIT_DAYS, len(rows)) - 1, 365)
+    delay = REFERRAL_DELAY_DAYS[choose(rng, len(rows), REFERRAL_DELAY_W)]
+    by_gp = rng.random(len(rows)) < P_GP_REFERRAL
+    span = np.int64(1 << 20)
+    order = np.lexsort((gp_day, gp_person))
+    keys_gp = gp_person[order].astype(np.int64) * span + gp_day[order]
+    p_r, d_r = person[rows].astype(np.int64), day[rows].astype(np.int64)
+    at = np.searchsorted(keys_gp, p_r * span + (d_r - wait), "right") - 1
+    claim = np.where(at >= 0, keys_gp[np.maximum(at, 0)] - p_r * span, -1)
+    has_claim = (at >= 0) & (claim >= d_r - 365) & (claim < d_r)
+    gp_ref = new & by_gp & has_claim
+    recv = np.where(gp_ref, np.minimum(claim + delay, d_r), d_r - wait)
+    # controls share the referral of the person's latest new one
+    idx = np.maximum.accumulate(np.where(new, np.arange(len(rows)), 0))
+    recv = recv[idx]
+    mottak = np.full(m, -1, np.int64)
+    mottak[rows] = recv
+    fodt = pa.array(bm[person].astype(np.int8), mask=no_bm[person])
+    alder = pa.array(age_days.astype(np.int32), mask=~infant)
+    out = episodes
+    for (name, typ), arr in zip(EXTRA_FIELDS, (fodt, alder, dates(mottak)), strict=True):
+        out = out.append_column(pa.field(name, typ), arr.cast(typ))
+    return out
