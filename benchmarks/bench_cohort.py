@@ -138,6 +138,9 @@ def _run_kprlink(folder: str, projected: bool, q: mp.Queue) -> None:
 
 
 def _run_imported(folder: str, q: mp.Queue) -> None:
+    import pyarrow.compute  # noqa: F401  (imports are not timed, as `import duckdb` is not)
+    import pyarrow.parquet  # noqa: F401
+
     from kprlink.cohorts import CohortDefinition, build_cohort
 
     base = _peak_mb()

@@ -15,7 +15,9 @@ and excluded):
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -76,15 +78,23 @@ class CohortResult:
     events : pandas.DataFrame
         The qualifying events (in window, not after death) of cohort persons.
     linkage : LinkageResult
-        The linkage used.
+        The linkage used (property). For a cohort built from an imported
+        folder it is computed on first access (it reads every row).
     definition : CohortDefinition
     """
 
     persons: pd.DataFrame
     attrition: pd.DataFrame
     events: pd.DataFrame
-    linkage: LinkageResult
+    _linkage: LinkageResult | Callable[[], LinkageResult]
     definition: CohortDefinition
+
+    @property
+    def linkage(self) -> LinkageResult:
+        """The key-file linkage of the whole delivery (deferred for imported folders)."""
+        if not isinstance(self._linkage, LinkageResult):
+            object.__setattr__(self, "_linkage", self._linkage())
+        return self._linkage  # type: ignore[return-value]
 
     def summary(self) -> pd.DataFrame:
         """The attrition table with the definition's name and digest."""
@@ -229,27 +239,65 @@ def build_cohort(data: Any, definition: CohortDefinition, *,
         and the delivery has no fee-code file (``err.missing == ["kuhr_fees"]``).
     """
     if isinstance(data, (str, os.PathLike)):
+        from kprlink.cohorts._imported import is_imported
         from kprlink.sources import read_delivery
 
+        if linkage is None and is_imported(data):
+            return _from_imported(Path(data), definition)
         data = read_delivery(data, columns=cohort_columns(definition))
     frames = frames_of(data)
-    if linkage is None:
-        npr = frames["npr_episodes"]
-        kpr = frames["kuhr_claims"]
-        npr = npr if npr is not None else pd.DataFrame(
-            {"npr_id": pd.Series(dtype="Int64"), "date_in": pd.Series(dtype="datetime64[ns]")})
-        kpr = kpr if kpr is not None else pd.DataFrame(
-            {"kpr_id": pd.Series(dtype="Int64"), "date": pd.Series(dtype="datetime64[ns]")})
-        key = frames["key"] if frames["key"] is not None else pd.DataFrame(
-            {"npr_id": pd.Series(dtype="Int64"), "kpr_id": pd.Series(dtype="Int64")})
-        linkage = link_extracts(npr, kpr, key=key)
+    return _build(frames, definition, linkage if linkage is not None else _link(frames))
+
+
+def _link(frames: dict[str, Any]) -> LinkageResult:
+    """Key-file linkage of the frames' episodes and claims (empty frames where absent)."""
+    npr = frames["npr_episodes"]
+    kpr = frames["kuhr_claims"]
+    npr = npr if npr is not None else pd.DataFrame(
+        {"npr_id": pd.Series(dtype="Int64"), "date_in": pd.Series(dtype="datetime64[ns]")})
+    kpr = kpr if kpr is not None else pd.DataFrame(
+        {"kpr_id": pd.Series(dtype="Int64"), "date": pd.Series(dtype="datetime64[ns]")})
+    key = frames["key"] if frames["key"] is not None else pd.DataFrame(
+        {"npr_id": pd.Series(dtype="Int64"), "kpr_id": pd.Series(dtype="Int64")})
+    return link_extracts(npr, kpr, key=key)
+
+
+def _from_imported(root: Path, definition: CohortDefinition) -> CohortResult:
+    """:func:`build_cohort` on an imported folder: the candidates' rows only.
+
+    Same result as the full read (tested): person ids and the first attrition
+    row are computed over the whole delivery (see :mod:`kprlink.cohorts._imported`).
+    """
+    from kprlink.cohorts._imported import prefiltered
+
+    columns = cohort_columns(definition)
+    part, whole = prefiltered(root, definition, columns)
+    frames = frames_of(part)
+    linked = _link(frames)
+    persons = linked.persons.copy()
+    persons["person_id"] = whole["person_id"](
+        _int64(persons["kpr_id"]), _int64(persons["npr_id"]))
+
+    def full() -> LinkageResult:
+        from kprlink.sources import read_delivery
+
+        return _link(frames_of(read_delivery(root, columns=columns)))
+
+    res = _build(frames, definition, LinkageResult(persons, linked.report),
+                 first=(whole["n_diag_rows"], whole["n_diag_persons"]))
+    return CohortResult(res.persons, res.attrition, res.events, full, definition)
+
+
+def _build(frames: dict[str, Any], definition: CohortDefinition, linkage: LinkageResult, *,
+           first: tuple[int, int] | None = None) -> CohortResult:
+    """The builder's steps on canonical frames; `first` overrides the input row's counts."""
     persons = linkage.persons
     rows: list[tuple[str, str, int, int]] = []
-    n_diag = sum(len(f) for f in (frames["kuhr_diagnoses"], frames["npr_diagnoses"])
-                 if f is not None)
     all_ev = diagnosis_events(frames, persons=persons, codelists=definition.codelists)
-    n_pers = diagnosis_persons(frames, persons)
-    rows.append(("diagnosis rows in delivery", "input", n_diag, n_pers))
+    if first is None:
+        first = (sum(len(f) for f in (frames["kuhr_diagnoses"], frames["npr_diagnoses"])
+                     if f is not None), diagnosis_persons(frames, persons))
+    rows.append(("diagnosis rows in delivery", "input", *first))
     m = np.zeros(len(all_ev), dtype=bool)
     for e in definition.entry:
         m |= _entry_mask(all_ev, e, frames)

@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 from collections.abc import Collection, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -322,7 +323,11 @@ def _read_frame(path: Path, wanted: Collection[str] | None) -> pd.DataFrame:
     """
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path, columns=_imported_columns(path, wanted))
+    return _to_frame(pq.read_table(path, columns=_imported_columns(path, wanted)))
+
+
+def _to_frame(table: Any) -> pd.DataFrame:
+    """An imported frame's Arrow table (schema and pandas metadata as stored) to pandas."""
     # one block per column and Arrow buffers freed as they are converted: no
     # consolidation copy, and peak memory stays near one copy of the frame
     df = table.to_pandas(types_mapper=_arrow_strings, split_blocks=True, self_destruct=True)
