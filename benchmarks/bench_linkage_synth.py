@@ -53,6 +53,10 @@ def main() -> None:
     ap.add_argument("--no-district", action="store_true", help="leave out city district")
     ap.add_argument("--no-broad", action="store_true",
                     help="leave out the birth year + sex blocking rule")
+    ap.add_argument("--no-birth-month", action="store_true",
+                    help="leave out NPR fodt_mnd against the KUHR age interval")
+    ap.add_argument("--no-referral-dates", action="store_true",
+                    help="leave out NPR mottaksdato against KUHR GP claims")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -76,6 +80,8 @@ def main() -> None:
                                          broad_blocking=not args.no_broad,
                                          referral_times=not args.no_times,
                                          district=not args.no_district,
+                                         birth_month=not args.no_birth_month,
+                                         referral_dates=not args.no_referral_dates,
                                          target_precision=args.target_precision, **extra)
     res = kl.link_registers_probabilistic(d.npr_episodes, d.kuhr_claims, key, spec=spec)
     t_link = time.perf_counter() - t0

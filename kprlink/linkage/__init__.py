@@ -6,6 +6,7 @@ __all__: list[str] = []
 
 # --- probabilistic linkage (issue 7; owner: probabilistic.py) ---
 from kprlink.linkage.probabilistic import (  # noqa: E402
+    BirthMonthComparison,
     DateComparison,
     EventDatesComparison,
     EventWindowComparison,

@@ -18,10 +18,9 @@ import pandas as pd
 import jellyfish
 
 from kprlink.exceptions import SpecError
+from kprlink.linkage._birth_month import BirthMonthComparison
 from kprlink.linkage._comparisons_base import MISSING, _check_thresholds, _Comparison
 from kprlink.linkage._event_comparisons import EventDatesComparison, EventWindowComparison
-
-
 
 
 def _edit_similarity(dist: object) -> object:
@@ -216,7 +215,7 @@ class DateComparison(NumericComparison):
 
 
 Comparison = (ExactComparison | StringComparison | NumericComparison | EventDatesComparison
-              | EventWindowComparison)
+              | EventWindowComparison | BirthMonthComparison)
 
 
 def comparison_matrix(comparisons: Sequence[Comparison], left: pd.DataFrame,
@@ -227,6 +226,12 @@ def comparison_matrix(comparisons: Sequence[Comparison], left: pd.DataFrame,
     for j, c in enumerate(comparisons):
         if isinstance(c, (EventDatesComparison, EventWindowComparison)):
             out[:, j] = c.levels_at(left[c.column], right[c.right], pos_left, pos_right)
+            continue
+        if isinstance(c, BirthMonthComparison):
+            out[:, j] = c.levels(left[c.column].iloc[pos_left].reset_index(drop=True),
+                                 right[c.right].iloc[pos_right].reset_index(drop=True),
+                                 right[c.right_hi_column].iloc[pos_right]
+                                 .reset_index(drop=True))
             continue
         a = left[c.column].iloc[pos_left].reset_index(drop=True)
         b = right[c.right].iloc[pos_right].reset_index(drop=True)

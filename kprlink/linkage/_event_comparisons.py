@@ -28,7 +28,11 @@ class EventDatesComparison(_Comparison):
     ``empty_right="none"`` only an empty left record is missing and an empty
     right one counts as "none coincide" (e.g. acute admissions on the left
     that an out-of-hours claim on the right should precede: a right record
-    without any such claim is evidence, not missing).
+    without any such claim is evidence, not missing). With ``outer=(lo, hi)``
+    (a window containing ``[min_days, max_days]``) a level between "none" and
+    the counts says that no left event coincides, but some has a right event
+    in the broader window (e.g. a GP claim 4–14 days before a referral's
+    receipt, when most are received within 3 days).
 
     Examples
     --------
@@ -40,12 +44,17 @@ class EventDatesComparison(_Comparison):
     >>> EventDatesComparison("days", counts=(1,), empty_right="none").levels(
     ...     pd.Series([[10], []]), pd.Series([[], []])).tolist()
     [0, -1]
+    >>> EventDatesComparison("ref", counts=(1,), min_days=-3, max_days=0,
+    ...                      outer=(-14, 0)).levels(
+    ...     pd.Series([[100], [100], [100]]), pd.Series([[98], [90], [80]])).tolist()
+    [2, 1, 0]
     """
 
     counts: tuple[int, ...] = field(default=(1, 2), kw_only=True)
     min_days: int = field(default=0, kw_only=True)
     max_days: int = field(default=1, kw_only=True)
     empty_right: str = field(default="missing", kw_only=True)
+    outer: tuple[int, int] | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "counts", tuple(self.counts))
@@ -58,14 +67,21 @@ class EventDatesComparison(_Comparison):
                 and self.min_days <= self.max_days):
             problems.append("EventDatesComparison: need integers min_days <= max_days, "
                             f"got {self.min_days!r}, {self.max_days!r}.")
-        if self.empty_right not in ("missing", "none"):
-            problems.append("EventDatesComparison: empty_right must be 'missing' or 'none', "
-                            f"got {self.empty_right!r}.")
+        if self.outer is not None:
+            o = tuple(self.outer)
+            object.__setattr__(self, "outer", o)
+            if not (len(o) == 2 and all(isinstance(x, int) and not isinstance(x, bool)
+                                        for x in o)
+                    and o[0] <= self.min_days and self.max_days <= o[1]
+                    and o != (self.min_days, self.max_days)):
+                problems.append(f"EventDatesComparison: outer {o!r} must be two integers "
+                                "(lo, hi) containing, and broader than, [min_days, max_days].")
         if problems:
             raise SpecError("EventDatesComparison is invalid.", problems)
 
     def level_labels(self) -> list[str]:
-        return ["none coincide"] + [f">={c} coincide" for c in self.counts]
+        mid = [] if self.outer is None else [f"only in [{self.outer[0]}, {self.outer[1]}]"]
+        return ["none coincide"] + mid + [f">={c} coincide" for c in self.counts]
 
     def levels(self, a: pd.Series, b: pd.Series) -> np.ndarray:
         """Level per pair of aligned event-date sequences."""
@@ -81,10 +97,16 @@ class EventDatesComparison(_Comparison):
         counted by binary search on the sorted ``record * span + event`` keys,
         so a pair costs O(left events · log right events), whatever the window.
         """
-        idx, out, n_hit = _coincidences(a, b, pos_left, pos_right,
-                                        [(self.min_days, self.max_days)],
+        windows = [(self.min_days, self.max_days)]
+        if self.outer is not None:
+            windows.append(self.outer)
+        idx, out, n_hit = _coincidences(a, b, pos_left, pos_right, windows,
                                         empty_right_none=self.empty_right == "none")
-        for i, c in enumerate(self.counts, start=1):
+        first = 1
+        if self.outer is not None:
+            out[idx[n_hit[1] > 0]] = 1
+            first = 2
+        for i, c in enumerate(self.counts, start=first):
             out[idx[n_hit[0] >= c]] = i
         return out
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from kprlink.exceptions import LinkageError, MissingColumnsError
+from kprlink.linkage._birth_month import birth_month_interval
 from kprlink.linkage._result import ProbabilisticLinkResult
 from kprlink.linkage._spec import LinkageSpec
 
@@ -62,9 +63,11 @@ def person_profiles(events: pd.DataFrame, *, id_col: str, date_col: str,
                     birth_year_col: str = "birth_year", sex_col: str = "sex",
                     municipality_col: str = "municipality",
                     death_date_col: str = "death_date", district_col: str = "district",
+                    birth_month_col: str = "birth_month", age_col: str | None = None,
                     day_sets: Mapping[str, pd.Series] | None = None,
                     time_col: str | None = None,
-                    minute_sets: Mapping[str, pd.Series] | None = None) -> pd.DataFrame:
+                    minute_sets: Mapping[str, pd.Series] | None = None,
+                    date_sets: Mapping[str, str] | None = None) -> pd.DataFrame:
     """One quasi-identifier profile per person from an event table.
 
     Parameters
@@ -75,6 +78,14 @@ def person_profiles(events: pd.DataFrame, *, id_col: str, date_col: str,
         (the profile column is then all missing, i.e. neutral).
     id_col, date_col : str
         Person id and contact date.
+    birth_month_col : str, default "birth_month"
+        Birth month 1–12 (NPR ``fodt_mnd``); the profile's ``birth_month`` is
+        the modal value (missing without the column).
+    age_col : str, optional
+        Age in completed years at each event (KUHR ``alder``): the profile gets
+        ``birth_month_lo`` / ``birth_month_hi``, the birth-month interval the
+        dated ages and birth years imply (see ``birth_month_interval``);
+        missing without the column.
     day_sets : mapping of str to boolean Series, optional
         Extra day-array columns: for each name, the contact days of the events
         where the mask (aligned with `events`) is true, e.g. acute admissions.
@@ -84,6 +95,10 @@ def person_profiles(events: pd.DataFrame, *, id_col: str, date_col: str,
         Like `day_sets`, but minutes since 1970-01-01 (date and `time_col`);
         events without a readable time are left out. Needs `time_col`
         (without that column the arrays are empty).
+    date_sets : mapping of str to str, optional
+        Extra day-array columns from other date columns of `events`: for each
+        name, the distinct days of that column (e.g. ``referral_days`` from NPR
+        ``referral_received``); empty arrays when the column is absent.
 
     Returns
     -------
@@ -119,8 +134,16 @@ def person_profiles(events: pd.DataFrame, *, id_col: str, date_col: str,
     out = pd.DataFrame(index=pd.Index(pd.unique(ids.dropna()), name=id_col))
     g = events.groupby(id_col, sort=False)
     for col, name in ((birth_year_col, "birth_year"), (sex_col, "sex"),
-                      (municipality_col, "municipality"), (district_col, "district")):
+                      (municipality_col, "municipality"), (district_col, "district"),
+                      (birth_month_col, "birth_month")):
         out[name] = _modal(ids, events[col], out.index) if col in events.columns else pd.NA
+    if age_col is not None and age_col in events.columns and birth_year_col in events.columns:
+        bounds = birth_month_interval(ids, events[date_col], events[age_col],
+                                      events[birth_year_col], out.index)
+    else:
+        bounds = pd.DataFrame({"birth_month_lo": pd.NA, "birth_month_hi": pd.NA},
+                              index=out.index, dtype="Int8")
+    out[["birth_month_lo", "birth_month_hi"]] = bounds
     if death_date_col in events.columns:
         out["death_date"] = pd.to_datetime(g[death_date_col].min())
         out["dead"] = out["death_date"].notna().astype("Int8")
@@ -144,6 +167,9 @@ def person_profiles(events: pd.DataFrame, *, id_col: str, date_col: str,
             out[name] = _day_arrays(ids[keep], events[date_col][keep], out.index, times)
         else:
             out[name] = _day_arrays(ids[keep], events[date_col][keep], out.index)
+    for name, col in (date_sets or {}).items():
+        dates = events[col] if col in events.columns else pd.Series(pd.NaT, index=events.index)
+        out[name] = _day_arrays(ids, dates, out.index)
     return out
 
 
@@ -207,16 +233,18 @@ def link_registers_probabilistic(
         raise MissingColumnsError(f"link_registers_probabilistic() needs {missing} in `key`.",
                                   missing=missing)
     spec = spec or LinkageSpec.person_profile(referral_days=True, referral_times=True,
-                                              district=True, competition=True)
+                                              district=True, birth_month=True,
+                                              referral_dates=True, competition=True)
     acute = _is_in(npr_episodes, "urgency", (1, 2, 3))
     npr = person_profiles(npr_episodes, id_col="npr_id", date_col="date_in",
                           day_sets={"acute_days": acute}, time_col="time_in",
-                          minute_sets={"acute_minutes": acute})
+                          minute_sets={"acute_minutes": acute},
+                          date_sets={"referral_days": "referral_received"})
     lv = _is_in(kuhr_claims, "service_type", ("Legevakt",))
     kpr = person_profiles(kuhr_claims, id_col="kpr_id", date_col="date", day_sets={
         "out_of_hours_days": lv,
         "gp_days": _is_in(kuhr_claims, "service_type", ("Fastlege",))},
-        time_col="time", minute_sets={"out_of_hours_minutes": lv})
+        time_col="time", minute_sets={"out_of_hours_minutes": lv}, age_col="age")
     k = key.dropna(subset=["npr_id", "kpr_id"])
     n_key_na = len(key) - len(k)
     if "delivery" in k.columns:

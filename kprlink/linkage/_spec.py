@@ -10,6 +10,7 @@ from typing import Literal
 
 from kprlink.exceptions import SpecError
 from kprlink.linkage._comparisons import (
+    BirthMonthComparison,
     Comparison,
     DateComparison,
     EventDatesComparison,
@@ -20,7 +21,7 @@ from kprlink.linkage._comparisons import (
 )
 
 _COMPARISON_TYPES = (ExactComparison, StringComparison, NumericComparison,
-                     EventDatesComparison, EventWindowComparison)
+                     EventDatesComparison, EventWindowComparison, BirthMonthComparison)
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,10 @@ class LinkageSpec:
     @property
     def required_right_columns(self) -> set[str]:
         """Columns the right frame needs."""
-        return {c.right for c in self.comparisons} | {c for r in self.blocking for c in r}
+        hi = {c.right_hi_column for c in self.comparisons
+              if isinstance(c, BirthMonthComparison)}
+        return ({c.right for c in self.comparisons} | hi
+                | {c for r in self.blocking for c in r})
 
     def to_dict(self) -> dict[str, object]:
         """Canonical JSON-able form (``kprlink_spec`` 1)."""
@@ -219,6 +223,7 @@ class LinkageSpec:
     def person_profile(cls, *, event_columns: Sequence[str] = ("event_days",),
                        broad_blocking: bool = True, referral_days: bool = False,
                        referral_times: bool = False, district: bool = False,
+                       birth_month: bool = False, referral_dates: bool = False,
                        **kwargs: object) -> LinkageSpec:
         """Configuration for register person profiles (see ``person_profiles``).
 
@@ -247,6 +252,15 @@ class LinkageSpec:
         before". With `district`, the modal city district (``district``:
         KUHR ``bydel``, NPR ``bydel2``) is compared; it is missing, i.e.
         neutral, unless both sides have one.
+
+        With `birth_month`, the left ``birth_month`` (NPR ``fodt_mnd``) is
+        compared with the right interval ``birth_month_lo`` … ``birth_month_hi``
+        inferred from KUHR ages (:class:`BirthMonthComparison`). With
+        `referral_dates`, the left ``referral_days`` (NPR ``mottaksdato``) are
+        counted that follow a right GP claim (``gp_days``) by 0–3 days (most
+        referrals are electronic and arrive within days), with a level for
+        "none within 3 days, but a GP claim 4–14 days before"; a right person
+        without GP claims counts as "none coincide".
         """
         comps: list[Comparison] = [
             NumericComparison("birth_year", distances=(0, 1), term_frequency=True),
@@ -272,6 +286,13 @@ class LinkageSpec:
                                      min_days=-2, max_days=0, empty_right="none",
                                      name="acute_gp"),
             ]
+        if birth_month:
+            comps.append(BirthMonthComparison("birth_month", widths=(1, 3)))
+        if referral_dates:
+            comps.append(EventDatesComparison("referral_days", right_column="gp_days",
+                                              counts=(1, 2, 3, 4), min_days=-3, max_days=0,
+                                              outer=(-14, 0), empty_right="none",
+                                              name="referral_gp"))
         blocking = [("birth_year", "sex", "municipality"), ("birth_year", "death_date")]
         if broad_blocking:
             blocking.append(("birth_year", "sex"))
