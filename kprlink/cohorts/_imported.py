@@ -52,6 +52,13 @@ def _ids(col: Any) -> np.ndarray:
     return np.concatenate(parts).astype(np.int64, copy=False) if parts else np.zeros(0, np.int64)
 
 
+def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Sorted distinct ids of two sorted distinct arrays (a merge, no hashing)."""
+    c = np.concatenate([a, b])
+    c.sort(kind="stable")  # two sorted runs: merged in linear time
+    return c[np.r_[True, c[1:] != c[:-1]]] if len(c) else c
+
+
 def _distinct(a: np.ndarray) -> np.ndarray:
     """Sorted distinct non-negative ids (a seen-table when dense)."""
     a = a[a >= 0]
@@ -217,8 +224,8 @@ def prefiltered(root: Path, definition: CohortDefinition,
         out["npr_diagnoses"] = _frame(nd, keep_nd, schema("npr_diagnoses"))
 
     # candidates: persons with a listed code in either register, with their partners
-    k_set = np.union1d(k_cand, p_kpr[_member(p_npr, n_cand)])
-    n_set = np.union1d(n_cand, p_npr[_member(p_kpr, k_cand)])
+    k_set = _union(k_cand, np.sort(p_kpr[_member(p_npr, n_cand)]))
+    n_set = _union(n_cand, np.sort(p_npr[_member(p_kpr, k_cand)]))
     if claims is not None:
         out["kuhr_claims"] = _frame(claims, _member(c_kpr, k_set), schema("kuhr_claims"))
     if eps is not None:
@@ -235,7 +242,7 @@ def prefiltered(root: Path, definition: CohortDefinition,
 
     # whole-delivery figures
     used = _member(p_npr, n_all) | _member(p_kpr, k_all)
-    with_kpr = np.union1d(p_kpr[used], k_all)           # persons with a kpr_id, in order
+    with_kpr = _union(p_kpr[used], k_all)               # persons with a kpr_id, in order
     npr_only = n_all[~_member(n_all, p_npr)]            # then NPR-only persons
 
     def person_id(kpr_id: np.ndarray, npr_id: np.ndarray) -> np.ndarray:

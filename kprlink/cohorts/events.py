@@ -77,7 +77,13 @@ def _member(values: np.ndarray, test: np.ndarray) -> np.ndarray:
     the ids are dense (register serial numbers), else a hash of `test`."""
     if not len(values) or not len(test):
         return np.zeros(len(values), dtype=bool)
+    v_lo, v_hi = int(values.min()), int(values.max())
     lo, hi = int(test.min()), int(test.max())
+    if lo < v_lo or hi > v_hi:  # a few far-off ids (new pseudonyms) must not widen the table
+        test = test[(test >= v_lo) & (test <= v_hi)]
+        if not len(test):
+            return np.zeros(len(values), dtype=bool)
+        lo, hi = int(test.min()), int(test.max())
     if hi - lo <= 4 * (len(values) + len(test)) + (1 << 20):
         table = np.zeros(hi - lo + 1, dtype=bool)
         table[test - lo] = True
