@@ -335,3 +335,78 @@ def test_oslo_district_is_the_same_in_npr_and_kuhr(delivery: Path) -> None:
         kpr_d["first"].rename("kpr"), on="kpr_id").dropna()
     assert len(both) > 50
     assert (both["npr"] == both["kpr"]).all()
+
+
+def test_npr_birth_month_is_the_true_one(delivery: Path) -> None:
+    ep = _read(delivery / "npr_episoder.csv")
+    assert list(ep.columns[-3:]) == ["fodt_mnd", "alderIDager", "mottaksdato"]
+    persons = pd.read_parquet(delivery / "truth" / "persons.parquet")
+    m = ep.merge(persons.assign(npr_id=persons["npr_id"].astype(str)), left_on="lopenr",
+                 right_on="npr_id")
+    given = m["fodt_mnd"] != ""
+    # a small share of persons has no birth month, never a wrong one
+    assert 0.98 < given.mean() < 1.0
+    assert (m.loc[given, "fodt_mnd"].astype(int) == m.loc[given, "birth_month"]).all()
+    assert m.groupby("lopenr")["fodt_mnd"].nunique(dropna=False).max() == 1
+    # age in days only for children under one year, and consistent with the birth month
+    inf = m[m["alderIDager"] != ""]
+    assert len(inf) > 0 and inf["alderIDager"].astype(int).between(0, 364).all()
+    born = pd.to_datetime(inf["inndato"]) - pd.to_timedelta(inf["alderIDager"].astype(int),
+                                                             unit="D")
+    assert (born.dt.month == inf["birth_month"]).all()
+    assert (born.dt.year == inf["birth_year"]).all()
+
+
+def test_mottaksdato_on_planned_episodes_follows_a_gp_claim(delivery: Path) -> None:
+    ep = _read(delivery / "npr_episoder.csv")
+    cl = _read(delivery / "kpr_kuhr_regninger.csv")
+    has = ep["mottaksdato"] != ""
+    assert (ep.loc[has, "innmateHast"] == "4").all()
+    assert has[ep["innmateHast"] == "4"].mean() > 0.95
+    assert (ep.loc[has, "mottaksdato"] <= ep.loc[has, "inndato"]).all()
+    pairs = pd.read_parquet(delivery / "truth" / "linkage_pairs.parquet").astype(str)
+    ref = ep[has].merge(pairs, left_on="lopenr", right_on="npr_id")[
+        ["kpr_id", "mottaksdato"]].drop_duplicates().reset_index(drop=True)
+    gp = cl.loc[cl["tjenestetype"] == "Fastlege", ["kpr_lnr", "dato"]].drop_duplicates()
+
+    def share_after_gp_claim(shift_days: int) -> float:
+        when = pd.to_datetime(ref["mottaksdato"]) + pd.Timedelta(days=shift_days)
+        j = ref.assign(when=when).reset_index().merge(gp, left_on="kpr_id",
+                                                      right_on="kpr_lnr")
+        lag = (j["when"] - pd.to_datetime(j["dato"])).dt.days
+        return j.loc[lag.between(0, 14), "index"].nunique() / len(ref)
+
+    # GP-referred referrals (P_GP_REFERRAL of new ones, where the person has a GP
+    # claim in the year before) are received 0-14 days after a GP claim; the same
+    # dates moved 60 days later find a GP claim by chance far less often
+    real, placebo = share_after_gp_claim(0), share_after_gp_claim(60)
+    assert real > 0.5 and real > placebo + 0.2
+
+
+def test_person_columns_derive_the_referral_from_a_gp_claim(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow as pa
+
+    from kprlink.synth import npr
+
+    monkeypatch.setattr(npr, "P_GP_REFERRAL", 1.0)
+    monkeypatch.setattr(npr, "P_NO_REFERRAL_DATE", 0.0)
+    chunk = pd.DataFrame({"birth_month": [3, 12], "birth_year": [1950, 2017],
+                          "birth_day": [-1, 17501]})  # 17501: 2017-12-01
+    episodes = pa.table({"inndato": pa.array([17000, 17100, 17000, 17540], pa.date32()),
+                         "innmateHast": pa.array([4, 4, 4, 1], pa.int8()),
+                         "kontaktType": pa.array([1, 3, 1, 2], pa.int8())})
+    person = np.array([0, 0, 1, 1])
+    claims = [16000, 16900]
+    out = npr.person_columns(episodes, person, chunk, np.array([0, 0]), np.array(claims),
+                             np.random.default_rng(1))
+    recv = out.column("mottaksdato").cast(pa.int32()).to_pylist()
+    # received 0-14 days after one of the person's GP claims, before the episode;
+    # the outpatient control shares the referral
+    assert any(c <= recv[0] <= c + 14 for c in claims) and recv[0] <= 17000
+    assert recv[1] == recv[0]
+    # no GP claim: another referrer, a wait before the episode; acute: no referral
+    assert recv[2] is not None and recv[2] <= 17000 and recv[3] is None
+    assert out.column("fodt_mnd").to_pylist() == [3, 3, 12, 12]
+    # under one year only (the first episode of person 1 lies before the birth)
+    assert out.column("alderIDager").to_pylist() == [None, None, None, 39]

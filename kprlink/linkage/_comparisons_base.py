@@ -9,6 +9,7 @@ import numpy as np
 
 MISSING = -1
 
+
 def _check_thresholds(owner: str, values: Sequence[float], *, increasing: bool,
                       lower: float, upper: float | None) -> list[str]:
     problems = []
@@ -47,8 +48,13 @@ class _Comparison:
         raise NotImplementedError
 
     def _validate_common(self) -> list[str]:
+        """Problems shared by every comparison (column; ``empty_right`` where it has one)."""
         problems = []
+        who = type(self).__name__
         if not isinstance(self.column, str) or not self.column:
-            problems.append(f"{type(self).__name__}: column must be a non-empty str, "
-                            f"got {self.column!r}.")
+            problems.append(f"{who}: column must be a non-empty str, got {self.column!r}.")
+        empty_right = getattr(self, "empty_right", "missing")
+        if empty_right not in ("missing", "none"):
+            problems.append(f"{who}: empty_right must be 'missing' or 'none', "
+                            f"got {empty_right!r}.")
         return problems

@@ -15,6 +15,7 @@ import pandas as pd
 from kprlink.exceptions import SpecError
 from kprlink.linkage._comparisons_base import MISSING, _check_thresholds, _Comparison
 
+
 @dataclass(frozen=True)
 class EventDatesComparison(_Comparison):
     """How many left events are followed by a right event within a window.
@@ -152,9 +153,6 @@ class EventWindowComparison(_Comparison):
                                                       inner[1] <= outer[1]):
                 problems.append(f"EventWindowComparison: window {inner!r} must lie inside "
                                 f"the one before it, {outer!r} (broadest first).")
-        if self.empty_right not in ("missing", "none"):
-            problems.append("EventWindowComparison: empty_right must be 'missing' or "
-                            f"'none', got {self.empty_right!r}.")
         if problems:
             raise SpecError("EventWindowComparison is invalid.", problems)
 

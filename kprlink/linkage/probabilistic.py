@@ -29,7 +29,7 @@ from kprlink.linkage._comparisons import (
     comparison_matrix,
     term_frequency_adjustment,
 )
-from kprlink.linkage._result import ProbabilisticLinkResult, _pairs, _score
+from kprlink.linkage._result import ProbabilisticLinkResult, _pairs
 from kprlink.linkage._holdout import validate_held_out
 from kprlink.linkage._registers import link_registers_probabilistic, person_profiles
 from kprlink.linkage._scoring import (

@@ -1,0 +1,175 @@
+"""Birth month (NPR fodt_mnd against the KUHR age interval), referral receipt against
+GP claims, the shared empty_right check, and the held-out validation with decoys."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import kprlink as kl
+from kprlink.exceptions import SpecError
+from kprlink.linkage._birth_month import birth_month_interval
+from kprlink.linkage._holdout import threshold_for_precision
+from kprlink.linkage.probabilistic import (
+    BirthMonthComparison,
+    EventDatesComparison,
+    EventWindowComparison,
+    LinkageSpec,
+    link_probabilistic,
+    person_profiles,
+)
+
+
+def _interval(rows: list[tuple[int, str, float | None, float | None]]) -> list[list[float]]:
+    ids, dates, age, by = zip(*rows)
+    out = birth_month_interval(pd.Series(ids), pd.Series(pd.to_datetime(list(dates))),
+                               pd.Series(age, dtype="Float64"), pd.Series(by, dtype="Float64"),
+                               pd.Index(sorted(set(ids))))
+    return out.astype("float").values.tolist()
+
+
+def test_interval_january_birthday() -> None:
+    # born January 1960: every claim after mid-January has the new age
+    got = _interval([(1, "2016-08-10", 56, 1960), (1, "2017-01-05", 56, 1960),
+                     (1, "2017-01-30", 57, 1960), (1, "2017-06-01", 57, 1960)])
+    assert got == [[1.0, 1.0]]
+    # claims only after the birthday: the lower bound stays January
+    assert _interval([(1, "2017-03-01", 57, 1960)]) == [[1.0, 3.0]]
+
+
+def test_interval_december_birthday() -> None:
+    # born December: all 2017 claims before it have the old age
+    got = _interval([(1, "2016-11-20", 55, 1960), (1, "2017-02-01", 56, 1960),
+                     (1, "2017-11-02", 56, 1960)])
+    assert got == [[11.0, 12.0]]
+    # a claim on 24 December with the new age: birthday in December
+    assert _interval([(1, "2017-12-20", 56, 1960), (1, "2017-12-24", 57, 1960)]) == [
+        [12.0, 12.0]]
+
+
+def test_interval_without_a_claim_across_the_birthday() -> None:
+    # all claims before the birthday: only the lower bound
+    assert _interval([(1, "2017-04-10", 40, 1976), (1, "2017-06-30", 40, 1976)]) == [
+        [6.0, 12.0]]
+
+
+def test_interval_ignores_inconsistent_ages_and_drops_contradictions() -> None:
+    # age 50 fits neither 2017 - 1960 = 57 nor 56: that claim is ignored
+    assert _interval([(1, "2017-03-01", 50, 1960), (1, "2017-05-01", 57, 1960)]) == [
+        [1.0, 5.0]]
+    # birthday passed in February but still ahead in September: contradiction, missing
+    got = _interval([(1, "2017-02-01", 57, 1960), (1, "2017-09-01", 56, 1960),
+                     (2, "2017-09-01", None, 1960), (3, "2017-09-01", 56, None)])
+    assert all(np.isnan(v) for row in got for v in row)
+
+
+def test_birth_month_comparison_levels_and_missing() -> None:
+    c = BirthMonthComparison("birth_month", widths=(1, 3))
+    month = pd.Series([5, 5, 5, 5, 5, None, 5, 5], dtype="Int8")
+    lo = pd.Series([5, 4, 2, 6, None, 5, 1, 3], dtype="Int8")
+    hi = pd.Series([5, 6, 9, 8, None, 5, 12, 3], dtype="Int8")
+    # agree (1 month), within 3, within a wider interval, outside; missing month or
+    # interval, and an interval of all twelve months, are neutral (never disagreement)
+    assert c.levels(month, lo, hi).tolist() == [3, 2, 1, 0, -1, -1, -1, 0]
+    assert len(c.level_labels()) == 4
+    assert c.right == "birth_month_lo" and c.right_hi_column == "birth_month_hi"
+    s = LinkageSpec(comparisons=[c], blocking=["sex"])
+    assert {"birth_month_lo", "birth_month_hi", "sex"} == s.required_right_columns
+
+
+@pytest.mark.parametrize("kw, n_problems", [
+    ({"widths": ()}, 1),
+    ({"widths": (3, 1)}, 1),
+    ({"widths": (0, 12)}, 2),
+    ({"widths": (1.5,), "right_hi_column": ""}, 2),
+])
+def test_birth_month_comparison_validation(kw: dict, n_problems: int) -> None:
+    with pytest.raises(SpecError) as err:
+        BirthMonthComparison("birth_month", **kw)
+    assert len(err.value.problems) == n_problems
+
+
+def test_empty_right_is_checked_once_for_every_event_comparison() -> None:
+    for cls in (EventDatesComparison, EventWindowComparison):
+        with pytest.raises(SpecError) as err:
+            cls("d", empty_right="zero")
+        assert len(err.value.problems) == 1
+        assert err.value.problems[0].startswith(cls.__name__)
+
+
+def test_event_dates_outer_window_level() -> None:
+    c = EventDatesComparison("ref", right_column="gp", counts=(1, 2), min_days=-3,
+                             max_days=0, outer=(-14, 0), empty_right="none")
+    assert c.level_labels() == ["none coincide", "only in [-14, 0]", ">=1 coincide",
+                                ">=2 coincide"]
+    ref = pd.Series([[100, 200], [100], [100], [100], []])
+    gp = pd.Series([[99, 197], [99, 90], [90], [], [99]])
+    assert c.levels(ref, gp).tolist() == [3, 2, 1, 0, -1]
+    with pytest.raises(SpecError) as err:
+        EventDatesComparison("ref", min_days=-3, max_days=0, outer=(-2, 0))
+    assert len(err.value.problems) == 1
+
+
+def test_person_profiles_birth_month_interval_and_referral_dates() -> None:
+    claims = pd.DataFrame({"pid": [1, 1, 2], "age": [56, 57, 30],
+                           "birth_year": [1960, 1960, 1987],
+                           "date": pd.to_datetime(["2017-03-01", "2017-05-01", "2017-05-01"])})
+    before = claims.copy()
+    p = person_profiles(claims, id_col="pid", date_col="date", age_col="age")
+    pd.testing.assert_frame_equal(claims, before)
+    assert p[["birth_month_lo", "birth_month_hi"]].astype("float").values.tolist() == [
+        [3.0, 5.0], [1.0, 5.0]]
+    assert p["birth_month"].isna().all()
+    episodes = pd.DataFrame({"pid": [7, 7, 8], "birth_month": [4, 4, None],
+                             "date": pd.to_datetime(["2017-01-10", "2017-02-10",
+                                                     "2017-01-10"]),
+                             "received": pd.to_datetime(["1970-01-02", "1970-01-02", None])})
+    q = person_profiles(episodes, id_col="pid", date_col="date",
+                        date_sets={"referral_days": "received", "other": "absent"})
+    assert q["birth_month"].tolist()[0] == 4 and pd.isna(q["birth_month"].iloc[1])
+    assert [list(x) for x in q["referral_days"]] == [[1], []]
+    assert all(len(x) == 0 for x in q["other"])
+    assert q["birth_month_lo"].isna().all()
+
+
+def test_register_spec_has_birth_month_and_referral_dates() -> None:
+    s = LinkageSpec.person_profile(birth_month=True, referral_dates=True)
+    assert {"birth_month", "referral_days"} <= s.required_columns
+    assert {"birth_month_lo", "birth_month_hi", "gp_days"} <= s.required_right_columns
+    assert "birth_month" not in LinkageSpec.person_profile().required_columns
+
+
+def test_threshold_for_precision() -> None:
+    spec = LinkageSpec.person_profile(target_precision=0.99)
+    prob = np.array([0.99, 0.95, 0.95, 0.9, 0.8])
+    ok = np.array([True, True, True, False, True])
+    assert threshold_for_precision(prob, ok, spec) == 0.95
+    assert threshold_for_precision(prob[:0], ok[:0], spec) == spec.threshold
+    assert threshold_for_precision(prob[3:4], ok[3:4], spec) == 1.0
+
+
+def _population(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    return pd.DataFrame({"by": rng.integers(1940, 1945, n), "sex": rng.integers(1, 3, n),
+                         "m": rng.integers(0, 3, n)})
+
+
+def test_held_out_validation_includes_unkeyed_right_records_as_decoys() -> None:
+    rng = np.random.default_rng(4)
+    # 400 persons in both files (300 keyed, 100 not), 1,600 right persons without a
+    # partner: few quasi-identifier values, so the decoys are real competitors
+    people = _population(500, rng)
+    left = people.iloc[:400].reset_index(drop=True)
+    right = pd.concat([people.iloc[:400], _population(1600, rng)], ignore_index=True)
+    labels = pd.DataFrame({"left_id": np.arange(300), "right_id": np.arange(300)})
+    spec = LinkageSpec(comparisons=[kl.NumericComparison("by", distances=(0,)),
+                                    kl.ExactComparison("sex"), kl.ExactComparison("m")],
+                       blocking=[("by", "sex")], competition=True, one_to_one=True,
+                       n_random_pairs=2000, target_precision=0.9)
+    res = link_probabilistic(left, right, spec, labels=labels, validation_fraction=0.5)
+    v = res.validation.iloc[0]
+    assert v["n_decoys"] == 1700 and v["n_batches"] == 2
+    assert v["n_validation_labels"] == 150
+    # thirty look-alike candidates per person: the held-out persons are found about
+    # as rarely as the unkeyed ones would be, not as if alone with their partners
+    assert v["recall"] < 0.3
