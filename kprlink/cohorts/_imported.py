@@ -40,16 +40,62 @@ def is_imported(path: Any) -> bool:
     return Path(path).is_dir() and (Path(path) / MANIFEST).is_file()
 
 
-def _ids(col: Any) -> np.ndarray:
-    """An Arrow id column as int64 numpy (-1 where missing; ids are positive)."""
+#: Rows per block: numpy temporaries stay a few MB and are reused by the
+#: allocator instead of being mapped (and page-faulted) afresh for every step.
+_BLOCK = 1 << 20
+#: Ids below this are looked up in a table indexed by the id itself: allocated
+#: zeroed by the OS, so only the pages around the ids in use cost anything.
+_DIRECT = 1 << 28
+
+
+def _blocks(col: Any) -> list[np.ndarray]:
+    """An Arrow id column as int64 numpy blocks (zero-copy views; -1 where missing)."""
     import pyarrow.compute as pc
 
-    if col.null_count:
-        col = pc.fill_null(col, -1)
-    parts = [c.to_numpy() for c in col.chunks]
-    if len(parts) == 1:
-        return parts[0].astype(np.int64, copy=False)
-    return np.concatenate(parts).astype(np.int64, copy=False) if parts else np.zeros(0, np.int64)
+    out = []
+    for chunk in col.chunks:
+        if chunk.null_count:
+            chunk = pc.fill_null(chunk, -1)
+        a = chunk.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+        out += [a[i:i + _BLOCK] for i in range(0, len(a), _BLOCK)]
+    return out
+
+
+def _bound(*columns: list[np.ndarray]) -> int | None:
+    """Size of a direct table for every id of `columns`, or None (ids too large or < 0)."""
+    blocks = [b for col in columns for b in col if len(b)]
+    if not blocks:
+        return 1
+    if min(int(b.min()) for b in blocks) < 0:
+        return None
+    hi = max(int(b.max()) for b in blocks)
+    return hi + 1 if hi < _DIRECT else None
+
+
+class _IdSet:
+    """Distinct non-negative ids: a direct table within `bound`, else sorted arrays."""
+
+    def __init__(self, bound: int | None) -> None:
+        self.table = np.zeros(bound, dtype=bool) if bound is not None else None
+        self.parts: list[np.ndarray] = []
+
+    def add(self, ids: np.ndarray) -> None:
+        if self.table is not None:
+            self.table[ids] = True
+        else:
+            self.parts.append(np.unique(ids[ids >= 0]))
+
+    def contains(self, ids: np.ndarray) -> np.ndarray:
+        if self.table is not None:
+            return self.table[ids]
+        return _member(ids, self.ids())
+
+    def ids(self) -> np.ndarray:
+        """Sorted distinct ids."""
+        if self.table is not None:
+            return np.flatnonzero(self.table).astype(np.int64)
+        self.parts = [np.unique(np.concatenate(self.parts))] if self.parts else []
+        return self.parts[0] if self.parts else np.zeros(0, np.int64)
 
 
 def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -57,19 +103,6 @@ def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     c = np.concatenate([a, b])
     c.sort(kind="stable")  # two sorted runs: merged in linear time
     return c[np.r_[True, c[1:] != c[:-1]]] if len(c) else c
-
-
-def _distinct(a: np.ndarray) -> np.ndarray:
-    """Sorted distinct non-negative ids (a seen-table when dense)."""
-    a = a[a >= 0]
-    if not len(a):
-        return a
-    lo, hi = int(a.min()), int(a.max())
-    if hi - lo <= 4 * len(a) + (1 << 20):
-        seen = np.zeros(hi - lo + 1, dtype=bool)
-        seen[a - lo] = True
-        return np.flatnonzero(seen).astype(np.int64) + lo
-    return np.unique(a)
 
 
 class _Folder:
@@ -94,18 +127,17 @@ class _Folder:
         cols = [f.name for f in schema if wanted is None or f.name in wanted]
         text = [f.name for f in schema if f.name in cols
                 and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
-        # whole columns in one go: pre-buffering only adds copies here
-        return pq.read_table(path, columns=cols, read_dictionary=text, pre_buffer=False)
+        # ParquetFile.read: columns as few large chunks (views, no concatenation)
+        return pq.ParquetFile(path, read_dictionary=text, pre_buffer=False).read(columns=cols)
 
 
-def _frame(table: Any, mask: np.ndarray | None, path_schema: Any) -> pd.DataFrame:
-    """Rows `mask` of `table` as the frame :func:`read_delivery` would give."""
+def _frame(table: Any, rows: np.ndarray, path_schema: Any) -> pd.DataFrame:
+    """Rows `rows` (positions) of `table` as the frame :func:`read_delivery` would give."""
     import pyarrow as pa
 
     from kprlink.sources.delivery import _to_frame
 
-    if mask is not None:
-        table = table.filter(pa.array(mask))
+    table = table.take(pa.array(rows))
     target = pa.schema([path_schema.field(n) for n in table.column_names],
                        metadata=path_schema.metadata)
     return _to_frame(table.cast(target))
@@ -120,7 +152,8 @@ def _chosen_pairs(key: Any) -> tuple[np.ndarray, np.ndarray]:
     """
     import pyarrow.compute as pc
 
-    n, k = _ids(key["npr_id"]), _ids(key["kpr_id"])
+    n, k = (np.concatenate([np.zeros(0, np.int64), *_blocks(key[c])])
+            for c in ("npr_id", "kpr_id"))
     if "delivery" in key.column_names:
         d = pc.fill_null(key["delivery"].cast("large_string"), "").dictionary_encode()
         d = d.combine_chunks() if hasattr(d, "combine_chunks") else d
@@ -142,27 +175,96 @@ def _chosen_pairs(key: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _code_mask(diag: Any, codelists: list, with_system: bool) -> np.ndarray:
-    """Rows of a diagnosis table whose code is on one of `codelists` (per distinct code)."""
-    code = diag["code"].combine_chunks()
-    idx = code.indices.to_numpy(zero_copy_only=False)
-    valid = np.asarray(code.is_valid())
+    """Rows of a diagnosis table whose code is on one of `codelists`.
+
+    Per record batch, each list is matched once on the batch's distinct codes
+    (the Parquet dictionary), then taken to rows by the dictionary indices.
+    """
+    parts = [np.zeros(0, dtype=bool)]
+    for batch in diag.to_batches():
+        parts.append(_batch_mask(batch, codelists, with_system))
+    return np.concatenate(parts)
+
+
+def _dictionary_hits(col: Any, ok: np.ndarray) -> np.ndarray:
+    """Rows of a dictionary column whose value is marked in `ok` (missing: False)."""
+    if not len(ok):
+        return np.zeros(len(col), dtype=bool)
+    idx = col.indices.to_numpy(zero_copy_only=False)
+    if col.null_count:
+        return ok[np.where(np.asarray(col.is_valid()), idx, 0)] & np.asarray(col.is_valid())
+    return ok[idx]
+
+
+def _batch_mask(batch: Any, codelists: list, with_system: bool) -> np.ndarray:
+    code = batch.column(batch.schema.get_field_index("code"))
     distinct = pd.Series(code.dictionary.to_pylist(), dtype="object")
-    keep = np.zeros(len(idx), dtype=bool)
+    keep = np.zeros(len(code), dtype=bool)
     if with_system:
-        system = diag["system"].combine_chunks()
-        s_idx = system.indices.to_numpy(zero_copy_only=False)
-        s_valid = np.asarray(system.is_valid())
+        system = batch.column(batch.schema.get_field_index("system"))
         systems = pd.Series(system.dictionary.to_pylist(), dtype="object")
     for cl in codelists:
         if not with_system and "ICD-10" not in cl.event_systems:
             continue
-        ok = np.asarray(cl.matches(distinct), dtype=bool)
-        hit = ok[np.where(valid, idx, 0)] & valid if len(ok) else np.zeros(len(idx), bool)
-        if with_system:
-            s_ok = systems.isin(cl.event_systems).to_numpy(bool)
-            hit &= (s_ok[np.where(s_valid, s_idx, 0)] & s_valid) if len(s_ok) else False
+        hit = _dictionary_hits(code, np.asarray(cl.matches(distinct), dtype=bool))
+        if with_system and hit.any():
+            hit &= _dictionary_hits(system, systems.isin(cl.event_systems).to_numpy(bool))
         keep |= hit
     return keep
+
+
+class _Register:
+    """One register's records (claims or episodes) and their diagnoses, in blocks.
+
+    One pass over the record ids collects every person id, the person ids with
+    any diagnosis and those with a diagnosis of the code lists; the code-list
+    diagnosis rows are kept.
+    """
+
+    def __init__(self, fields: tuple[str, str], records: Any, diag: Any,
+                 cols: tuple[str, str], lists: list, with_system: bool) -> None:
+        self.fields, self.records, self.diagnoses = fields, records, diag
+        rec_col, id_col = cols
+        self.n_diag_rows = 0 if diag is None else diag.num_rows
+        self.diag_rows = np.zeros(0, np.int64)
+        self.cand_records = np.zeros(0, np.int64)
+        self.id_blocks: list[np.ndarray] = []
+        self.all, self.with_diag, self.cand = _IdSet(1), _IdSet(1), _IdSet(1)
+        if records is None:
+            return
+        rec, ids = _blocks(records[rec_col]), _blocks(records[id_col])
+        self.id_blocks = ids
+        d_rec = _blocks(diag[rec_col]) if diag is not None else []
+        if diag is not None:
+            self.diag_rows = np.flatnonzero(_code_mask(diag, lists, with_system))
+            self.cand_records = np.concatenate([np.zeros(0, np.int64), *d_rec])[self.diag_rows]
+        rec_bound, id_bound = _bound(rec, d_rec), _bound(ids)
+        has_diag, listed = _IdSet(rec_bound), _IdSet(rec_bound)
+        for b in d_rec:
+            has_diag.add(b)
+        listed.add(self.cand_records)
+        self.all, self.with_diag, self.cand = (_IdSet(id_bound), _IdSet(id_bound),
+                                               _IdSet(id_bound))
+        for r, i in zip(rec, ids, strict=True):
+            self.all.add(i)
+            self.with_diag.add(i[has_diag.contains(r)])
+            self.cand.add(i[listed.contains(r)])
+
+    def frames(self, persons: np.ndarray, schema: Any
+               ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+        """Every record of `persons`, and the diagnosis rows of the code lists."""
+        if self.records is None:
+            return None, None
+        wanted = _IdSet(_bound(self.id_blocks, [persons]))
+        wanted.add(persons)
+        rows, start = [np.zeros(0, np.int64)], 0
+        for i in self.id_blocks:
+            rows.append(np.flatnonzero(wanted.contains(i)) + start)
+            start += len(i)
+        records = _frame(self.records, np.concatenate(rows), schema(self.fields[0]))
+        diag = (None if self.diagnoses is None
+                else _frame(self.diagnoses, self.diag_rows, schema(self.fields[1])))
+        return records, diag
 
 
 def prefiltered(root: Path, definition: CohortDefinition,
@@ -184,56 +286,39 @@ def prefiltered(root: Path, definition: CohortDefinition,
 
     folder = _Folder(root)
     lists = definition.codelists
+    # the year and discharge date serve only the linkage report, which is deferred
+    columns = {f: None if c is None else tuple(x for x in c if x not in ("year", "date_out"))
+               for f, c in columns.items()}
     out: dict[str, pd.DataFrame | None] = dict.fromkeys(
         ("kuhr_claims", "kuhr_diagnoses", "kuhr_fees", "npr_episodes", "npr_diagnoses", "key"))
 
     def schema(field: str) -> Any:
         return pq.read_schema(root / folder.files[field])
 
+    def register(fields: tuple[str, str], cols: tuple[str, str], system: bool) -> _Register:
+        tables = [folder.read(f, columns[f]) for f in fields]
+        return _Register(fields, *tables, cols, lists, with_system=system)
+
     key = folder.read("key", ("npr_id", "kpr_id", "delivery"))
     p_npr, p_kpr = (_chosen_pairs(key) if key is not None
                     else (np.zeros(0, np.int64), np.zeros(0, np.int64)))
 
-    # KPR-KUHR: claims with a code of the lists, their persons
-    claims = folder.read("kuhr_claims", columns["kuhr_claims"])
-    kd = folder.read("kuhr_diagnoses", columns["kuhr_diagnoses"])
-    c_kpr = _ids(claims["kpr_id"]) if claims is not None else np.zeros(0, np.int64)
-    c_claim = _ids(claims["claim_id"]) if claims is not None else np.zeros(0, np.int64)
-    k_all = _distinct(c_kpr)
-    k_diag = k_cand = np.zeros(0, np.int64)
-    cand_claims = np.zeros(0, np.int64)
-    if claims is not None and kd is not None:
-        kd_claim = _ids(kd["claim_id"])
-        k_diag = _distinct(c_kpr[_member(c_claim, kd_claim)])
-        keep_kd = _code_mask(kd, lists, with_system=True)
-        cand_claims = kd_claim[keep_kd]
-        k_cand = _distinct(c_kpr[_member(c_claim, cand_claims)])
-        out["kuhr_diagnoses"] = _frame(kd, keep_kd, schema("kuhr_diagnoses"))
-    # NPR: episodes with a code of the lists, their persons
-    eps = folder.read("npr_episodes", columns["npr_episodes"])
-    nd = folder.read("npr_diagnoses", columns["npr_diagnoses"])
-    e_npr = _ids(eps["npr_id"]) if eps is not None else np.zeros(0, np.int64)
-    e_ep = _ids(eps["episode_id"]) if eps is not None else np.zeros(0, np.int64)
-    n_all = _distinct(e_npr)
-    n_diag = n_cand = np.zeros(0, np.int64)
-    if eps is not None and nd is not None:
-        nd_ep = _ids(nd["episode_id"])
-        n_diag = _distinct(e_npr[_member(e_ep, nd_ep)])
-        keep_nd = _code_mask(nd, lists, with_system=False)
-        n_cand = _distinct(e_npr[_member(e_ep, nd_ep[keep_nd])])
-        out["npr_diagnoses"] = _frame(nd, keep_nd, schema("npr_diagnoses"))
+    kuhr = register(("kuhr_claims", "kuhr_diagnoses"), ("claim_id", "kpr_id"), True)
+    npr = register(("npr_episodes", "npr_diagnoses"), ("episode_id", "npr_id"), False)
+    k_all, k_diag, k_cand = kuhr.all.ids(), kuhr.with_diag.ids(), kuhr.cand.ids()
+    n_all, n_diag, n_cand = npr.all.ids(), npr.with_diag.ids(), npr.cand.ids()
 
     # candidates: persons with a listed code in either register, with their partners
     k_set = _union(k_cand, np.sort(p_kpr[_member(p_npr, n_cand)]))
     n_set = _union(n_cand, np.sort(p_npr[_member(p_kpr, k_cand)]))
-    if claims is not None:
-        out["kuhr_claims"] = _frame(claims, _member(c_kpr, k_set), schema("kuhr_claims"))
-    if eps is not None:
-        out["npr_episodes"] = _frame(eps, _member(e_npr, n_set), schema("npr_episodes"))
+    out["kuhr_claims"], out["kuhr_diagnoses"] = kuhr.frames(k_set, schema)
+    out["npr_episodes"], out["npr_diagnoses"] = npr.frames(n_set, schema)
     if "kuhr_fees" in columns and "kuhr_fees" in folder.files:
         fees = folder.read("kuhr_fees", columns["kuhr_fees"])
-        out["kuhr_fees"] = _frame(fees, _member(_ids(fees["claim_id"]), cand_claims),
-                                  schema("kuhr_fees"))
+        rows = np.flatnonzero(_member(np.concatenate([np.zeros(0, np.int64),
+                                                    *_blocks(fees["claim_id"])]),
+                                    kuhr.cand_records))
+        out["kuhr_fees"] = _frame(fees, rows, schema("kuhr_fees"))
     if key is not None:
         mine = _member(p_npr, n_set) | _member(p_kpr, k_set)
         out["key"] = pd.DataFrame({"npr_id": pd.array(p_npr[mine], dtype="Int64"),
@@ -260,7 +345,7 @@ def prefiltered(root: Path, definition: CohortDefinition,
         partner_has = (p_npr_sorted[pos] == n_diag) & _member(k_of, k_diag)
     whole = {
         "person_id": person_id,
-        "n_diag_rows": sum(t.num_rows for t in (kd, nd) if t is not None),
+        "n_diag_rows": kuhr.n_diag_rows + npr.n_diag_rows,
         "n_diag_persons": int(len(k_diag) + (~partner_has).sum()),
     }
     return out, whole
