@@ -98,8 +98,18 @@ def test_chosen_pairs_resolve_conflicts_as_link_extracts(imported):
     extra["kpr_id"] = rng.choice(key["kpr_id"].dropna().to_numpy(), 60)
     no_npr = key.head(5).assign(npr_id=pd.array([pd.NA] * 5, dtype="Int64"))
     key = pd.concat([key, extra, no_npr], ignore_index=True)
+    # same-delivery duplicates with another partner: the larger kpr_id wins
+    twin = key.head(8).assign(kpr_id=lambda d: d["kpr_id"] + 7)
+    key = pd.concat([key, twin], ignore_index=True)
     want, _ = _resolve_key(key, None)
-    n, k = _chosen_pairs(pa.Table.from_pandas(key, preserve_index=False))
-    got = pd.DataFrame({"npr_id": n, "kpr_id": k})
-    pd.testing.assert_frame_equal(got.sort_values(["kpr_id", "npr_id"]).reset_index(drop=True),
-                                  want.sort_values(["kpr_id", "npr_id"]).reset_index(drop=True))
+    want = want.sort_values(["kpr_id", "npr_id"]).reset_index(drop=True)
+    assert len(want) < key["npr_id"].nunique()  # conflicts were resolved
+    # unsorted key (lexsort path), sorted by npr_id as imported (one-pass path),
+    # delivery as plain text and as a dictionary
+    for frame in (key, key.sort_values("npr_id", kind="stable")):
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        for t in (table, table.set_column(2, "delivery",
+                                          table["delivery"].dictionary_encode())):
+            n, k = _chosen_pairs(t)
+            got = pd.DataFrame({"npr_id": n, "kpr_id": k})
+            pd.testing.assert_frame_equal(got, want)

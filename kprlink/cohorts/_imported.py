@@ -143,34 +143,55 @@ def _frame(table: Any, rows: np.ndarray, path_schema: Any) -> pd.DataFrame:
     return _to_frame(table.cast(target))
 
 
+def _delivery_rank(key: Any) -> np.ndarray:
+    """Rank of each key row's delivery name (sorted by name; missing as "")."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if "delivery" not in key.column_names:
+        return np.zeros(key.num_rows, dtype=np.int64)
+    d = key["delivery"]
+    if not pa.types.is_dictionary(d.type):
+        d = pc.dictionary_encode(d)
+    d = d.unify_dictionaries()
+    names = ["" if x is None else x for x in
+             (d.chunk(0).dictionary.to_pylist() if d.num_chunks else [])]
+    order = sorted(set(names) | {""})
+    lut = np.array([order.index(x) for x in names] + [order.index("")], dtype=np.int64)
+    parts = [np.zeros(0, np.int64)]
+    for chunk in d.chunks:  # a missing name takes the last entry of the table
+        parts.append(lut[pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False)])
+    return np.concatenate(parts)
+
+
 def _chosen_pairs(key: Any) -> tuple[np.ndarray, np.ndarray]:
     """Key pairs after conflict resolution, as :func:`link_extracts` resolves them.
 
-    The latest delivery (by name) wins for an ``npr_id``; then, of several
-    ``npr_id`` s on one ``kpr_id``, the smallest keeps the link. Sorted by
-    ``kpr_id``.
+    The latest delivery (by name) wins for an ``npr_id`` (of two pairs in one
+    delivery, the larger ``kpr_id``); then, of several ``npr_id`` s on one
+    ``kpr_id``, the smallest keeps the link. Sorted by ``kpr_id``.
     """
-    import pyarrow.compute as pc
-
     n, k = (np.concatenate([np.zeros(0, np.int64), *_blocks(key[c])])
             for c in ("npr_id", "kpr_id"))
-    if "delivery" in key.column_names:
-        d = pc.fill_null(key["delivery"].cast("large_string"), "").dictionary_encode()
-        d = d.combine_chunks() if hasattr(d, "combine_chunks") else d
-        names = np.asarray(d.dictionary.to_pylist(), dtype=object)
-        rank_of = np.argsort(np.argsort(names, kind="stable"), kind="stable")
-        r = rank_of[d.indices.to_numpy()].astype(np.int64)
-    else:
-        r = np.zeros(len(n), dtype=np.int64)
+    r = _delivery_rank(key)
     ok = (n >= 0) & (k >= 0)
     n, k, r = n[ok], k[ok], r[ok]
-    o = np.lexsort((k, r, n))
-    n, k = n[o], k[o]
-    last = np.r_[n[1:] != n[:-1], True] if len(n) else np.zeros(0, bool)
-    n, k = n[last], k[last]
+    if not len(n):
+        return n, k
+    if bool(np.all(n[1:] >= n[:-1])) and int(k.max()) < 1 << 32 and int(r.max()) < 1 << 30:
+        # key sorted by npr_id (an imported key is): the largest (rank, kpr_id) per
+        # npr_id in one pass, no sort
+        start = np.flatnonzero(np.r_[True, n[1:] != n[:-1]])
+        best = np.maximum.reduceat((r << 32) | k, start)
+        n, k = n[start], best & ((1 << 32) - 1)
+    else:
+        o = np.lexsort((k, r, n))
+        n, k = n[o], k[o]
+        last = np.r_[n[1:] != n[:-1], True]
+        n, k = n[last], k[last]
     o = np.lexsort((n, k))
     n, k = n[o], k[o]
-    first = np.r_[True, k[1:] != k[:-1]] if len(k) else np.zeros(0, bool)
+    first = np.r_[True, k[1:] != k[:-1]]
     return n[first], k[first]
 
 
@@ -236,8 +257,12 @@ class _Register:
         self.id_blocks = ids
         d_rec = _blocks(diag[rec_col]) if diag is not None else []
         if diag is not None:
-            self.diag_rows = np.flatnonzero(_code_mask(diag, lists, with_system))
-            self.cand_records = np.concatenate([np.zeros(0, np.int64), *d_rec])[self.diag_rows]
+            mask = _code_mask(diag, lists, with_system)
+            self.diag_rows = np.flatnonzero(mask)
+            starts = np.cumsum([0] + [len(b) for b in d_rec])
+            self.cand_records = np.concatenate(
+                [np.zeros(0, np.int64)]
+                + [b[mask[s:s + len(b)]] for s, b in zip(starts, d_rec, strict=False)])
         rec_bound, id_bound = _bound(rec, d_rec), _bound(ids)
         has_diag, listed = _IdSet(rec_bound), _IdSet(rec_bound)
         for b in d_rec:

@@ -139,6 +139,25 @@ def _empty() -> pd.DataFrame:
         "slot": pd.Series(dtype="Int16"), "record_id": pd.Series(dtype="int64")})
 
 
+def _register_rows(diag: pd.DataFrame, records: pd.DataFrame, rec_col: str, id_col: str,
+                   persons: pd.DataFrame, keep: np.ndarray
+                   ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Kept diagnosis rows of one register with their record's row and person id.
+
+    Rows whose record is absent are dropped (canonical frames have none: the
+    readers exclude and count them); a record whose register id has no person
+    raises :class:`LinkageError`.
+    """
+    d = diag.loc[keep]
+    pos = _positions(_int64(records[rec_col]), _int64(d[rec_col]))
+    ok = pos >= 0
+    d, pos = d.loc[ok], pos[ok]
+    pmap = persons.dropna(subset=[id_col]).drop_duplicates(id_col)
+    pid = pd.Index(_int64(pmap[id_col])).get_indexer(_int64(records[id_col].iloc[pos]))
+    _unmapped(pid, id_col)
+    return d, pos, pmap["person_id"].to_numpy(np.int64)[pid]
+
+
 def diagnosis_events(data: Any, *, persons: pd.DataFrame,
                      codelists: Iterable[CodeList] | None = None) -> pd.DataFrame:
     """Long diagnosis-event table of a delivery, one row per code.
@@ -171,36 +190,21 @@ def diagnosis_events(data: Any, *, persons: pd.DataFrame,
     parts = []
     claims, kd = frames["kuhr_claims"], frames["kuhr_diagnoses"]
     if claims is not None and kd is not None and len(kd):
-        keep = _filter_codes(kd, codelists, kd["system"])
-        d = kd.loc[keep]
-        pos = _positions(_int64(claims["claim_id"]), _int64(d["claim_id"]))
-        ok = pos >= 0
-        d, pos = d.loc[ok], pos[ok]
-        kmap = persons.dropna(subset=["kpr_id"]).drop_duplicates("kpr_id")
-        pid = pd.Index(_int64(kmap["kpr_id"])).get_indexer(_int64(claims["kpr_id"].iloc[pos]))
-        _unmapped(pid, "kpr_id")
+        d, pos, pid = _register_rows(kd, claims, "claim_id", "kpr_id", persons,
+                                     _filter_codes(kd, codelists, kd["system"]))
         parts.append(pd.DataFrame({
-            "person_id": kmap["person_id"].to_numpy(np.int64)[pid],
-            "date": claims["date"].to_numpy()[pos], "source": "kpr_kuhr",
+            "person_id": pid, "date": claims["date"].to_numpy()[pos], "source": "kpr_kuhr",
             "system": d["system"].astype("string").to_numpy(), "code": d["code"].to_numpy(),
-            "is_main": d["is_main"].to_numpy(),
-            "condition": _opt(d, "position"),
+            "is_main": d["is_main"].to_numpy(), "condition": _opt(d, "position"),
             "slot": pd.array(np.ones(len(d), np.int16), dtype="Int16"),
             "record_id": d["claim_id"].to_numpy(np.int64)}))
     eps, nd = frames["npr_episodes"], frames["npr_diagnoses"]
     if eps is not None and nd is not None and len(nd):
-        keep = _filter_codes(nd, codelists, None)
-        d = nd.loc[keep]
-        pos = _positions(_int64(eps["episode_id"]), _int64(d["episode_id"]))
-        ok = pos >= 0
-        d, pos = d.loc[ok], pos[ok]
-        nmap = persons.dropna(subset=["npr_id"]).drop_duplicates("npr_id")
-        pid = pd.Index(_int64(nmap["npr_id"])).get_indexer(_int64(eps["npr_id"].iloc[pos]))
-        _unmapped(pid, "npr_id")
+        d, pos, pid = _register_rows(nd, eps, "episode_id", "npr_id", persons,
+                                     _filter_codes(nd, codelists, None))
         parts.append(pd.DataFrame({
-            "person_id": nmap["person_id"].to_numpy(np.int64)[pid],
-            "date": eps["date_in"].to_numpy()[pos], "source": "npr", "system": "ICD-10",
-            "code": d["code"].to_numpy(), "is_main": d["is_main"].to_numpy(),
+            "person_id": pid, "date": eps["date_in"].to_numpy()[pos], "source": "npr",
+            "system": "ICD-10", "code": d["code"].to_numpy(), "is_main": d["is_main"].to_numpy(),
             "condition": _opt(d, "condition"), "slot": _opt(d, "slot"),
             "record_id": d["episode_id"].to_numpy(np.int64)}))
     parts = [p for p in parts if len(p)]
