@@ -111,6 +111,21 @@ def test_event_dates_outer_window_level() -> None:
     assert len(err.value.problems) == 1
 
 
+def test_event_dates_levels_split_by_right_density() -> None:
+    c = EventDatesComparison("ref", right_column="gp", counts=(1,), min_days=-3,
+                             max_days=0, empty_right="none", right_density=(2, 4))
+    labels = c.level_labels()
+    assert labels[0] == "none coincide, right events >=4"
+    assert labels[-1] == ">=1 coincide, right events <2" and len(labels) == 6
+    ref = pd.Series([[100]] * 5 + [[]])
+    gp = pd.Series([[99], [1, 99], [1, 2, 3, 99], [1, 2, 3, 4], [], [5]])
+    # sparse hit, middle hit, dense hit, dense none, no claims (none, sparsest), missing
+    assert c.levels(ref, gp).tolist() == [5, 4, 3, 0, 2, -1]
+    with pytest.raises(SpecError) as err:
+        EventDatesComparison("ref", right_density=(4, 2))
+    assert len(err.value.problems) == 1
+
+
 def test_person_profiles_birth_month_interval_and_referral_dates() -> None:
     claims = pd.DataFrame({"pid": [1, 1, 2], "age": [56, 57, 30],
                            "birth_year": [1960, 1960, 1987],

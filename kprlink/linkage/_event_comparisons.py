@@ -49,6 +49,16 @@ class EventDatesComparison(_Comparison):
     ...                      outer=(-14, 0)).levels(
     ...     pd.Series([[100], [100], [100]]), pd.Series([[98], [90], [80]])).tolist()
     [2, 1, 0]
+
+    With ``right_density=(t1, t2, ...)`` every level is split by the number of
+    events of the right record, densest first: a coincidence with a person who
+    sees the GP every week is weaker evidence than with one who rarely does.
+
+    >>> c = EventDatesComparison("ref", counts=(1,), max_days=0, right_density=(3,))
+    >>> c.level_labels()
+    ['none coincide, right events >=3', 'none coincide, right events <3', '>=1 coincide, right events >=3', '>=1 coincide, right events <3']
+    >>> c.levels(pd.Series([[5], [5], [5]]), pd.Series([[5], [1, 2, 5], [1]])).tolist()
+    [3, 2, 1]
     """
 
     counts: tuple[int, ...] = field(default=(1, 2), kw_only=True)
@@ -56,9 +66,11 @@ class EventDatesComparison(_Comparison):
     max_days: int = field(default=1, kw_only=True)
     empty_right: str = field(default="missing", kw_only=True)
     outer: tuple[int, int] | None = field(default=None, kw_only=True)
+    right_density: tuple[int, ...] = field(default=(), kw_only=True)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "counts", tuple(self.counts))
+        object.__setattr__(self, "right_density", tuple(self.right_density))
         problems = self._validate_common()
         problems += _check_thresholds("EventDatesComparison", self.counts,
                                       increasing=True, lower=1, upper=None)
@@ -77,12 +89,23 @@ class EventDatesComparison(_Comparison):
                     and o != (self.min_days, self.max_days)):
                 problems.append(f"EventDatesComparison: outer {o!r} must be two integers "
                                 "(lo, hi) containing, and broader than, [min_days, max_days].")
+        if self.right_density:
+            problems += _check_thresholds("EventDatesComparison (right_density)",
+                                          self.right_density, increasing=True, lower=1,
+                                          upper=None)
         if problems:
             raise SpecError("EventDatesComparison is invalid.", problems)
 
     def level_labels(self) -> list[str]:
         mid = [] if self.outer is None else [f"only in [{self.outer[0]}, {self.outer[1]}]"]
-        return ["none coincide"] + mid + [f">={c} coincide" for c in self.counts]
+        base = ["none coincide"] + mid + [f">={c} coincide" for c in self.counts]
+        if not self.right_density:
+            return base
+        t = self.right_density
+        classes = ([f"right events >={t[-1]}"]
+                   + [f"right events {lo}-{hi - 1}" for lo, hi in zip(t[-2::-1], t[:0:-1])]
+                   + [f"right events <{t[0]}"])
+        return [f"{b}, {c}" for b in base for c in classes]
 
     def levels(self, a: pd.Series, b: pd.Series) -> np.ndarray:
         """Level per pair of aligned event-date sequences."""
@@ -109,6 +132,14 @@ class EventDatesComparison(_Comparison):
             first = 2
         for i, c in enumerate(self.counts, start=first):
             out[idx[n_hit[0] >= c]] = i
+        if self.right_density:
+            # a coincidence with a record full of events is weaker evidence: each
+            # level is split by the right record's number of events (sparsest last)
+            n_right = _flatten(b)[0][pos_right]
+            k = len(self.right_density)
+            rank = k - np.searchsorted(np.asarray(self.right_density), n_right, side="right")
+            ok = out >= 0
+            out[ok] = out[ok] * (k + 1) + rank[ok]
         return out
 
 

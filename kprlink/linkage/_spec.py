@@ -260,7 +260,10 @@ class LinkageSpec:
         counted that follow a right GP claim (``gp_days``) by 0–3 days (most
         referrals are electronic and arrive within days), with a level for
         "none within 3 days, but a GP claim 4–14 days before"; a right person
-        without GP claims counts as "none coincide".
+        without GP claims counts as "none coincide". Its levels are split by
+        the right person's number of GP claim days (< 5, 5–14, 15–39, >= 40):
+        a referral that follows a claim of a person who sees the GP every week
+        is weak evidence, one of a person who rarely does strong.
         """
         comps: list[Comparison] = [
             NumericComparison("birth_year", distances=(0, 1), term_frequency=True),
@@ -292,6 +295,7 @@ class LinkageSpec:
             comps.append(EventDatesComparison("referral_days", right_column="gp_days",
                                               counts=(1, 2, 3, 4), min_days=-3, max_days=0,
                                               outer=(-14, 0), empty_right="none",
+                                              right_density=(5, 15, 40),
                                               name="referral_gp"))
         blocking = [("birth_year", "sex", "municipality"), ("birth_year", "death_date")]
         if broad_blocking:
