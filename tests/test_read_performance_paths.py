@@ -21,7 +21,7 @@ from kprlink.codes import CodeList
 from kprlink.exceptions import ValidationError
 from kprlink.sources import import_delivery, normalise_codes, read_delivery, read_extract
 from kprlink.sources._distinct import MIN_ROWS, distinct_key, on_distinct
-from kprlink.sources.canonical import _as_string, _normalise_rows
+from kprlink.sources._text import _as_string, _normalise_rows
 from kprlink.synth import SynthConfig, generate_delivery
 
 COUNTS = ["file", "rows_in", "kept", "repaired", "excluded"]
