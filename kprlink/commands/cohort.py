@@ -30,7 +30,6 @@ def run(args: argparse.Namespace) -> int:
     """Build and write; KprlinkError propagates (the CLI exits 2)."""
     from kprlink.cohorts import CohortDefinition, build_cohort
     from kprlink.commands._personfile import check_person_path, masked_table, write_persons
-    from kprlink.sources import read_delivery
 
     if not args.definition.is_file():
         raise FileNotFoundError(2, "No such file", str(args.definition))
@@ -38,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(2, "No such delivery folder", str(args.data))
     check_person_path(args.out)
     definition = CohortDefinition.from_toml(args.definition)
-    result = build_cohort(read_delivery(args.data), definition)
+    # a folder: only the columns the cohort needs (an imported one: only its candidates' rows)
+    result = build_cohort(args.data, definition)
     write_persons(result.persons, args.out)
     if args.attrition is not None:
         check_person_path(args.attrition.with_suffix(".csv"))
