@@ -126,14 +126,13 @@ CREATE OR REPLACE TEMP VIEW pairs AS
     FROM '{d}/key.parquet' WHERE npr_id IS NOT NULL AND kpr_id IS NOT NULL GROUP BY npr_id)
   SELECT min(npr_id) AS npr_id, kpr_id FROM k1 GROUP BY kpr_id;
 CREATE OR REPLACE TEMP TABLE ev AS
-  SELECT c.kpr_id, p.npr_id, CAST(c.date AS DATE) AS date, 0 AS src, c.claim_id AS rec,
-         c.municipality
+  SELECT c.kpr_id, p.npr_id, CAST(c.date AS DATE) AS date, 0 AS src, c.claim_id AS rec
   FROM '{d}/kuhr_diagnoses.parquet' g JOIN '{d}/kuhr_claims.parquet' c USING (claim_id)
   LEFT JOIN pairs p ON p.kpr_id = c.kpr_id
   WHERE CASE g.system WHEN 'ICPC-2' THEN g.code = 'P70' WHEN 'ICPC-2B' THEN g.code LIKE 'P70%'
                       WHEN 'ICD-10' THEN regexp_matches(g.code, '^(F0[0-3]|G30)') ELSE false END
   UNION ALL
-  SELECT p.kpr_id, e.npr_id, CAST(e.date_in AS DATE), 1, e.episode_id, e.municipality
+  SELECT p.kpr_id, e.npr_id, CAST(e.date_in AS DATE), 1, e.episode_id
   FROM '{d}/npr_diagnoses.parquet' g JOIN '{d}/npr_episodes.parquet' e USING (episode_id)
   LEFT JOIN pairs p ON p.npr_id = e.npr_id
   WHERE regexp_matches(g.code, '^(F0[0-3]|G30)');
@@ -174,17 +173,23 @@ CREATE OR REPLACE TEMP TABLE q AS
 
 #: The cohort table, one row per person.
 SQL_RESULT = r"""
+WITH f AS (
+  SELECT kpr_id, npr_id, min(date) AS index_date,
+         arg_min(src, strftime(date, '%Y%m%d') || src || lpad(CAST(rec AS VARCHAR), 20, '0'))
+           AS i_src,
+         arg_min(rec, strftime(date, '%Y%m%d') || src || lpad(CAST(rec AS VARCHAR), 20, '0'))
+           AS i_rec,
+         count(DISTINCT (src, rec)) AS n_events,
+         CASE WHEN bool_or(src = 0) AND bool_or(src = 1) THEN 'kpr_kuhr+npr'
+              WHEN bool_or(src = 0) THEN 'kpr_kuhr' ELSE 'npr' END AS sources
+  FROM q GROUP BY kpr_id, npr_id)
 SELECT f.kpr_id, f.npr_id, f.index_date, year(f.index_date) - p.birth_year AS age_at_index,
-       p.sex, p.birth_year, f.municipality_at_index, f.sources, f.n_events
-FROM (SELECT kpr_id, npr_id, min(date) AS index_date,
-             arg_min(municipality, strftime(date, '%Y%m%d') || src
-                                   || lpad(CAST(rec AS VARCHAR), 20, '0'))
-               AS municipality_at_index,
-             count(DISTINCT (src, rec)) AS n_events,
-             CASE WHEN bool_or(src = 0) AND bool_or(src = 1) THEN 'kpr_kuhr+npr'
-                  WHEN bool_or(src = 0) THEN 'kpr_kuhr' ELSE 'npr' END AS sources
-      FROM q GROUP BY kpr_id, npr_id) f
+       p.sex, p.birth_year, coalesce(c.municipality, e.municipality) AS municipality_at_index,
+       f.sources, f.n_events
+FROM f
 JOIN people p ON p.kpr_id IS NOT DISTINCT FROM f.kpr_id AND p.npr_id IS NOT DISTINCT FROM f.npr_id
+LEFT JOIN '{d}/kuhr_claims.parquet' c ON f.i_src = 0 AND c.claim_id = f.i_rec
+LEFT JOIN '{d}/npr_episodes.parquet' e ON f.i_src = 1 AND e.episode_id = f.i_rec
 """
 
 #: The attrition counts (records, persons) per step, as build_cohort counts them.
