@@ -113,3 +113,32 @@ def test_chosen_pairs_resolve_conflicts_as_link_extracts(imported):
             n, k = _chosen_pairs(t)
             got = pd.DataFrame({"npr_id": n, "kpr_id": k})
             pd.testing.assert_frame_equal(got, want)
+
+
+def test_fast_path_without_direct_tables_gives_the_same(imported, monkeypatch):
+    """Ids too large for a direct table (e.g. 12-digit claim numbers) take sorted arrays."""
+    import kprlink.cohorts._imported as fast
+
+    folder, delivery = imported
+    definition = DEFINITIONS["filters and every rule"]
+    want = build_cohort(delivery, definition)
+    monkeypatch.setattr(fast, "_DIRECT", 1)
+    monkeypatch.setattr(fast, "_BLOCK", 1000)  # many blocks
+    got = build_cohort(folder, definition)
+    pd.testing.assert_frame_equal(got.persons, want.persons)
+    pd.testing.assert_frame_equal(got.attrition, want.attrition)
+    pd.testing.assert_frame_equal(got.events, want.events)
+
+
+def test_fast_path_with_one_register_only(tmp_path):
+    raw = tmp_path / "raw"
+    generate_delivery(raw, SynthConfig(scale=0.001, seed=9, fmt="parquet"))
+    for f in raw.glob("npr_*"):
+        f.unlink()
+    import_delivery(raw, tmp_path / "imp")
+    definition = DEFINITIONS["dementia, all attributes"]
+    got = build_cohort(tmp_path / "imp", definition)
+    want = build_cohort(read_delivery(tmp_path / "imp"), definition)
+    assert len(got.persons) > 0 and set(got.persons["sources"]) == {"kpr_kuhr"}
+    pd.testing.assert_frame_equal(got.persons, want.persons)
+    pd.testing.assert_frame_equal(got.attrition, want.attrition)
