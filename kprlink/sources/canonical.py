@@ -242,16 +242,23 @@ def _convert_bool(s: pd.Series, col: Column, ledger: Ledger) -> pd.Series:
 
 
 def _na_column(col: Column, n: int, index: pd.Index) -> pd.Series:
-    dtype = {"int": "Int64", "small": "Int16", "float": "float64", "str": STRING_DTYPE,
-             "code": STRING_DTYPE, "time": STRING_DTYPE, "date": "datetime64[ns]",
-             "bool": "boolean"}.get(col.dtype)
+    """An all-missing column of `col`'s canonical dtype (built from arrays, no casts)."""
+    missing = np.ones(n, dtype=bool)
     if col.dtype == "category":
         cats = sorted(col.values) if col.values is not None else []
-        return pd.Series(pd.Categorical([None] * n, categories=cats), index=index)
-    if dtype == STRING_DTYPE:
+        return pd.Series(pd.Categorical.from_codes(np.full(n, -1, dtype=np.int8),
+                                                   categories=cats), index=index)
+    if col.dtype in ("str", "code", "time"):
         return pd.Series(pd.arrays.ArrowStringArray(pa.nulls(n, pa.large_string())),
                          index=index, dtype=STRING_DTYPE)
-    return pd.Series(np.full(n, np.nan), index=index).astype(dtype)
+    if col.dtype in ("int", "small"):
+        data = np.zeros(n, dtype=np.int64 if col.dtype == "int" else np.int16)
+        return pd.Series(pd.arrays.IntegerArray(data, missing), index=index)
+    if col.dtype == "bool":
+        return pd.Series(pd.arrays.BooleanArray(np.zeros(n, dtype=bool), missing), index=index)
+    if col.dtype == "date":
+        return pd.Series(np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"), index=index)
+    return pd.Series(np.full(n, np.nan), index=index)
 
 
 def repeated_columns(contract: Contract, columns: Sequence[str]) -> list[str]:
