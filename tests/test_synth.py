@@ -410,3 +410,53 @@ def test_person_columns_derive_the_referral_from_a_gp_claim(
     assert out.column("fodt_mnd").to_pylist() == [3, 3, 12, 12]
     # under one year only (the first episode of person 1 lies before the birth)
     assert out.column("alderIDager").to_pylist() == [None, None, None, 39]
+
+
+def test_followup_claims_after_inpatient_discharge(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow as pa
+
+    from kprlink.synth import followup
+    from kprlink.synth.kuhr import CLAIMS_SCHEMA, P_HI
+
+    monkeypatch.setattr(followup, "P_FOLLOWUP", 1.0)
+    chunk = pd.DataFrame({"birth_month": [3, 5, 7], "birth_year": [1940, 1950, 1960],
+                          "death_day": [-1, 17003, -1], "nursing_home": [False, False, True],
+                          "municipality": [0, 1, 0], "sex": [1, 2, 1], "kpr_id": [11, 12, 13],
+                          "age17": [77, 67, 57], "group": [0, 0, 0]})
+    out = [17000, 17010, 17000, 17000, P_HI]
+    episodes = pa.table({"omsorgsniva": pa.array([1, 3, 1, 1, 1], pa.int8()),
+                         "utdato": pa.array(out, pa.date32())})
+    person = np.array([0, 0, 1, 2, 0])
+    fu = followup.followup_claims(chunk, episodes, person, np.random.default_rng(3),
+                                  muni_codes=np.array(["0301", "4601"]), claim_id0=500)
+    # only the inpatient stay of the living, home-dwelling person inside the period:
+    # not the outpatient episode, the one who died, the nursing-home resident, nor a
+    # follow-up after the period
+    assert fu.person.tolist() == [0]
+    assert 1 <= fu.day[0] - 17000 <= 16 and (fu.day[0] + 3) % 7 < 5
+    assert fu.claims.schema == CLAIMS_SCHEMA
+    assert fu.claims.column("enkeltregning_lnr").to_pylist() == [500]
+    assert fu.claims.column("tjenestetype").to_pylist() == ["Fastlege"]
+    assert fu.fees.column("takstkode").to_pylist() == ["2ad"]
+    assert fu.diagnoses.column("diagnoseKode").to_pylist()[0][:3] != "P70"
+
+
+def test_delivery_has_gp_followups_after_discharge(delivery: Path) -> None:
+    claims = _read(delivery / "kpr_kuhr_regninger.csv")
+    assert claims.enkeltregning_lnr.is_unique
+    npr = _read(delivery / "npr_episoder.csv")
+    key = _read(delivery / "nokkel_npr_kpr.csv").drop_duplicates("npr_lnr", keep="last")
+    stays = npr[npr.omsorgsniva == "1"].merge(key, left_on="lopenr", right_on="npr_lnr")
+    gp = claims[claims.tjenestetype == "Fastlege"]
+    day = pd.to_datetime(gp.dato).to_numpy("datetime64[D]").astype(np.int64)
+    keys = np.sort(gp.kpr_lnr.astype(np.int64).to_numpy() * 100_000 + day)
+
+    def share_followed(offset: int) -> float:
+        out = pd.to_datetime(stays.utdato).to_numpy("datetime64[D]").astype(np.int64) + offset
+        base = stays.kpr_lnr.astype(np.int64).to_numpy() * 100_000 + out
+        hit = np.searchsorted(keys, base + 14, "right") - np.searchsorted(keys, base + 1)
+        return float((hit > 0).mean())
+
+    # about half of the stays get a follow-up within 14 days, on top of the GP
+    # claims that fall there by chance (the same window 60 days later)
+    assert share_followed(0) > share_followed(60) + 0.25

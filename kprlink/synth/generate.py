@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from kprlink.exceptions import KprlinkError
 from kprlink.synth import calibration as cal
-from kprlink.synth import care, keys, kuhr, npr, truth
+from kprlink.synth import care, followup, keys, kuhr, npr, truth
 from kprlink.synth._common import WIN_HI, WIN_LO
 from kprlink.synth.config import SynthConfig
 from kprlink.synth.population import klass_tables, municipalities
@@ -190,10 +190,11 @@ def generate_delivery(out: str | Path, config: SynthConfig | None = None) -> Syn
     try:
         for i, start in enumerate(tqdm(starts, desc="synth", unit="chunk", disable=not show,
                                        file=sys.stderr)):
-            # the fifth stream (birth month, referral dates) came later: the
-            # first four, and so every other column, keep their bytes
-            r_k, r_n, r_c, r_key, r_ref = (np.random.default_rng(s)
-                                           for s in chunk_ss[i].spawn(5))
+            # the fifth stream (birth month, referral dates) and the sixth (GP
+            # follow-up after discharge) came later: the first four, and so
+            # every other column, keep their bytes
+            r_k, r_n, r_c, r_key, r_ref, r_fu = (np.random.default_rng(s)
+                                                 for s in chunk_ss[i].spawn(6))
             ch = persons.iloc[start:start + config.chunk_persons]
             ch_district = district[start:start + config.chunk_persons]
             e = npr.generate_npr(ch, r_n, muni_codes=muni_codes, stay_id0=stay_id,
@@ -206,6 +207,13 @@ def generate_delivery(out: str | Path, config: SynthConfig | None = None) -> Syn
             off = sinks["claims"].write(k.claims)
             d_off = sinks["diagnoses"].write(k.diagnoses)
             sinks["fees"].write(k.fees)
+            # epikrise follow-up: appended after the chunk's claims, own ids
+            fu = followup.followup_claims(ch, e.episodes, e.person, r_fu,
+                                          muni_codes=muni_codes, claim_id0=claim_id,
+                                          district=ch_district)
+            claim_id += fu.claims.num_rows
+            for name in ("claims", "diagnoses", "fees"):
+                sinks[name].write(getattr(fu, name))
             stay_id += int(e.stats["stays"])
             eps, sex_rows, by_rows = keys.apply_conflicts(e.episodes, e.person, len(ch), r_key,
                                                           rate=config.defect_rate)
@@ -244,7 +252,7 @@ def generate_delivery(out: str | Path, config: SynthConfig | None = None) -> Syn
             for src, ev in (("kpr_kuhr", k.events), ("npr", e.events)):
                 events.append(pd.DataFrame({"person": ev["person"].to_numpy() + g,
                                             "day": ev["day"].to_numpy(), "source": src}))
-            for st in (k.stats, e.stats, c.stats):
+            for st in (k.stats, fu.stats, e.stats, c.stats):
                 for key_, v in st.items():
                     stats[key_] = stats.get(key_, 0.0) + v
     finally:
