@@ -57,6 +57,8 @@ def main() -> None:
                     help="leave out NPR fodt_mnd against the KUHR age interval")
     ap.add_argument("--no-referral-dates", action="store_true",
                     help="leave out NPR mottaksdato against KUHR GP claims")
+    ap.add_argument("--no-discharge-dates", action="store_true",
+                    help="leave out NPR discharge (inpatient utdato) against KUHR GP claims")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -82,6 +84,7 @@ def main() -> None:
                                          district=not args.no_district,
                                          birth_month=not args.no_birth_month,
                                          referral_dates=not args.no_referral_dates,
+                                         discharge_dates=not args.no_discharge_dates,
                                          target_precision=args.target_precision, **extra)
     res = kl.link_registers_probabilistic(d.npr_episodes, d.kuhr_claims, key, spec=spec)
     t_link = time.perf_counter() - t0

@@ -188,3 +188,53 @@ def test_held_out_validation_includes_unkeyed_right_records_as_decoys() -> None:
     # thirty look-alike candidates per person: the held-out persons are found about
     # as rarely as the unkeyed ones would be, not as if alone with their partners
     assert v["recall"] < 0.3
+
+
+def test_event_window_levels_count_the_coinciding_events() -> None:
+    c = EventWindowComparison("adm", right_column="lv", windows=((-1440, 60), (-360, 0)),
+                              counts=(1, 2, 3))
+    assert c.level_labels() == ["none", "in [-1440, 60]", "in [-360, 0]",
+                                "in [-360, 0] x>=2", "in [-360, 0] x>=3"]
+    adm = pd.Series([[5000, 9000, 20000]] * 4 + [[5000]])
+    lv = pd.Series([[4900, 8900, 19900], [4900, 8900], [4900], [4000], []])
+    assert c.levels(adm, lv).tolist() == [4, 3, 2, 1, 0]
+    # the default keeps one level per window
+    assert EventWindowComparison("adm").level_labels() == ["none", "in [-1440, 60]",
+                                                           "in [-360, 0]"]
+    with pytest.raises(SpecError) as err:
+        EventWindowComparison("adm", counts=(2, 3))
+    assert len(err.value.problems) == 1
+
+
+def test_register_spec_counts_acute_coincidences_and_has_discharge_follow_up() -> None:
+    s = LinkageSpec.person_profile(referral_days=True, referral_times=True,
+                                   discharge_dates=True)
+    by_name = {c.name: c for c in s.comparisons}
+    assert by_name["acute_gp"].counts == (1, 2, 3)
+    assert by_name["acute_out_of_hours_time"].counts == (1, 2, 3)
+    d = by_name["discharge_gp"]
+    assert (d.column, d.right, d.min_days, d.max_days, d.outer) == (
+        "discharge_days", "gp_days", 0, 3, (0, 14))
+    assert d.right_density == (5, 15, 40)
+    assert "discharge_days" not in LinkageSpec.person_profile().required_columns
+
+
+@pytest.mark.filterwarnings("ignore::kprlink.exceptions.LinkageQualityWarning")
+def test_register_profiles_carry_discharge_days_of_inpatient_stays() -> None:
+    day = pd.Timestamp("2017-03-01")
+    npr = pd.DataFrame({"npr_id": [1, 1, 2, 3], "date_in": [day] * 4,
+                        "date_out": [day + pd.Timedelta(days=d) for d in (4, 0, 2, 6)],
+                        "care_level": [1, 3, 1, 1], "birth_year": 1950, "sex": 1,
+                        "municipality": "0301"})
+    kpr = pd.DataFrame({"kpr_id": [11, 12, 13], "date": [day + pd.Timedelta(days=d)
+                                                         for d in (5, 30, 7)],
+                        "service_type": "Fastlege", "birth_year": 1950, "sex": 1,
+                        "municipality": "0301"})
+    key = pd.DataFrame({"npr_id": [1, 2], "kpr_id": [11, 12]})
+    res = kl.link_registers_probabilistic(npr, kpr, key, validation_fraction=0.0)
+    m = res.model[res.model["comparison"] == "discharge_gp"].set_index("level")
+    assert len(m) == 1 + 5 * 4  # missing + (none, 4-14, 1, 2, 3) x 4 densities
+    # keyed pair 1: stay discharged day 4, GP claim day 5 (0-3 days after, a person
+    # with < 5 GP claim days: level 1 * 4 + 3); pair 2: day 2, claim day 30 (none)
+    assert m.loc[2 * 4 + 3, "m"] > m.loc[2 * 4 + 0, "m"]
+    assert m.loc[0 * 4 + 3, "m"] > m.loc[0 * 4 + 0, "m"]

@@ -153,7 +153,11 @@ class EventWindowComparison(_Comparison):
     gives "a legevakt claim within 24 hours before the admission (or up to
     an hour after)" and "0–6 hours before". Level 0: no right event in the
     broadest window; an empty left record is missing; an empty right record
-    is missing or, with ``empty_right="none"`` (default), level 0.
+    is missing or, with ``empty_right="none"`` (default), level 0. With
+    ``counts=(1, 2, 3)`` the innermost window's level is split by how many
+    left events have a right event in it (1, 2, >= 3): a person with several
+    admissions, each preceded by a claim, gives several chances, and several
+    coincidences are far stronger evidence than one.
 
     Examples
     --------
@@ -163,15 +167,26 @@ class EventWindowComparison(_Comparison):
     >>> c.levels(pd.Series([[1000], [1000], [1000], []]),
     ...          pd.Series([[900, 2000], [100], [], [5]])).tolist()
     [2, 1, 0, -1]
+    >>> c = EventWindowComparison("adm", right_column="lv", windows=((-60, 0),), counts=(1, 2))
+    >>> c.level_labels()
+    ['none', 'in [-60, 0]', 'in [-60, 0] x>=2']
+    >>> c.levels(pd.Series([[100, 500], [100, 500]]), pd.Series([[50, 450], [450]])).tolist()
+    [2, 1]
     """
 
     windows: tuple[tuple[int, int], ...] = field(default=((-1440, 60), (-360, 0)),
                                                  kw_only=True)
     empty_right: str = field(default="none", kw_only=True)
+    counts: tuple[int, ...] = field(default=(1,), kw_only=True)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "windows", tuple(tuple(w) for w in self.windows))
+        object.__setattr__(self, "counts", tuple(self.counts))
         problems = self._validate_common()
+        problems += _check_thresholds("EventWindowComparison", self.counts,
+                                      increasing=True, lower=1, upper=None)
+        if self.counts and self.counts[0] != 1:
+            problems.append(f"EventWindowComparison: counts must start at 1, got {self.counts}.")
         if not self.windows:
             problems.append("EventWindowComparison: needs at least one window.")
         for w in self.windows:
@@ -188,7 +203,8 @@ class EventWindowComparison(_Comparison):
             raise SpecError("EventWindowComparison is invalid.", problems)
 
     def level_labels(self) -> list[str]:
-        return ["none"] + [f"in [{lo}, {hi}]" for lo, hi in self.windows]
+        labels = ["none"] + [f"in [{lo}, {hi}]" for lo, hi in self.windows]
+        return labels + [f"{labels[-1]} x>={c}" for c in self.counts[1:]]
 
     def levels(self, a: pd.Series, b: pd.Series) -> np.ndarray:
         """Level per pair of aligned event sequences."""
@@ -202,6 +218,9 @@ class EventWindowComparison(_Comparison):
                                         empty_right_none=self.empty_right == "none")
         for i, h in enumerate(n_hit, start=1):
             out[idx[h > 0]] = i
+        inner = len(n_hit)
+        for j, c in enumerate(self.counts[1:], start=1):  # innermost, by count
+            out[idx[n_hit[-1] >= c]] = inner + j
         return out
 
 

@@ -191,7 +191,9 @@ def link_registers_probabilistic(
     ``acute_days`` and ``acute_minutes`` (``time_in``) from episodes of
     ``urgency`` 1–3; KPR: claim ``date``, with ``out_of_hours_days`` and
     ``out_of_hours_minutes`` (``time``) from ``service_type`` "Legevakt" and
-    ``gp_days`` from "Fastlege" claims; both with the modal ``district``). Key pairs train m (``left_id`` = ``npr_id``,
+    ``gp_days`` from "Fastlege" claims; both with the modal ``district``;
+    NPR ``discharge_days``: ``date_out`` of inpatient episodes, ``care_level``
+    1). Key pairs train m (``left_id`` = ``npr_id``,
     ``right_id`` = ``kpr_id``), a held-out share of them measures precision
     and recall, and the model links the persons missing from the key. Where
     one NPR id has several KPR ids the latest ``delivery`` wins; the other
@@ -209,7 +211,8 @@ def link_registers_probabilistic(
         ``npr_id``, ``kpr_id`` and optionally ``delivery``.
     spec : LinkageSpec, optional
         Default ``LinkageSpec.person_profile(referral_days=True,
-        referral_times=True, district=True, competition=True)``.
+        referral_times=True, district=True, birth_month=True,
+        referral_dates=True, discharge_dates=True, competition=True)``.
     validation_fraction, max_validation_labels
         As :func:`link_probabilistic`.
 
@@ -234,12 +237,18 @@ def link_registers_probabilistic(
                                   missing=missing)
     spec = spec or LinkageSpec.person_profile(referral_days=True, referral_times=True,
                                               district=True, birth_month=True,
-                                              referral_dates=True, competition=True)
+                                              referral_dates=True, discharge_dates=True,
+                                              competition=True)
     acute = _is_in(npr_episodes, "urgency", (1, 2, 3))
     npr = person_profiles(npr_episodes, id_col="npr_id", date_col="date_in",
                           day_sets={"acute_days": acute}, time_col="time_in",
                           minute_sets={"acute_minutes": acute},
                           date_sets={"referral_days": "referral_received"})
+    # discharge days of inpatient stays (GP follow-up after the epikrise)
+    inpatient = _is_in(npr_episodes, "care_level", (1,)).to_numpy()
+    out_col = "date_out" if "date_out" in npr_episodes.columns else "date_in"
+    npr["discharge_days"] = _day_arrays(npr_episodes["npr_id"][inpatient],
+                                        npr_episodes[out_col][inpatient], npr.index)
     lv = _is_in(kuhr_claims, "service_type", ("Legevakt",))
     kpr = person_profiles(kuhr_claims, id_col="kpr_id", date_col="date", day_sets={
         "out_of_hours_days": lv,

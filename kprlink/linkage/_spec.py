@@ -224,7 +224,7 @@ class LinkageSpec:
                        broad_blocking: bool = True, referral_days: bool = False,
                        referral_times: bool = False, district: bool = False,
                        birth_month: bool = False, referral_dates: bool = False,
-                       **kwargs: object) -> LinkageSpec:
+                       discharge_dates: bool = False, **kwargs: object) -> LinkageSpec:
         """Configuration for register person profiles (see ``person_profiles``).
 
         Compares birth year, sex, modal municipality (both with term-frequency
@@ -249,7 +249,9 @@ class LinkageSpec:
         ``out_of_hours_minutes`` (right), minutes since 1970-01-01 of
         admissions (NPR ``time_in``) and claims (KUHR ``time``), with levels
         "a claim within 24 h before the admission (to 1 h after)" and "0–6 h
-        before". With `district`, the modal city district (``district``:
+        before". Both count the admissions with such a claim (levels for 1,
+        2, >= 3 in the tightest window): several coincidences of one person
+        are stronger evidence than one. With `district`, the modal city district (``district``:
         KUHR ``bydel``, NPR ``bydel2``) is compared; it is missing, i.e.
         neutral, unless both sides have one.
 
@@ -264,6 +266,12 @@ class LinkageSpec:
         the right person's number of GP claim days (< 5, 5–14, 15–39, >= 40):
         a referral that follows a claim of a person who sees the GP every week
         is weak evidence, one of a person who rarely does strong.
+
+        With `discharge_dates`, the left ``discharge_days`` (NPR ``date_out``
+        of inpatient stays) are counted that a right GP claim follows by 0–3
+        days, with a level for "none within 3 days, but a GP claim 4–14 days
+        after" (the follow-up after the discharge summary, epikrise), split by
+        the right person's GP claim days like the referral comparison.
         """
         comps: list[Comparison] = [
             NumericComparison("birth_year", distances=(0, 1), term_frequency=True),
@@ -279,15 +287,15 @@ class LinkageSpec:
         if referral_days:
             comps.append(
                 EventWindowComparison("acute_minutes", right_column="out_of_hours_minutes",
-                                      windows=((-1440, 60), (-360, 0)),
+                                      windows=((-1440, 60), (-360, 0)), counts=(1, 2, 3),
                                       name="acute_out_of_hours_time") if referral_times else
                 EventDatesComparison("acute_days", right_column="out_of_hours_days",
-                                     counts=(1, 2), min_days=0, max_days=0,
+                                     counts=(1, 2, 3), min_days=0, max_days=0,
                                      empty_right="none", name="acute_out_of_hours"))
             comps += [
-                EventDatesComparison("acute_days", right_column="gp_days", counts=(1,),
-                                     min_days=-2, max_days=0, empty_right="none",
-                                     name="acute_gp"),
+                EventDatesComparison("acute_days", right_column="gp_days",
+                                     counts=(1, 2, 3), min_days=-2, max_days=0,
+                                     empty_right="none", name="acute_gp"),
             ]
         if birth_month:
             comps.append(BirthMonthComparison("birth_month", widths=(1, 3)))
@@ -297,6 +305,13 @@ class LinkageSpec:
                                               outer=(-14, 0), empty_right="none",
                                               right_density=(5, 15, 40),
                                               name="referral_gp"))
+        if discharge_dates:
+            comps.append(EventDatesComparison("discharge_days", right_column="gp_days",
+                                              counts=(1, 2, 3), min_days=0,
+                                              max_days=3, outer=(0, 14),
+                                              empty_right="none",
+                                              right_density=(5, 15, 40),
+                                              name="discharge_gp"))
         blocking = [("birth_year", "sex", "municipality"), ("birth_year", "death_date")]
         if broad_blocking:
             blocking.append(("birth_year", "sex"))
