@@ -24,7 +24,14 @@ def run(args: argparse.Namespace) -> int:
     from kprlink.sources import import_delivery
     from kprlink.sources.delivery import MANIFEST
 
+    import json
+
+    import pyarrow.parquet as pq
+
     delivery = import_delivery(args.path, args.out)
-    written = ", ".join(f"{k} ({len(v):,} rows)" for k, v in delivery.frames().items())
+    frames = json.loads((Path(args.out) / MANIFEST).read_text(encoding="utf-8"))["frames"]
+    written = ", ".join(
+        f"{k} ({pq.ParquetFile(Path(args.out) / v).metadata.num_rows:,} rows)"
+        for k, v in frames.items())
     sys.stdout.write(f"Wrote {written} and {MANIFEST} to {args.out}.\n{delivery.report}\n")
     return 0

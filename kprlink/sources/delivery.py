@@ -256,7 +256,8 @@ def read_delivery(path: str | Path, *,
                     report=report, **out)
 
 
-def import_delivery(path: str | Path, out: str | Path) -> Delivery:
+def import_delivery(path: str | Path, out: str | Path, *,
+                    chunk_rows: int | None = None) -> Delivery:
     """Read a delivery once and write its canonical frames to Parquet in `out`.
 
     Writes ``<field>.parquet`` per frame and ``kprlink_import.json`` (files,
@@ -269,24 +270,42 @@ def import_delivery(path: str | Path, out: str | Path) -> Delivery:
     out : str or Path
         Output folder (created; existing frames of the same names are replaced).
 
+    chunk_rows : int, optional
+        A delivery with a Parquet file of more rows than this (default
+        4,000,000) is imported file by file, large files in chunks of this many
+        rows, so memory stays bounded (national deliveries); the frames are
+        the same.
+
     Returns
     -------
     Delivery
-        The delivery as read from `path`.
+        The delivery as read from `path`; when imported in chunks, its files
+        and report only (read the frames with ``read_delivery(out, ...)``).
     """
+    from kprlink.sources._import_stream import CHUNK_ROWS, import_streaming, streamable
+
+    root, dest = Path(path), Path(out)
+    chunk_rows = CHUNK_ROWS if chunk_rows is None else chunk_rows
+    if streamable(root, chunk_rows):
+        return import_streaming(root, dest, chunk_rows)  # type: ignore[no-any-return]
     delivery = read_delivery(path)
-    dest = Path(out)
     dest.mkdir(parents=True, exist_ok=True)
     written = {}
     for field_, frame in delivery.frames().items():
         frame.to_parquet(dest / f"{field_}.parquet", index=False)
         written[field_] = f"{field_}.parquet"
-    rep = delivery.report
+    write_manifest(dest, delivery.path, written, delivery.files, delivery.report)
+    return delivery
+
+
+def write_manifest(dest: Path, source: Path, written: Mapping[str, str], files: pd.DataFrame,
+                   rep: ValidationReport) -> None:
+    """Write ``kprlink_import.json``: the frames, files and the validation report."""
     manifest = {
         "kprlink_import": 1,
-        "source": str(delivery.path),
-        "frames": written,
-        "files": delivery.files.astype("object").where(delivery.files.notna(), None)
+        "source": str(source),
+        "frames": dict(written),
+        "files": files.astype("object").where(files.notna(), None)
         .to_dict(orient="records"),
         "table": rep.table.astype("object").to_dict(orient="records"),
         "reasons": rep.reasons.astype("object").where(rep.reasons.notna(), None)
@@ -297,7 +316,6 @@ def import_delivery(path: str | Path, out: str | Path) -> Delivery:
     }
     (dest / MANIFEST).write_text(json.dumps(manifest, indent=1, default=_json_default),
                                  encoding="utf-8")
-    return delivery
 
 
 def _json_default(v: object) -> object:

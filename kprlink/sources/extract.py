@@ -234,13 +234,19 @@ def _no_contract_problem(name: str, cols: list[str]) -> object:
 
 
 def _from_raw(raw: RawFrame, contract: Contract, name: str,
-              proj: Projection = Projection()) -> ExtractResult:
-    """Canonical frames and report from a raw frame (raises on fatal problems)."""
+              proj: Projection = Projection(), *, first_row: int = 1,
+              seen: object = None) -> ExtractResult:
+    """Canonical frames and report from a raw frame (raises on fatal problems).
+
+    `first_row` and `seen` serve a file read in chunks: the delivered row number
+    of the chunk's first row, and the unique keys of earlier chunks
+    (:class:`kprlink.sources._import_stream._SeenKeys`).
+    """
     df = raw.data
     if not (isinstance(df.index, pd.RangeIndex) and df.index.start == 0
             and df.index.step == 1):
         df = df.reset_index(drop=True)
-    rows = np.arange(1, len(df) + 1)
+    rows = np.arange(first_row, first_row + len(df))
     ledger = Ledger(name, contract.name, len(df), rows)
     canon = to_canonical(df, contract, ledger)
     raise_fatal(ledger.fatal, ledger.missing, name)
@@ -250,7 +256,7 @@ def _from_raw(raw: RawFrame, contract: Contract, name: str,
         canon["claim_id"] = pd.array(rows, dtype="Int64")
         canon["date"] = legacy_dates(canon, ledger)
     check_rows(canon, contract.name, ledger)
-    check_unique(canon, contract.unique, ledger)
+    check_unique(canon, contract.unique, ledger, seen=seen)
     keep, report = ledger.finish()
     canon = proj.select(canon, contract)
     data = canon if keep.all() else _take_rows(canon, np.flatnonzero(keep))

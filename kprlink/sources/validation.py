@@ -347,13 +347,25 @@ def check_rows(df: pd.DataFrame, contract_name: str, ledger: Ledger) -> None:
                        "Periods may start earlier but must reach into coverage.")
 
 
-def check_unique(df: pd.DataFrame, keys: Sequence[str], ledger: Ledger) -> None:
-    """Exclude later rows that repeat the id ``keys`` of an earlier row."""
+def check_unique(df: pd.DataFrame, keys: Sequence[str], ledger: Ledger, *,
+                 seen: object = None) -> None:
+    """Exclude later rows that repeat the id ``keys`` of an earlier row.
+
+    `seen` (a file read in chunks) holds the keys of earlier chunks; rows
+    repeating one of those are excluded too.
+    """
     if not keys or not all(k in df.columns for k in keys):
         return
     sub = df[list(keys)]
     complete = sub.notna().all(axis=1).to_numpy(bool)
     dup = sub.duplicated(keep="first").to_numpy(bool) & complete
+    if seen is not None:
+        from kprlink.sources._import_stream import _packed_keys
+
+        packed = _packed_keys(df, tuple(keys))
+        if packed is None:
+            raise ValueError(f"keys {list(keys)} cannot be checked across chunks")
+        dup |= seen.earlier(packed) & complete  # type: ignore[attr-defined]
     ledger.exclude("duplicate_id", ",".join(keys), dup,
                    f"duplicate id ({', '.join(keys)}) of an earlier row",
                    "The first row is kept; ask the provider whether the others differ.")

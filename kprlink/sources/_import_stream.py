@@ -1,0 +1,329 @@
+"""Importing a delivery file by file, and large Parquet files in row chunks.
+
+:func:`kprlink.sources.import_delivery` reads a small delivery whole. A
+national delivery does not fit in memory that way (51 million claims need
+about 25 GB to convert at once), so when a file has more rows than
+``chunk_rows`` the import streams: every file is read, checked and written on
+its own, and a large Parquet file chunk by chunk, each chunk converted and
+checked exactly as a whole file is (row numbers continue across chunks) and
+appended to the frame's Parquet file. What spans chunks is carried along:
+
+* unique keys: a later row repeating the key of an earlier row (in any earlier
+  chunk) is excluded, as in a whole read ("the first row is kept");
+* KUHR diagnoses and fee codes of claims that were not kept: the kept claim
+  ids of every claims file are collected first, then the diagnosis and fee
+  files are checked against them;
+* the report: one row per file, reasons and problems summed over chunks (the
+  first row numbers shown, counts over the whole file).
+
+The frames read back from the import equal a whole read (tested with small
+chunks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kprlink.exceptions import Problem
+from kprlink.sources.validation import N_ROWS_SHOWN, ValidationReport
+
+__all__: list[str] = []
+
+#: Above this many rows a Parquet file is imported in chunks of this size.
+CHUNK_ROWS = 4_000_000
+#: Contracts whose rows must belong to a kept claim (checked after all claims).
+_CLAIM_CHILDREN = ("kpr_kuhr.diagnoses", "kpr_kuhr.fees")
+
+
+class _SeenKeys:
+    """Unique keys of earlier chunks: sorted arrays with their ranges.
+
+    A chunk is compared only with earlier chunks whose key range overlaps its
+    own, so a file sorted by its key costs nothing.
+    """
+
+    def __init__(self) -> None:
+        self.parts: list[np.ndarray] = []
+
+    def earlier(self, keys: np.ndarray) -> np.ndarray:
+        """Rows whose key (>= 0) occurs in an earlier chunk; then remember these keys."""
+        out = np.zeros(len(keys), dtype=bool)
+        ok = keys >= 0
+        if ok.any():
+            lo, hi = int(keys[ok].min()), int(keys[ok].max())
+            for part in self.parts:
+                if len(part) and part[0] <= hi and part[-1] >= lo:
+                    pos = np.minimum(np.searchsorted(part, keys), len(part) - 1)
+                    out |= ok & (part[pos] == keys)
+            self.parts.append(np.unique(keys[ok]))
+        return out
+
+
+def _packed_keys(df: pd.DataFrame, keys: tuple[str, ...]) -> np.ndarray | None:
+    """The key columns as one int64 per row (-1 where incomplete), or None if they
+    cannot be packed (not integers, or too large)."""
+    cols = []
+    for k in keys:
+        if k not in df or not pd.api.types.is_integer_dtype(df[k].dtype):
+            return None
+        arr = pd.array(df[k], dtype="Int64", copy=False)
+        cols.append((arr.to_numpy(np.int64, na_value=-1), np.asarray(arr.isna())))
+    packed = np.zeros(len(df), dtype=np.int64)
+    missing = np.zeros(len(df), dtype=bool)
+    for i, (v, na) in enumerate(cols):
+        if len(v) and (int(v[~na].min(initial=0)) < 0):
+            return None
+        width = 1 << 12 if i else 1  # later key columns: positions and slots (< 4096)
+        if i and len(v) and int(v[~na].max(initial=0)) >= width:
+            return None
+        if not i and len(v) and int(v[~na].max(initial=0)) >= 1 << (62 - 12 * (len(cols) - 1)):
+            return None
+        packed = packed * width + np.where(na, 0, v)
+        missing |= na
+    packed[missing] = -1
+    return packed
+
+
+def _merge(file: str, reports: list[ValidationReport]) -> ValidationReport:
+    """One report for a file read in chunks."""
+    from kprlink.sources.validation import _REASON_COLUMNS, _TABLE_COLUMNS
+
+    table = pd.concat([r.table for r in reports], ignore_index=True)
+    sums = table[["rows_in", "kept", "repaired", "excluded"]].sum()
+    head = pd.DataFrame([{"file": file, "contract": table["contract"].iloc[0],
+                          **{c: int(sums[c]) for c in sums.index}}], columns=_TABLE_COLUMNS)
+    reasons = [r.reasons for r in reports if len(r.reasons)]
+    if reasons:
+        allr = pd.concat(reasons, ignore_index=True)
+        keys = ["file", "contract", "action", "reason", "column"]
+        allr["_order"] = np.arange(len(allr))
+        merged = (allr.fillna({"column": "\0"}).groupby(keys, sort=False, dropna=False)
+                  .agg(n_rows=("n_rows", "sum"), _order=("_order", "min"))
+                  .reset_index().sort_values("_order"))
+        merged["column"] = merged["column"].replace("\0", None)
+        reason_frame = merged[_REASON_COLUMNS].reset_index(drop=True)
+        reason_frame["n_rows"] = reason_frame["n_rows"].astype("int64")
+    else:
+        reason_frame = pd.DataFrame(columns=_REASON_COLUMNS)
+    problems: dict[tuple, Problem] = {}
+    for r in reports:
+        for p in r.problems:
+            k = (p.file, p.column, p.reason, p.message, p.hint)
+            if k in problems:
+                q = problems[k]
+                problems[k] = replace(q, rows=(q.rows + p.rows)[:N_ROWS_SHOWN],
+                                      n_rows=q.n_rows + p.n_rows)
+            else:
+                problems[k] = p
+    return ValidationReport(table=head, reasons=reason_frame,
+                            problems=tuple(problems.values()),
+                            fatal=tuple(p for r in reports for p in r.fatal))
+
+
+def _chunks(path: Path, delivered: tuple[str, ...] | None, chunk_rows: int
+            ) -> Iterator[pd.DataFrame]:
+    """A Parquet file's rows in chunks, as :func:`read_raw` gives a whole file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from kprlink.sources.readers import _to_pandas
+
+    f = pq.ParquetFile(path)
+    cols = list(delivered) if delivered is not None else None
+    for batch in f.iter_batches(batch_size=chunk_rows, columns=cols):
+        yield _to_pandas(pa.Table.from_batches([batch]))
+
+
+class _Writer:
+    """Appends canonical frames to ``<field>.parquet`` (schema of the first part)."""
+
+    def __init__(self, dest: Path) -> None:
+        self.dest = dest
+        self.writers: dict[str, Any] = {}
+
+    def write(self, field: str, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if field not in self.writers:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            self.writers[field] = pq.ParquetWriter(self.dest / f"{field}.parquet", table.schema)
+        else:
+            schema = self.writers[field].schema
+            table = pa.Table.from_pandas(frame, preserve_index=False).cast(schema)
+        self.writers[field].write_table(table)
+
+    def close(self) -> dict[str, str]:
+        for w in self.writers.values():
+            w.close()
+        return {f: f"{f}.parquet" for f in self.writers}
+
+
+def _orphans(frame: pd.DataFrame, claim_ids: np.ndarray,
+             kept_rows: np.ndarray) -> tuple[pd.DataFrame, int, tuple[int, ...]]:
+    """Rows of a diagnosis/fee chunk whose claim was kept; the others counted."""
+    ids = pd.array(frame["claim_id"], dtype="Int64", copy=False).to_numpy(np.int64,
+                                                                          na_value=-1)
+    if len(claim_ids):
+        pos = np.minimum(np.searchsorted(claim_ids, ids), len(claim_ids) - 1)
+        orphan = claim_ids[pos] != ids
+    else:
+        orphan = np.ones(len(ids), dtype=bool)
+    n = int(orphan.sum())
+    if not n:
+        return frame, 0, ()
+    idx = np.flatnonzero(orphan)
+    shown = tuple(int(r) for r in kept_rows[idx][:N_ROWS_SHOWN])
+    kept = frame.drop(index=frame.index[idx]).reset_index(drop=True)
+    return kept, n, shown
+
+
+def _plan(root: Path) -> tuple[list[tuple[Path, str, Any]], list[str], list[Problem]]:
+    """Files of a delivery with format and contract (from the header), unclassified, fatal."""
+    from kprlink.sources.extract import MIN_SCORE, detect_contract, peek_columns
+    from kprlink.sources.readers import detect_format
+
+    files = sorted(p for p in root.iterdir() if p.is_file()) if root.is_dir() else [root]
+    plan: list[tuple[Path, str, Any]] = []
+    unclassified: list[str] = []
+    fatal: list[Problem] = []
+    for f in files:
+        fmt = detect_format(f)
+        if fmt is None or f.name.startswith("."):
+            unclassified.append(f.name)
+            continue
+        try:
+            cols = peek_columns(f, fmt, None, None)
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            fatal.append(Problem(f.name, None, "unreadable", f"cannot read header: {err}"))
+            continue
+        contract = None
+        if cols is not None:
+            contract, score = detect_contract(cols)
+            if contract is None or score < MIN_SCORE:
+                unclassified.append(f.name)
+                continue
+        plan.append((f, fmt, contract))
+    return plan, unclassified, fatal
+
+
+def _chunkable(contract: Any) -> bool:
+    """Files of `contract` can be read in chunks: unique keys are integer columns
+    (checked across chunks packed into one int64), no single-file legacy split."""
+    kinds = {c.name: c.dtype for c in contract.columns}
+    return contract.file != "legacy" and all(kinds.get(k) in ("int", "small")
+                                             for k in contract.unique)
+
+
+def _big(f: Path, fmt: str, contract: Any, chunk_rows: int) -> bool:
+    return fmt == "parquet" and _chunkable(contract) and _parquet_rows(f) > chunk_rows
+
+
+def streamable(root: Path, chunk_rows: int) -> bool:
+    """Whether to import file by file: a Parquet file has more than `chunk_rows`
+    rows, and every file's contract is known from its header."""
+    if not root.is_dir():
+        return False
+    plan, _, fatal = _plan(root)
+    if fatal or any(c is None for _, _, c in plan):
+        return False
+    return any(_big(f, fmt, c, chunk_rows) for f, fmt, c in plan)
+
+
+def import_streaming(root: Path, dest: Path, chunk_rows: int = CHUNK_ROWS) -> Any:
+    """Import `root` into `dest` file by file (large Parquet files in chunks).
+
+    Returns the :class:`Delivery` of `dest` with its files and report but no
+    frames loaded (read them with ``read_delivery(dest, columns=...)``).
+    """
+    from kprlink.exceptions import ValidationError
+    from kprlink.sources._projection import projection_for
+    from kprlink.sources.delivery import _FILE_COLUMNS, Delivery, _sha256, write_manifest
+    from kprlink.sources.extract import _from_raw, peek_columns, read_extract
+    from kprlink.sources.readers import RawFrame
+    from kprlink.sources.validation import raise_fatal
+
+    plan, unclassified, fatal = _plan(root)
+    raise_fatal(fatal, [], f"delivery {root}")
+    order = {f: i for i, (f, _, _) in enumerate(plan)}
+    # claims (and everything else) first, then the files that must match kept claims
+    plan.sort(key=lambda p: p[2].name in _CLAIM_CHILDREN)
+    dest.mkdir(parents=True, exist_ok=True)
+    writer = _Writer(dest)
+    done: list[tuple[int, ValidationReport, dict[str, object]]] = []
+    claim_parts: list[np.ndarray] = []
+    claim_ids: np.ndarray | None = None
+    missing: list[str] = []
+    for f, fmt, contract in plan:
+        name = f.name
+        if contract.name in _CLAIM_CHILDREN and claim_ids is None and claim_parts:
+            # (no claims file at all: nothing to match, as in a whole read)
+            claim_ids = np.unique(np.concatenate(claim_parts))
+        orphans = [0, ()]
+        how: dict[str, object] = {"encoding": None, "separator": None}
+        if _big(f, fmt, contract, chunk_rows):
+            proj = projection_for(contract, peek_columns(f, fmt, None, None), None)
+            seen, start, chunk_reports = _SeenKeys(), 1, []
+            for df in _chunks(f, proj.delivered, chunk_rows):
+                res = _from_raw(RawFrame(df, "parquet", None, None), contract, name, proj,
+                                first_row=start, seen=seen)
+                start += len(df)
+                chunk_reports.append(res.report)
+                _write_result(res, contract, claim_ids, writer, claim_parts, orphans)
+                del res, df
+            report = _merge(name, chunk_reports)
+        else:
+            try:
+                res = read_extract(f, contract)
+            except ValidationError as err:  # collected and raised once, as read_delivery does
+                fatal += [p for p in err.problems if isinstance(p, Problem)]
+                missing += list(getattr(err, "missing", []))
+                continue
+            how = {"encoding": res.encoding, "separator": res.sep}
+            _write_result(res, contract, claim_ids, writer, claim_parts, orphans)
+            report = res.report
+            del res
+        n, shown = orphans
+        if n:
+            report = report.with_exclusion(name, "claim_not_kept", "claim_id", int(n), Problem(
+                name, "claim_id", "claim_not_kept",
+                "claim_id is not among the kept claims (claim excluded or absent) "
+                "(excluded)", rows=tuple(shown)[:N_ROWS_SHOWN], n_rows=int(n),
+                hint="Such rows have no date or person; not used."))
+        done.append((order[f], report, {
+            "file": name, "contract": contract.name, "format": fmt, **how,
+            "rows": int(report.table["rows_in"].iloc[0]), "sha256": _sha256(f)}))
+    raise_fatal(fatal, missing, f"delivery {root}")
+    written = writer.close()
+    done.sort(key=lambda d: d[0])  # the report in file order, as a whole read gives it
+    report = ValidationReport.combine([d[1] for d in done], unclassified=unclassified)
+    files_frame = pd.DataFrame([d[2] for d in done], columns=_FILE_COLUMNS)
+    write_manifest(dest, root, written, files_frame, report)
+    return Delivery(path=root, files=files_frame, report=report)
+
+
+def _write_result(res: Any, contract: Any, claim_ids: np.ndarray | None, writer: _Writer,
+                  claim_parts: list[np.ndarray], orphans: list[Any]) -> None:
+    """Write one file's (or chunk's) frames; collect kept claim ids; drop orphans."""
+    for field, frame in res.frames.items():
+        if field == "kuhr_claims":
+            claim_parts.append(np.unique(pd.array(frame["claim_id"], dtype="Int64")
+                                         .to_numpy(np.int64, na_value=-1)))
+        if contract.name in _CLAIM_CHILDREN and claim_ids is not None:
+            frame, n, shown = _orphans(frame, claim_ids, res._kept_rows)
+            orphans[0] += n
+            orphans[1] = (*orphans[1], *shown)[:N_ROWS_SHOWN]
+        if len(frame) or field not in writer.writers:
+            writer.write(field, frame)
+
+
+def _parquet_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)

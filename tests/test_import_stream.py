@@ -1,0 +1,55 @@
+"""Importing in chunks (national deliveries) gives the frames and report of a whole read."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from kprlink.sources import import_delivery, read_delivery
+from kprlink.synth import SynthConfig, generate_delivery
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory):
+    out = tmp_path_factory.mktemp("raw_stream")
+    generate_delivery(out, SynthConfig(scale=0.002, seed=21, fmt="parquet"))
+    # claims shuffled (chunks' id ranges overlap) with 40 repeated claim ids at the end,
+    # so duplicates lie in other chunks than their first row
+    path = out / "kpr_kuhr_regninger.parquet"
+    claims = pq.read_table(path)
+    order = np.random.default_rng(1).permutation(claims.num_rows)
+    claims = pa.concat_tables([claims.take(order), claims.slice(0, 40)])
+    pq.write_table(claims, path)
+    return out
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(list(frame.columns), kind="stable").reset_index(drop=True)
+
+
+def test_chunked_import_equals_a_whole_read(raw, tmp_path):
+    whole = read_delivery(raw)
+    got = import_delivery(raw, tmp_path / "imp", chunk_rows=5_000)
+    assert got.kuhr_claims is None  # streamed: frames stay on disk
+    back = read_delivery(tmp_path / "imp")
+    assert set(back.frames()) == set(whole.frames())
+    for name, frame in whole.frames().items():
+        pd.testing.assert_frame_equal(getattr(back, name), frame, obj=name)
+    # the report: one row per file, the same counts, reasons and problems
+    pd.testing.assert_frame_equal(back.report.table, whole.report.table)
+    pd.testing.assert_frame_equal(_sorted(back.report.reasons), _sorted(whole.report.reasons))
+    key = (lambda p: (p.file, p.column or "", p.reason, p.message))
+    assert sorted(back.report.problems, key=key) == sorted(whole.report.problems, key=key)
+    assert back.report.n_excluded == whole.report.n_excluded > 0
+    pd.testing.assert_frame_equal(got.files, whole.files)
+    # defects that span chunks were found: duplicate claim ids, orphan diagnoses
+    reasons = set(whole.report.reasons["reason"])
+    assert {"duplicate_id", "claim_not_kept"} <= reasons
+
+
+def test_small_delivery_is_imported_whole(raw, tmp_path):
+    d = import_delivery(raw, tmp_path / "imp")
+    assert d.kuhr_claims is not None
