@@ -460,3 +460,48 @@ def test_delivery_has_gp_followups_after_discharge(delivery: Path) -> None:
     # about half of the stays get a follow-up within 14 days, on top of the GP
     # claims that fall there by chance (the same window 60 days later)
     assert share_followed(0) > share_followed(60) + 0.25
+
+
+def test_moves_follow_residence_in_both_registers(delivery: Path) -> None:
+    persons = pd.read_parquet(delivery / "truth" / "persons.parquet")
+    movers = persons[persons.move_date.notna()]
+    # [E] about 4 % a year, most of them young: a few percent in 18 months
+    assert 0.02 < len(movers) / len(persons) < 0.08
+    assert (movers.municipality_after_move != movers.municipality).all()
+    claims = _read(delivery / "kpr_kuhr_regninger.csv")
+    c = claims.merge(movers.assign(kpr_lnr=movers.kpr_id.astype(str)), on="kpr_lnr")
+    after = pd.to_datetime(c.dato) >= c.move_date
+    assert len(c) > 100 and after.any() and (~after).any()
+    assert (c.kommuneNr[after] == c.municipality_after_move[after]).all()
+    assert (c.kommuneNr[~after] == c.municipality[~after]).all()
+    npr = _read(delivery / "npr_episoder.csv")
+    e = npr.merge(movers.assign(lopenr=movers.npr_id.astype(str)), on="lopenr")
+    after = pd.to_datetime(e.inndato) >= e.move_date
+    assert (e.komnrhjem2[after] == e.municipality_after_move[after]).all()
+    assert (e.komnrhjem2[~after] == e.municipality[~after]).all()
+    # non-movers keep one municipality in each register
+    stay = persons[persons.move_date.isna()].kpr_id.astype(str)
+    n_muni = claims[claims.kpr_lnr.isin(stay)].groupby("kpr_lnr").kommuneNr.nunique()
+    assert (n_muni == 1).all()
+
+
+def test_draw_moves_and_residence() -> None:
+    from kprlink.synth import moves
+    from kprlink.synth.kuhr import P_HI, P_LO
+
+    munis = municipalities()
+    n = 20_000
+    persons = pd.DataFrame({"age17": np.r_[np.full(n // 2, 25), np.full(n // 2, 85)],
+                            "birth_day": -1, "death_day": -1,
+                            "municipality": np.arange(n) % len(munis)})
+    day, dest = moves.draw_moves(persons, munis, np.random.default_rng(5))
+    moved = day >= 0
+    young, old = moved[: n // 2].mean(), moved[n // 2:].mean()
+    assert 0.08 < young < 0.18 and 0.01 < old < 0.04  # 18 months at 9 % / 1.5 % a year
+    assert ((day[moved] > P_LO) & (day[moved] <= P_HI)).all()
+    assert (dest[moved] != persons.municipality.to_numpy()[moved]).all()
+    county = munis["county"].to_numpy()
+    same = county[dest[moved]] == county[persons.municipality.to_numpy()[moved]]
+    assert 0.4 < same.mean() < 0.65
+    again = moves.draw_moves(persons, munis, np.random.default_rng(5))
+    assert (again[0] == day).all() and (again[1] == dest).all()

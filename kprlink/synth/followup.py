@@ -31,6 +31,7 @@ from kprlink.synth.kuhr import (
     P_HI,
     SERVICE,
 )
+from kprlink.synth.moves import residence
 
 #: [E] share of inpatient stays (discharged alive, home-dwelling) followed by a
 #: GP consultation within 14 days.
@@ -55,7 +56,8 @@ class FollowupClaims:
 
 def followup_claims(chunk: pd.DataFrame, episodes: pa.Table, person: np.ndarray,
                     rng: np.random.Generator, *, muni_codes: np.ndarray, claim_id0: int,
-                    district: np.ndarray | None = None) -> FollowupClaims:
+                    district: np.ndarray | None = None,
+                    moves: tuple[np.ndarray, np.ndarray] | None = None) -> FollowupClaims:
     """GP consultations 1–14 days after the inpatient stays in `episodes`.
 
     Parameters
@@ -73,6 +75,8 @@ def followup_claims(chunk: pd.DataFrame, episodes: pa.Table, person: np.ndarray,
         First claim id (after the chunk's other claims).
     district : numpy.ndarray, optional
         City district 1–15 per person (Oslo claims get ``bydel``).
+    moves : tuple of numpy.ndarray, optional
+        Move day and destination per person: municipality at the claim date.
 
     Notes
     -----
@@ -107,7 +111,9 @@ def followup_claims(chunk: pd.DataFrame, episodes: pa.Table, person: np.ndarray,
     code = np.array(GP_CODES, dtype=object)[choose(rng, k, GP_W)]
     by = chunk["birth_year"].to_numpy()[p]
     bm = chunk["birth_month"].to_numpy()[p]
-    muni = chunk["municipality"].to_numpy()[p]
+    muni = residence(chunk["municipality"].to_numpy()[p],
+                     None if moves is None else moves[0][p],
+                     None if moves is None else moves[1][p], day)
     mcode = muni_codes[muni]
     bydel_n = (rng.integers(1, 16, k) if district is None else np.asarray(district)[p])
     bydel = pa.array(np.where(mcode == "0301", np.char.add("0301", np.char.zfill(

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from kprlink.exceptions import KprlinkError
 from kprlink.synth import calibration as cal
-from kprlink.synth import care, followup, keys, kuhr, npr, truth
+from kprlink.synth import care, followup, keys, kuhr, moves, npr, truth
 from kprlink.synth._common import WIN_HI, WIN_LO
 from kprlink.synth.config import SynthConfig
 from kprlink.synth.population import klass_tables, municipalities
@@ -74,7 +74,9 @@ class SynthResult:
                 f"{self.n_cohort:,} in the reference cohort>")
 
 
-def _population(persons: pd.DataFrame, munis: pd.DataFrame) -> pd.DataFrame:
+def _population(persons: pd.DataFrame, munis: pd.DataFrame, move_day: np.ndarray,
+                move_to: np.ndarray) -> pd.DataFrame:
+    """Population on 1 January by municipality, age and sex (residence that day)."""
     by = persons["birth_year"].to_numpy()
     dd = persons["death_day"].to_numpy()
     grp = persons["group"].to_numpy()
@@ -86,7 +88,10 @@ def _population(persons: pd.DataFrame, munis: pd.DataFrame) -> pd.DataFrame:
     ):
         sub = persons.loc[alive]
         age = np.minimum(year - 1 - sub["birth_year"].to_numpy(), 105)
-        code = munis[col].to_numpy()[sub["municipality"].to_numpy()]
+        jan1 = (np.datetime64(f"{year}-01-01") - np.datetime64("1970-01-01")).astype(int)
+        home = moves.residence(sub["municipality"].to_numpy(), move_day[alive],
+                               move_to[alive], np.full(len(sub), jan1 - 1))
+        code = munis[col].to_numpy()[home]
         df = pd.DataFrame({"m": code, "age": age, "sex": np.where(sub["sex"] == 2, "female",
                                                                   "male")})
         codes = sorted(set(munis[col]))
@@ -155,6 +160,9 @@ def generate_delivery(out: str | Path, config: SynthConfig | None = None) -> Syn
     # city district (bydel) per person, from its own stream so that the
     # other draws do not change; only Oslo residents' records show it
     district = np.random.default_rng([config.seed, 301]).integers(1, 16, len(persons))
+    # moves between municipalities (residence over time), also a stream of its own
+    move_day, move_to = moves.draw_moves(persons, munis,
+                                         np.random.default_rng([config.seed, 302]))
     grng = np.random.default_rng(geo_ss)
     muni_factor = grng.lognormal(0.0, 0.12, len(munis))
     counties = sorted(set(munis["county"]))
@@ -197,12 +205,15 @@ def generate_delivery(out: str | Path, config: SynthConfig | None = None) -> Syn
                                                  for s in chunk_ss[i].spawn(6))
             ch = persons.iloc[start:start + config.chunk_persons]
             ch_district = district[start:start + config.chunk_persons]
+            ch_moves = (move_day[start:start + config.chunk_persons],
+                        move_to[start:start + config.chunk_persons])
             e = npr.generate_npr(ch, r_n, muni_codes=muni_codes, stay_id0=stay_id,
-                                 defect_rate=config.defect_rate, district=ch_district)
+                                 defect_rate=config.defect_rate, district=ch_district,
+                                 moves=ch_moves)
             k = kuhr.generate_kuhr(ch, r_k, muni_codes=muni_codes, muni_factor=muni_factor,
                                    claim_id0=claim_id, defect_rate=config.defect_rate,
                                    referrals=(e.acute_person, e.acute_day, e.acute_minute),
-                                   district=ch_district)
+                                   district=ch_district, moves=ch_moves)
             claim_id += k.claims.num_rows
             off = sinks["claims"].write(k.claims)
             d_off = sinks["diagnoses"].write(k.diagnoses)
@@ -210,7 +221,7 @@ def generate_delivery(out: str | Path, config: SynthConfig | None = None) -> Syn
             # epikrise follow-up: appended after the chunk's claims, own ids
             fu = followup.followup_claims(ch, e.episodes, e.person, r_fu,
                                           muni_codes=muni_codes, claim_id0=claim_id,
-                                          district=ch_district)
+                                          district=ch_district, moves=ch_moves)
             claim_id += fu.claims.num_rows
             for name in ("claims", "diagnoses", "fees"):
                 sinks[name].write(getattr(fu, name))
@@ -273,7 +284,8 @@ def generate_delivery(out: str | Path, config: SynthConfig | None = None) -> Syn
     defect_rows.append(pd.DataFrame({"file": FILES["key"] + ext, "row": older + 1,
                                      "kind": "key_conflict", "person": conflict_person}))
     # SSB / Klass files (always CSV, as exported) ------------------------------
-    write_small(_population(persons, munis), out / "ssb_07459_befolkning.csv", sep=",")
+    write_small(_population(persons, munis, move_day, move_to),
+                out / "ssb_07459_befolkning.csv", sep=",")
     kommuner, navn = klass_tables(munis)
     write_small(kommuner, out / "klass_kommuner.csv", sep=",")
     write_small(navn, out / "klass_navn.csv", sep=",",
@@ -284,6 +296,7 @@ def generate_delivery(out: str | Path, config: SynthConfig | None = None) -> Syn
     if defects_on:
         defect_rows.append(pd.DataFrame({"file": "klass_navn.csv", "row": [0],
                                          "kind": "encoding_latin1", "person": [-1]}))
+    persons = persons.assign(move_day=move_day, move_to=move_to)
     return _write_truth(out, config, persons, munis, events, defect_rows, in_key, has_npr,
                         stats, ext)
 
@@ -326,6 +339,12 @@ def _write_truth(out: Path, config: SynthConfig, persons: pd.DataFrame, munis: p
         "copd": persons["copd"], "heart_failure": persons["heart_failure"],
         "hip_fracture": persons["hip_fracture_day"] >= 0, "has_npr": has_npr, "in_key": in_key,
     })
+    # residence over time: the municipality above is the one on 1 July 2016
+    mv = persons["move_day"].to_numpy()
+    tp["move_date"] = np.where(mv >= 0, mv, 0).astype("datetime64[D]").astype(
+        "datetime64[s]") + np.where(mv >= 0, np.timedelta64(0, "s"), np.timedelta64("NaT"))
+    tp["municipality_after_move"] = np.where(
+        mv >= 0, munis["code"].to_numpy()[persons["move_to"].to_numpy()], None)
     tp.to_parquet(tdir / "persons.parquet", index=False)
     pd.DataFrame({"npr_id": persons["npr_id"][has_npr], "kpr_id": persons["kpr_id"][has_npr]}
                  ).to_parquet(tdir / "linkage_pairs.parquet", index=False)

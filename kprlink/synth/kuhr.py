@@ -30,6 +30,7 @@ from kprlink.synth._common import (
     year_month,
 )
 from kprlink.synth.config import PERIOD_END, PERIOD_START
+from kprlink.synth.moves import residence
 from kprlink.synth.world import EPOCH, exposure
 
 P_LO, P_HI = (PERIOD_START - EPOCH).days, (PERIOD_END - EPOCH).days
@@ -98,7 +99,8 @@ def _gp_base(age: np.ndarray, sex: np.ndarray) -> np.ndarray:
 def generate_kuhr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: np.ndarray,
                   muni_factor: np.ndarray, claim_id0: int, defect_rate: float,
                   referrals: tuple[np.ndarray, ...] | None = None,
-                  district: np.ndarray | None = None) -> KuhrChunk:
+                  district: np.ndarray | None = None,
+                  moves: tuple[np.ndarray, np.ndarray] | None = None) -> KuhrChunk:
     """Claims, diagnoses and fee codes of the persons in ``chunk``.
 
     Parameters
@@ -128,6 +130,10 @@ def generate_kuhr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: 
     district : numpy.ndarray, optional
         City district 1–15 per person: Oslo residents' claims carry ``bydel``
         ``0301xx``. Without it each Oslo claim gets a random district.
+    moves : tuple of numpy.ndarray, optional
+        Move day (-1: none) and destination municipality per person
+        (:func:`kprlink.synth.moves.draw_moves`): ``kommuneNr`` and the other
+        municipality columns follow the residence at the claim's date.
     """
     n = len(chunk)
     age = np.maximum(chunk["age17"].to_numpy(), 0)
@@ -337,7 +343,8 @@ def generate_kuhr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: 
     ok = is_dem & (ev_day >= WIN_LO) & (ev_day <= WIN_HI) & ((ddp < 0) | (ev_day <= ddp))
     events = pd.DataFrame({"person": ev_person[ok], "day": ev_day[ok]})
 
-    muni = chunk["municipality"].to_numpy()[person]
+    mv_day, mv_to = (None, None) if moves is None else (moves[0][person], moves[1][person])
+    muni = residence(chunk["municipality"].to_numpy()[person], mv_day, mv_to, day)
     mcode = muni_codes[muni]
     is_oslo = mcode == "0301"
     bydel_n = rng.integers(1, 16, m) if district is None else np.asarray(district)[person]

@@ -21,6 +21,7 @@ import pyarrow as pa
 from kprlink.synth import calibration as cal
 from kprlink.synth._common import WIN_HI, WIN_LO, choose, dates, take, times, uniform_days
 from kprlink.synth.kuhr import H2_2017, P_HI, P_LO
+from kprlink.synth.moves import residence
 from kprlink.synth.world import exposure
 
 N_COND = 20
@@ -80,11 +81,14 @@ def _contact_share(age: np.ndarray, sex: np.ndarray) -> np.ndarray:
 
 def generate_npr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: np.ndarray,
                  stay_id0: int, defect_rate: float,
-                 district: np.ndarray | None = None) -> NprChunk:
+                 district: np.ndarray | None = None,
+                 moves: tuple[np.ndarray, np.ndarray] | None = None) -> NprChunk:
     """NPR episodes of the persons in ``chunk`` (see :func:`kuhr.generate_kuhr`).
 
     `district` (1–15 per person) gives Oslo residents' ``bydel2`` (``0301xx``);
-    other episodes have none. Without it no episode has a district.
+    other episodes have none. Without it no episode has a district. With
+    `moves` (move day, destination per person) ``komnrhjem2``, ``bydel2`` and
+    the institution's county follow the residence at ``inndato``.
     """
     n = len(chunk)
     age = np.maximum(chunk["age17"].to_numpy(), 0)
@@ -148,7 +152,10 @@ def generate_npr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: n
     tin = np.where(acute, rng.integers(0, 1440, m), rng.integers(7 * 60, 15 * 60, m))
     tout = np.where(level == 1, rng.integers(9 * 60, 17 * 60, m),
                     np.minimum(tin + rng.integers(15, 120, m), 1439))
-    county = np.array([c[:2] for c in muni_codes])[chunk["municipality"].to_numpy()[person]]
+    home = residence(chunk["municipality"].to_numpy()[person],
+                     None if moves is None else moves[0][person],
+                     None if moves is None else moves[1][person], day)
+    county = np.array([c[:2] for c in muni_codes])[home]
     inst = np.char.add("97", np.char.add(county.astype(str), "0000"))
     stay = np.where(level == 1, stay_id0 + np.cumsum(level == 1), 0)
 
@@ -218,12 +225,12 @@ def generate_npr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: n
         "kontaktType": pa.array(contact_type), "institusjonid": pa.array(inst.tolist()),
         "sektor": pa.array(np.where(rng.random(m) < 0.01, "5", "4").tolist()),
         "fagomrade": take(FAG, fag),
-        "komnrhjem2": take(muni_codes.tolist(), chunk["municipality"].to_numpy()[person]),
+        "komnrhjem2": take(muni_codes.tolist(), home),
         "kjonn": pa.array(sex[person].astype(np.int8)),
         "fodselsar": pa.array(chunk["birth_year"].to_numpy()[person].astype(np.int16)),
         "aggrshoppID_Lnr": pa.array(stay.astype(np.int64), mask=stay == 0),
         "doddato": dates(dd[person]),
-        "bydel2": _district(muni_codes[chunk["municipality"].to_numpy()[person]],
+        "bydel2": _district(muni_codes[home],
                             None if district is None else district[person]),
     }
     for c in DIAG_COLS:
