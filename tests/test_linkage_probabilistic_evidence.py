@@ -238,3 +238,16 @@ def test_register_profiles_carry_discharge_days_of_inpatient_stays() -> None:
     # with < 5 GP claim days: level 1 * 4 + 3); pair 2: day 2, claim day 30 (none)
     assert m.loc[2 * 4 + 3, "m"] > m.loc[2 * 4 + 0, "m"]
     assert m.loc[0 * 4 + 3, "m"] > m.loc[0 * 4 + 0, "m"]
+
+
+def test_person_profiles_move_from_first_and_last_municipality() -> None:
+    ev = pd.DataFrame({"pid": [1, 1, 1, 2, 2, 3],
+                       "date": pd.to_datetime(["2017-05-01", "2017-01-01", "2017-03-01",
+                                               "2017-01-01", "2017-02-01", "2017-01-01"]),
+                       "municipality": ["5001", "0301", None, "0301", "0301", "1103"]})
+    p = person_profiles(ev, id_col="pid", date_col="date")
+    assert p["move"].tolist()[0] == "0301>5001"
+    assert p["move"].isna().tolist() == [False, True, True]
+    s = LinkageSpec.person_profile(moves=True)
+    assert "move" in s.required_columns and ("birth_year", "move") in s.blocking
+    assert "move" not in LinkageSpec.person_profile().required_columns

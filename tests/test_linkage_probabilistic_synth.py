@@ -121,7 +121,7 @@ def test_end_to_end_synthetic_delivery(tiny_delivery: tuple[object, pd.DataFrame
     key = d.key[~d.key["npr_id"].isin(removed)]
     spec = LinkageSpec.person_profile(referral_days=True, referral_times=True, district=True,
                                       birth_month=True, referral_dates=True,
-                                      discharge_dates=True, competition=True,
+                                      discharge_dates=True, moves=True, competition=True,
                                       target_precision=0.99)
     res = link_registers_probabilistic(d.npr_episodes, d.kuhr_claims, key, spec=spec)
     model = res.links[res.links["source"] == "model"]
@@ -133,11 +133,12 @@ def test_end_to_end_synthetic_delivery(tiny_delivery: tuple[object, pd.DataFrame
     tp = len(found & t)
     assert len(t) > 50
     # measured (scale 0.002, seed 11, threshold from the held-out batches with decoys):
-    # precision 0.996, recall 0.845 (held-out 0.990 / 0.853); 0.996 / 0.851 without the
-    # discharge comparison; before the GP follow-up claims (more GP claim days make a
-    # referral coincidence weaker evidence) 0.993 / 0.889; without birth month and
-    # referral dates 0.984 / 0.576; floors with margin
-    assert tp / len(found) >= 0.96
+    # precision 0.996, recall 0.835 (held-out 0.990 / 0.837); 0.996 / 0.845 without the
+    # discharge and move comparisons (316 persons: 3 of them); before the GP follow-up
+    # claims and moves in the synthetic delivery 0.993 / 0.889 (more GP claim days make
+    # a referral coincidence weaker evidence); without birth month and referral dates
+    # 0.984 / 0.576; floors with margin
+    assert tp / len(found) >= 0.98
     assert tp / len(t) >= 0.8
     assert res.info["threshold_used"] >= spec.threshold
     assert res.validation.iloc[0]["precision"] >= 0.97

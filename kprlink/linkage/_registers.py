@@ -30,6 +30,19 @@ def _modal(ids: pd.Series, values: pd.Series, index: pd.Index) -> pd.Series:
     return n.set_index("id")["v"].reindex(index)
 
 
+def _move(ids: pd.Series, dates: pd.Series, municipality: pd.Series, index: pd.Index
+          ) -> pd.Series:
+    """``"A>B"`` where a person's earliest and latest events lie in different
+    municipalities (A first, B last); missing otherwise."""
+    d = pd.DataFrame({"id": ids.to_numpy(), "day": pd.to_datetime(dates).to_numpy(),
+                      "m": municipality.astype("string").to_numpy()}).dropna()
+    d = d.sort_values(["id", "day"], kind="stable")
+    g = d.groupby("id", sort=False)["m"]
+    first, last = g.first(), g.last()
+    move = (first + ">" + last).where(first != last)
+    return move.reindex(index).astype("string")
+
+
 def _minutes_of_day(times: pd.Series) -> pd.Series:
     """Minutes after midnight of ``HH:MM`` (or ``HHMM``) strings; NA when unreadable."""
     hm = times.astype("string").str.extract(r"^\s*(\d{1,2}):?(\d{2})")
@@ -107,6 +120,8 @@ def person_profiles(events: pd.DataFrame, *, id_col: str, date_col: str,
         most frequent value), ``district`` (modal, missing without a
         `district_col` column), ``death_date`` (earliest), ``dead`` (1 if a
         death date is recorded, else 0; missing without a death-date column),
+        ``move`` (``"A>B"`` when the earliest and latest events with a
+        municipality lie in A and B, A != B; missing otherwise),
         ``event_days`` (sorted distinct contact days since 1970-01-01, an
         array), ``n_events`` and one array column per `day_sets` entry.
 
@@ -144,6 +159,8 @@ def person_profiles(events: pd.DataFrame, *, id_col: str, date_col: str,
         bounds = pd.DataFrame({"birth_month_lo": pd.NA, "birth_month_hi": pd.NA},
                               index=out.index, dtype="Int8")
     out[["birth_month_lo", "birth_month_hi"]] = bounds
+    out["move"] = (_move(ids, events[date_col], events[municipality_col], out.index)
+                   if municipality_col in events.columns else pd.NA)
     if death_date_col in events.columns:
         out["death_date"] = pd.to_datetime(g[death_date_col].min())
         out["dead"] = out["death_date"].notna().astype("Int8")
@@ -212,7 +229,8 @@ def link_registers_probabilistic(
     spec : LinkageSpec, optional
         Default ``LinkageSpec.person_profile(referral_days=True,
         referral_times=True, district=True, birth_month=True,
-        referral_dates=True, discharge_dates=True, competition=True)``.
+        referral_dates=True, discharge_dates=True, moves=True,
+        competition=True)``.
     validation_fraction, max_validation_labels
         As :func:`link_probabilistic`.
 
@@ -238,7 +256,7 @@ def link_registers_probabilistic(
     spec = spec or LinkageSpec.person_profile(referral_days=True, referral_times=True,
                                               district=True, birth_month=True,
                                               referral_dates=True, discharge_dates=True,
-                                              competition=True)
+                                              moves=True, competition=True)
     acute = _is_in(npr_episodes, "urgency", (1, 2, 3))
     npr = person_profiles(npr_episodes, id_col="npr_id", date_col="date_in",
                           day_sets={"acute_days": acute}, time_col="time_in",

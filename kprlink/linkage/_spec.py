@@ -224,7 +224,8 @@ class LinkageSpec:
                        broad_blocking: bool = True, referral_days: bool = False,
                        referral_times: bool = False, district: bool = False,
                        birth_month: bool = False, referral_dates: bool = False,
-                       discharge_dates: bool = False, **kwargs: object) -> LinkageSpec:
+                       discharge_dates: bool = False, moves: bool = False,
+                       **kwargs: object) -> LinkageSpec:
         """Configuration for register person profiles (see ``person_profiles``).
 
         Compares birth year, sex, modal municipality (both with term-frequency
@@ -272,6 +273,14 @@ class LinkageSpec:
         days, with a level for "none within 3 days, but a GP claim 4–14 days
         after" (the follow-up after the discharge summary, epikrise), split by
         the right person's GP claim days like the referral comparison.
+
+        With `moves`, the profiles' ``move`` (``"A>B"``: first and last
+        municipality differ) is compared with term-frequency weights (two
+        records showing the same move between two given municipalities is
+        rare by chance), and a blocking rule birth year + move finds movers
+        whose modal municipality differs between the registers. A move seen on
+        one side only is missing (the other register may have no event after
+        it), never disagreement.
         """
         comps: list[Comparison] = [
             NumericComparison("birth_year", distances=(0, 1), term_frequency=True),
@@ -313,6 +322,9 @@ class LinkageSpec:
                                               right_density=(5, 15, 40),
                                               name="discharge_gp"))
         blocking = [("birth_year", "sex", "municipality"), ("birth_year", "death_date")]
+        if moves:
+            comps.append(ExactComparison("move", term_frequency=True))
+            blocking.append(("birth_year", "move"))
         if broad_blocking:
             blocking.append(("birth_year", "sex"))
         kwargs.setdefault("max_pairs_per_rule", 1_000_000)
