@@ -59,6 +59,8 @@ def main() -> None:
                     help="leave out NPR mottaksdato against KUHR GP claims")
     ap.add_argument("--no-discharge-dates", action="store_true",
                     help="leave out NPR discharge (inpatient utdato) against KUHR GP claims")
+    ap.add_argument("--no-moves", action="store_true",
+                    help="leave out the move comparison and the birth year + move rule")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -85,6 +87,7 @@ def main() -> None:
                                          birth_month=not args.no_birth_month,
                                          referral_dates=not args.no_referral_dates,
                                          discharge_dates=not args.no_discharge_dates,
+                                         moves=not args.no_moves,
                                          target_precision=args.target_precision, **extra)
     res = kl.link_registers_probabilistic(d.npr_episodes, d.kuhr_claims, key, spec=spec)
     t_link = time.perf_counter() - t0

@@ -184,8 +184,12 @@ def _link_with_labels(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpec
     # a comparison missing on every training pair carries no information
     # (e.g. no urgency column delivered): it stays neutral, without a warning
     seen = (gamma_train >= 0).any(axis=0)
-    weak = [c.label for c, mk, uk, ok in zip(spec.comparisons, m, u, seen)
-            if ok and mk[-1] <= uk[-1]]
+    # the top level; a comparison split by right density has one per density
+    # class (its last level alone, e.g. ">=3 coincide, < 5 claim days", can be
+    # too rare to say anything)
+    top = [len(getattr(c, "right_density", ())) + 1 for c in spec.comparisons]
+    weak = [c.label for c, mk, uk, ok, k in zip(spec.comparisons, m, u, seen, top)
+            if ok and mk[-k:].sum() <= uk[-k:].sum()]
     if weak:
         warnings.warn(f"Keyed pairs agree less often than random pairs on {weak}: the "
                       "labels or these comparisons look wrong.", LinkageQualityWarning,
