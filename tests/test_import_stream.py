@@ -53,3 +53,19 @@ def test_chunked_import_equals_a_whole_read(raw, tmp_path):
 def test_small_delivery_is_imported_whole(raw, tmp_path):
     d = import_delivery(raw, tmp_path / "imp")
     assert d.kuhr_claims is not None
+
+
+def test_keys_that_do_not_pack_are_read_whole(raw, tmp_path):
+    from kprlink.sources import kpr_kuhr
+    from kprlink.sources._import_stream import _big
+
+    claims = pq.read_table(raw / "kpr_kuhr_regninger.parquet")
+    ids = claims["enkeltregning_lnr"].to_numpy().copy()
+    ids[3] = -7  # a negative id: cannot be packed, so not checked across chunks
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    path = bad / "kpr_kuhr_regninger.parquet"
+    pq.write_table(claims.set_column(claims.column_names.index("enkeltregning_lnr"),
+                                     "enkeltregning_lnr", pa.array(ids)), path)
+    assert not _big(path, "parquet", kpr_kuhr.CLAIMS, 5_000)
+    assert _big(raw / "kpr_kuhr_regninger.parquet", "parquet", kpr_kuhr.CLAIMS, 5_000)

@@ -221,8 +221,34 @@ def _chunkable(contract: Any) -> bool:
                                              for k in contract.unique)
 
 
+def _keys_pack(f: Path, contract: Any) -> bool:
+    """Whether the file's key columns are delivered as integers whose range (Parquet
+    statistics) packs into one int64 (see :func:`_packed_keys`)."""
+    import pyarrow.parquet as pq
+
+    if not contract.unique:
+        return True
+    meta = pq.ParquetFile(f).metadata
+    header = [meta.schema.column(i).name for i in range(meta.num_columns)]
+    delivered = {canon: name for name, canon in contract.resolve(header).items()}
+    limits = [1 << (62 - 12 * (len(contract.unique) - 1))] + [1 << 12] * (
+        len(contract.unique) - 1)
+    for key, limit in zip(contract.unique, limits, strict=True):
+        if key not in delivered:  # absent: no key to check (NPR: ids from the row order)
+            continue
+        i = header.index(delivered[key])
+        for g in range(meta.num_row_groups):
+            col = meta.row_group(g).column(i)
+            st = col.statistics
+            if (col.physical_type not in ("INT32", "INT64") or st is None
+                    or not st.has_min_max or st.min < 0 or st.max >= limit):
+                return False
+    return True
+
+
 def _big(f: Path, fmt: str, contract: Any, chunk_rows: int) -> bool:
-    return fmt == "parquet" and _chunkable(contract) and _parquet_rows(f) > chunk_rows
+    return (fmt == "parquet" and _chunkable(contract) and _parquet_rows(f) > chunk_rows
+            and _keys_pack(f, contract))
 
 
 def streamable(root: Path, chunk_rows: int) -> bool:
