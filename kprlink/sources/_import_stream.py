@@ -184,8 +184,10 @@ def _orphans(frame: pd.DataFrame, claim_ids: np.ndarray,
     return kept, n, shown
 
 
-def _plan(root: Path) -> tuple[list[tuple[Path, str, Any]], list[str], list[Problem]]:
-    """Files of a delivery with format and contract (from the header), unclassified, fatal."""
+def plan_files(root: Path) -> tuple[list[tuple[Path, str, Any]], list[str], list[Problem]]:
+    """A delivery's files to read: (file, format, contract from the header or None
+    where the format has no header to peek), files matching no contract, and
+    files whose header cannot be read."""
     from kprlink.sources.extract import MIN_SCORE, detect_contract, peek_columns
     from kprlink.sources.readers import detect_format
 
@@ -256,7 +258,7 @@ def streamable(root: Path, chunk_rows: int) -> bool:
     rows, and every file's contract is known from its header."""
     if not root.is_dir():
         return False
-    plan, _, fatal = _plan(root)
+    plan, _, fatal = plan_files(root)
     if fatal or any(c is None for _, _, c in plan):
         return False
     return any(_big(f, fmt, c, chunk_rows) for f, fmt, c in plan)
@@ -275,7 +277,7 @@ def import_streaming(root: Path, dest: Path, chunk_rows: int = CHUNK_ROWS) -> An
     from kprlink.sources.readers import RawFrame
     from kprlink.sources.validation import raise_fatal
 
-    plan, unclassified, fatal = _plan(root)
+    plan, unclassified, fatal = plan_files(root)
     raise_fatal(fatal, [], f"delivery {root}")
     order = {f: i for i, (f, _, _) in enumerate(plan)}
     # claims (and everything else) first, then the files that must match kept claims

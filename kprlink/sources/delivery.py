@@ -189,9 +189,8 @@ def read_delivery(path: str | Path, *,
     >>> len(d.key), d.report.unclassified
     (1, ('notes.txt',))
     """
-    from kprlink.sources.extract import MIN_SCORE, detect_contract, peek_columns
+    from kprlink.sources._import_stream import plan_files
     from kprlink.sources.extract import read_extract
-    from kprlink.sources.readers import detect_format
 
     root = Path(path)
     if columns is not None:
@@ -200,29 +199,13 @@ def read_delivery(path: str | Path, *,
         raise FileNotFoundError(2, "No such file or directory", str(root))
     if root.is_dir() and (root / MANIFEST).is_file():
         return _read_imported(root, columns)
-    files = [root] if root.is_file() else sorted(p for p in root.iterdir() if p.is_file())
+    plan, unclassified, fatal = plan_files(root)
     frames: dict[str, list[pd.DataFrame]] = {}
     reports: list[ValidationReport] = []
     records: list[dict[str, object]] = []
-    unclassified: list[str] = []
     kept_rows: dict[str, np.ndarray] = {}
-    fatal: list[Problem] = []
     missing: list[str] = []
-    for f in files:
-        fmt = detect_format(f)
-        if fmt is None or f.name.startswith("."):
-            unclassified.append(f.name)
-            continue
-        try:
-            cols = peek_columns(f, fmt, None, None)
-        except (OSError, UnicodeDecodeError, ValueError) as err:
-            fatal.append(Problem(f.name, None, "unreadable", f"cannot read header: {err}"))
-            continue
-        if cols is not None:
-            contract, score = detect_contract(cols)
-            if contract is None or score < MIN_SCORE:
-                unclassified.append(f.name)
-                continue
+    for f, _fmt, _contract in plan:
         try:
             res = read_extract(f, columns=columns)
         except ValidationError as err:
