@@ -32,7 +32,8 @@ import pandas as pd
 from kprlink import _atomic, _provenance, _report
 from kprlink._studyspec import DisclosureSpec, PublishedFigure, StudySpec, TableSpec
 from kprlink.analyses import AnalysisTable, StudyContext, get_step, register, step_kinds
-from kprlink.analyses._registry import params_dict
+from kprlink.analyses._registry import cohort_only, params_dict
+from kprlink.sources.lazy import ImportedDelivery
 from kprlink.exceptions import ReleaseRefusedError, SpecError
 
 __all__ = ["DisclosureSpec", "PublishedFigure", "StudyResult", "StudySpec", "TableSpec",
@@ -140,7 +141,10 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
         A spec, a ``study.toml``, the study folder or the name of a shipped
         study (:func:`shipped_studies`).
     data : path
-        The delivery folder (read with :func:`kprlink.read_delivery`).
+        The delivery folder (read with :func:`kprlink.read_delivery`); a folder
+        written by ``kprlink import`` opens lazily (:class:`ImportedDelivery`),
+        and when every table reads only the cohort's persons, only their rows
+        are loaded (national deliveries).
     out : path
         Output folder for released files; must not exist unless `force`.
     work : path, optional
@@ -175,8 +179,13 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
         raise FileNotFoundError(2, "No such delivery folder", str(data_dir))
     folders = {"data": data_dir, "work": work_dir}
     _atomic.check_output_folder(out_dir, force=force, inputs=folders)
-    delivery = kl.read_delivery(data_dir)
+    delivery = _open_delivery(data_dir)
     ctx = StudyContext(spec=spec, delivery=delivery, work_dir=work_dir)
+    if isinstance(delivery, ImportedDelivery) and spec.cohort_path is not None and all(
+            cohort_only(t.kind) for t in spec.tables):
+        # every step reads only the cohort's persons: load only their rows
+        persons = ctx.cohort()
+        delivery.restrict(kpr_ids=persons["kpr_id"], npr_ids=persons["npr_id"])
     sections, logs, released, audits = [], [], {}, {}
     with _atomic.atomic_folder(out_dir, force=force, inputs=folders) as tmp:
         for t in tqdm(spec.tables, desc=spec.name, unit="table", disable=not progress):
@@ -220,6 +229,14 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
 def _spec_file_hash(spec: StudySpec) -> str | None:
     path = (spec.directory / "study.toml") if spec.directory else None
     return _provenance.sha256_file(path) if path and path.is_file() else None
+
+
+def _open_delivery(data_dir: Path) -> Any:
+    """An imported folder opens lazily (frames load on use); others are read whole."""
+    import kprlink as kl
+    from kprlink.cohorts._imported import is_imported
+
+    return ImportedDelivery(data_dir) if is_imported(data_dir) else kl.read_delivery(data_dir)
 
 
 def _exclusions(delivery: Any) -> dict[str, int]:

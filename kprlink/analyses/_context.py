@@ -73,7 +73,12 @@ class StudyContext:
                             "needed to run this study.", missing)
         definition = kl.CohortDefinition.from_toml(path)
         self.definitions[path.name] = sha256_file(path)
-        result = kl.build_cohort(self.delivery, definition)
+        from kprlink.sources.lazy import ImportedDelivery
+
+        # an imported folder: the builder's fast path reads only the candidates' rows
+        data = (self.delivery.path if isinstance(self.delivery, ImportedDelivery)
+                else self.delivery)
+        result = kl.build_cohort(data, definition)
         persons = getattr(result, "persons", result)
         self._cache["cohort_result"] = result
         self.work_dir.mkdir(parents=True, exist_ok=True)

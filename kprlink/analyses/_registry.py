@@ -78,8 +78,21 @@ Step = Callable[..., AnalysisTable]
 _STEPS: dict[str, Step] = {}
 
 
-def register(kind: str) -> Callable[[Step], Step]:
+#: Step kinds that read only the cohort's persons' rows (and the population table).
+_COHORT_ONLY: set[str] = set()
+
+
+def cohort_only(kind: str) -> bool:
+    """Whether step `kind` reads only the rows of the cohort's persons."""
+    return kind in _COHORT_ONLY
+
+
+def register(kind: str, *, cohort_persons_only: bool = False) -> Callable[[Step], Step]:
     """Register `fn` as the analysis step named `kind`.
+
+    `cohort_persons_only` declares that the step reads register rows of the
+    cohort's persons only (and the population table): a study made of such
+    steps, run on an imported delivery, loads only those persons' rows.
 
     Examples
     --------
@@ -94,6 +107,8 @@ def register(kind: str) -> Callable[[Step], Step]:
         if kind in _STEPS and _STEPS[kind] is not fn:
             raise SpecError(f"analysis step kind {kind!r} is registered twice.")
         _STEPS[kind] = fn
+        if cohort_persons_only:
+            _COHORT_ONLY.add(kind)
         return fn
     return deco
 

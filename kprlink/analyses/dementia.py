@@ -112,7 +112,7 @@ def _population(ctx: StudyContext, *, by: Sequence[str], bands: object,
     return den.drop(columns=[c for c in ("person_years",) if c in den])
 
 
-@register("cohort_share_by_age_sex")
+@register("cohort_share_by_age_sex", cohort_persons_only=True)
 def cohort_share_by_age_sex(ctx: StudyContext, *,
                             breaks: Sequence[int] = REFERENCE_BREAKS) -> AnalysisTable:
     """Cohort persons per 100 population, by age band and sex (see module notes)."""
@@ -129,7 +129,7 @@ def cohort_share_by_age_sex(ctx: StudyContext, *,
                "that date and sex; 95 % Wilson intervals."))
 
 
-@register("cohort_by_source")
+@register("cohort_by_source", cohort_persons_only=True)
 def cohort_by_source(ctx: StudyContext) -> AnalysisTable:
     """Cohort persons by where the dementia diagnosis was registered, by sex."""
     persons = ctx.cohort()
@@ -145,7 +145,7 @@ def cohort_by_source(ctx: StudyContext) -> AnalysisTable:
                                "out-of-hours; NPR: hospital).")
 
 
-@register("cohort_by_municipality")
+@register("cohort_by_municipality", cohort_persons_only=True)
 def cohort_by_municipality(ctx: StudyContext, *, min_age: int = 65) -> AnalysisTable:
     """Persons aged `min_age`+ per 100 population aged `min_age`+, by municipality."""
     persons = with_age_band(ctx, ctx.cohort(), (0, min_age))
@@ -171,7 +171,7 @@ def cohort_by_municipality(ctx: StudyContext, *, min_age: int = 65) -> AnalysisT
                "date. Crude shares: differences in age structure within the band remain."))
 
 
-@register("hospital_diagnoses")
+@register("hospital_diagnoses", cohort_persons_only=True)
 def hospital_diagnoses(ctx: StudyContext) -> AnalysisTable:
     """Cohort persons by ICD-10 chapter of the main diagnosis of their first hospital episode.
 

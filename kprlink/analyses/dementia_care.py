@@ -51,7 +51,7 @@ def _in_period(dates: pd.Series, ctx: StudyContext) -> pd.Series:
     return (d >= pd.Timestamp(ctx.spec.period_start)) & (d <= pd.Timestamp(ctx.spec.period_end))
 
 
-@register("gp_contacts_by_age")
+@register("gp_contacts_by_age", cohort_persons_only=True)
 def gp_contacts_by_age(ctx: StudyContext, *, breaks: Sequence[int] = (0, 65, 75, 85, 90),
                        service_types: Sequence[str] = ("Fastlege",)) -> AnalysisTable:
     """Cohort persons by age band with their GP contacts in the period, by contact type.
@@ -105,7 +105,7 @@ def _long_term_on(services: pd.DataFrame, kpr_ids: pd.Series, days: pd.Series) -
     return pd.Series([r in hit for r in range(len(kpr_ids))], index=kpr_ids.index)
 
 
-@register("hip_fracture_by_residence")
+@register("hip_fracture_by_residence", cohort_persons_only=True)
 def hip_fracture_by_residence(ctx: StudyContext) -> AnalysisTable:
     """Cohort persons by hip-fracture admission in the period and residence then."""
     persons = ctx.cohort()[["person_id", "kpr_id", "npr_id"]]
@@ -150,7 +150,7 @@ def _services_in_period(ctx: StudyContext) -> tuple[pd.DataFrame, dt.date]:
     return svc[run.fillna(False)], start
 
 
-@register("care_step_in_period")
+@register("care_step_in_period", cohort_persons_only=True)
 def care_step_in_period(ctx: StudyContext) -> AnalysisTable:
     """Cohort persons by their highest care-staircase step in the covered period."""
     import kprlink as kl
@@ -177,7 +177,7 @@ def care_step_in_period(ctx: StudyContext) -> AnalysisTable:
                f"{KPR_HO_START}). NPR-only persons (no KPR id) count as having no service."))
 
 
-@register("municipal_service_by_age")
+@register("municipal_service_by_age", cohort_persons_only=True)
 def municipal_service_by_age(ctx: StudyContext, *, breaks: Sequence[int] = (0, 65, 80, 90)
                              ) -> AnalysisTable:
     """Cohort persons with and without any municipal service, by age band."""

@@ -4,7 +4,8 @@ One module per source: :mod:`~kprlink.sources.kpr_kuhr`,
 :mod:`~kprlink.sources.kpr_ho`, :mod:`~kprlink.sources.npr`,
 :mod:`~kprlink.sources.keyfile`, :mod:`~kprlink.sources.population`.
 Reading: :func:`read_extract` (one file), :func:`read_delivery` (a folder),
-:func:`import_delivery` (a folder to Parquet, once).
+:func:`import_delivery` (a folder to Parquet, once), :class:`ImportedDelivery`
+(an imported folder, frames loaded on use).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from kprlink.sources._contract import Column, Contract
 from kprlink.sources.canonical import normalise_codes
 from kprlink.sources.delivery import Delivery, import_delivery, read_delivery
 from kprlink.sources.extract import ExtractResult, detect_contract, read_extract
+from kprlink.sources.lazy import ImportedDelivery
 from kprlink.sources.validation import MissingRequiredColumnsError, ValidationReport
 
 #: Every file contract, keyed by ``"source.file"``.
@@ -29,6 +31,7 @@ __all__ = [
     "CONTRACTS",
     "Delivery",
     "ExtractResult",
+    "ImportedDelivery",
     "MissingRequiredColumnsError",
     "ValidationReport",
     "detect_contract",
