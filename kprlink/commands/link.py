@@ -36,7 +36,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.data.is_dir():
         raise FileNotFoundError(2, "No such delivery folder", str(args.data))
     check_person_path(args.out)
-    d = read_delivery(args.data)
+    # only what the linkage reads (a national delivery does not fit whole in memory)
+    d = read_delivery(args.data, columns=None if args.shared_id_col is not None else {
+        "npr_episodes": ("npr_id", "date_in", "year", "sex", "birth_year", "death_date"),
+        "kuhr_claims": ("kpr_id", "date", "year", "sex", "sex_corrected", "birth_year",
+                        "death_date"),
+        "key": None})
     lacking = [n for n in ("npr_episodes", "kuhr_claims") if getattr(d, n) is None]
     if args.shared_id_col is None and d.key is None:
         lacking.append("key")
