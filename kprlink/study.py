@@ -234,7 +234,7 @@ def _spec_file_hash(spec: StudySpec) -> str | None:
 def _open_delivery(data_dir: Path) -> Any:
     """An imported folder opens lazily (frames load on use); others are read whole."""
     import kprlink as kl
-    from kprlink.cohorts._imported import is_imported
+    from kprlink.sources.delivery import is_imported
 
     return ImportedDelivery(data_dir) if is_imported(data_dir) else kl.read_delivery(data_dir)
 

@@ -16,9 +16,10 @@ import pytest
 
 from kprlink.codes import CodeList, load_phenotype
 from kprlink.cohorts import CohortDefinition, CohortRule, EntryCriterion, build_cohort
-from kprlink.cohorts._imported import _chosen_pairs, is_imported
+from kprlink.cohorts._imported import _chosen_pairs
 from kprlink.linkage.keyfile import _resolve_key
 from kprlink.sources import import_delivery, read_delivery
+from kprlink.sources.delivery import is_imported
 from kprlink.synth import SynthConfig, generate_delivery
 
 DEM_ICD, DEM_ICPC = load_phenotype("dementia_icd10"), load_phenotype("dementia_icpc2")

@@ -33,13 +33,6 @@ from kprlink.cohorts.events import _member
 __all__: list[str] = []
 
 
-def is_imported(path: Any) -> bool:
-    """Whether `path` is a folder written by :func:`kprlink.sources.import_delivery`."""
-    from kprlink.sources.delivery import MANIFEST
-
-    return Path(path).is_dir() and (Path(path) / MANIFEST).is_file()
-
-
 #: Rows per block: numpy temporaries stay a few MB and are reused by the
 #: allocator instead of being mapped (and page-faulted) afresh for every step.
 _BLOCK = 1 << 20
@@ -59,6 +52,11 @@ def _blocks(col: Any) -> list[np.ndarray]:
         a = chunk.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
         out += [a[i:i + _BLOCK] for i in range(0, len(a), _BLOCK)]
     return out
+
+
+def _ids(col: Any) -> np.ndarray:
+    """An Arrow id column as one int64 numpy array (-1 where missing)."""
+    return np.concatenate([np.zeros(0, np.int64), *_blocks(col)])
 
 
 def _bound(*columns: list[np.ndarray]) -> int | None:
@@ -114,6 +112,15 @@ class _Folder:
         self.root = root
         self.files: dict[str, str] = json.loads(
             (root / MANIFEST).read_text(encoding="utf-8"))["frames"]
+        self._schemas: dict[str, Any] = {}
+
+    def schema(self, field: str) -> Any:
+        """The stored Arrow schema of `field` (read once)."""
+        import pyarrow.parquet as pq
+
+        if field not in self._schemas:
+            self._schemas[field] = pq.read_schema(self.root / self.files[field])
+        return self._schemas[field]
 
     def read(self, field: str, wanted: Any) -> Any:
         """Arrow table of `field` (None when not delivered): text as dictionaries."""
@@ -123,7 +130,7 @@ class _Folder:
         if field not in self.files:
             return None
         path = self.root / self.files[field]
-        schema = pq.read_schema(path)
+        schema = self.schema(field)
         cols = [f.name for f in schema if wanted is None or f.name in wanted]
         text = [f.name for f in schema if f.name in cols
                 and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
@@ -171,8 +178,7 @@ def _chosen_pairs(key: Any) -> tuple[np.ndarray, np.ndarray]:
     delivery, the larger ``kpr_id``); then, of several ``npr_id`` s on one
     ``kpr_id``, the smallest keeps the link. Sorted by ``kpr_id``.
     """
-    n, k = (np.concatenate([np.zeros(0, np.int64), *_blocks(key[c])])
-            for c in ("npr_id", "kpr_id"))
+    n, k = _ids(key["npr_id"]), _ids(key["kpr_id"])
     r = _delivery_rank(key)
     ok = (n >= 0) & (k >= 0)
     n, k, r = n[ok], k[ok], r[ok]
@@ -307,8 +313,6 @@ def prefiltered(root: Path, definition: CohortDefinition,
         ``person_id`` (callable: kpr_id/npr_id → global person id),
         ``n_diag_rows``, ``n_diag_persons``.
     """
-    import pyarrow.parquet as pq
-
     folder = _Folder(root)
     lists = definition.codelists
     # the year and discharge date serve only the linkage report, which is deferred
@@ -316,9 +320,6 @@ def prefiltered(root: Path, definition: CohortDefinition,
                for f, c in columns.items()}
     out: dict[str, pd.DataFrame | None] = dict.fromkeys(
         ("kuhr_claims", "kuhr_diagnoses", "kuhr_fees", "npr_episodes", "npr_diagnoses", "key"))
-
-    def schema(field: str) -> Any:
-        return pq.read_schema(root / folder.files[field])
 
     def register(fields: tuple[str, str], cols: tuple[str, str], system: bool) -> _Register:
         tables = [folder.read(f, columns[f]) for f in fields]
@@ -336,14 +337,12 @@ def prefiltered(root: Path, definition: CohortDefinition,
     # candidates: persons with a listed code in either register, with their partners
     k_set = _union(k_cand, np.sort(p_kpr[_member(p_npr, n_cand)]))
     n_set = _union(n_cand, np.sort(p_npr[_member(p_kpr, k_cand)]))
-    out["kuhr_claims"], out["kuhr_diagnoses"] = kuhr.frames(k_set, schema)
-    out["npr_episodes"], out["npr_diagnoses"] = npr.frames(n_set, schema)
+    out["kuhr_claims"], out["kuhr_diagnoses"] = kuhr.frames(k_set, folder.schema)
+    out["npr_episodes"], out["npr_diagnoses"] = npr.frames(n_set, folder.schema)
     if "kuhr_fees" in columns and "kuhr_fees" in folder.files:
         fees = folder.read("kuhr_fees", columns["kuhr_fees"])
-        rows = np.flatnonzero(_member(np.concatenate([np.zeros(0, np.int64),
-                                                    *_blocks(fees["claim_id"])]),
-                                    kuhr.cand_records))
-        out["kuhr_fees"] = _frame(fees, rows, schema("kuhr_fees"))
+        rows = np.flatnonzero(_member(_ids(fees["claim_id"]), kuhr.cand_records))
+        out["kuhr_fees"] = _frame(fees, rows, folder.schema("kuhr_fees"))
     if key is not None:
         mine = _member(p_npr, n_set) | _member(p_kpr, k_set)
         out["key"] = pd.DataFrame({"npr_id": pd.array(p_npr[mine], dtype="Int64"),

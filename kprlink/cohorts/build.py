@@ -239,8 +239,8 @@ def build_cohort(data: Any, definition: CohortDefinition, *,
         and the delivery has no fee-code file (``err.missing == ["kuhr_fees"]``).
     """
     if isinstance(data, (str, os.PathLike)):
-        from kprlink.cohorts._imported import is_imported
         from kprlink.sources import read_delivery
+        from kprlink.sources.delivery import is_imported
 
         if linkage is None and is_imported(data):
             return _from_imported(Path(data), definition)

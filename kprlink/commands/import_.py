@@ -21,12 +21,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Import and print what was written; KprlinkError propagates (exit 2)."""
-    from kprlink.sources import import_delivery
-    from kprlink.sources.delivery import MANIFEST
-
     import json
 
     import pyarrow.parquet as pq
+
+    from kprlink.sources import import_delivery
+    from kprlink.sources.delivery import MANIFEST
 
     delivery = import_delivery(args.path, args.out)
     frames = json.loads((Path(args.out) / MANIFEST).read_text(encoding="utf-8"))["frames"]

@@ -65,6 +65,15 @@ class _SeenKeys:
         return out
 
 
+#: Key columns after the first are packed in this many values each (positions, slots).
+_KEY_WIDTH = 1 << 12
+
+
+def _key_limits(n_keys: int) -> list[int]:
+    """Upper bound (exclusive) of each key column for packing into one int64."""
+    return [1 << (62 - 12 * (n_keys - 1))] + [_KEY_WIDTH] * (n_keys - 1)
+
+
 def _packed_keys(df: pd.DataFrame, keys: tuple[str, ...]) -> np.ndarray | None:
     """The key columns as one int64 per row (-1 where incomplete), or None if they
     cannot be packed (not integers, or too large)."""
@@ -76,15 +85,10 @@ def _packed_keys(df: pd.DataFrame, keys: tuple[str, ...]) -> np.ndarray | None:
         cols.append((arr.to_numpy(np.int64, na_value=-1), np.asarray(arr.isna())))
     packed = np.zeros(len(df), dtype=np.int64)
     missing = np.zeros(len(df), dtype=bool)
-    for i, (v, na) in enumerate(cols):
-        if len(v) and (int(v[~na].min(initial=0)) < 0):
+    for i, ((v, na), limit) in enumerate(zip(cols, _key_limits(len(cols)), strict=True)):
+        if int(v[~na].min(initial=0)) < 0 or int(v[~na].max(initial=0)) >= limit:
             return None
-        width = 1 << 12 if i else 1  # later key columns: positions and slots (< 4096)
-        if i and len(v) and int(v[~na].max(initial=0)) >= width:
-            return None
-        if not i and len(v) and int(v[~na].max(initial=0)) >= 1 << (62 - 12 * (len(cols) - 1)):
-            return None
-        packed = packed * width + np.where(na, 0, v)
+        packed = packed * (_KEY_WIDTH if i else 1) + np.where(na, 0, v)
         missing |= na
     packed[missing] = -1
     return packed
@@ -233,9 +237,7 @@ def _keys_pack(f: Path, contract: Any) -> bool:
     meta = pq.ParquetFile(f).metadata
     header = [meta.schema.column(i).name for i in range(meta.num_columns)]
     delivered = {canon: name for name, canon in contract.resolve(header).items()}
-    limits = [1 << (62 - 12 * (len(contract.unique) - 1))] + [1 << 12] * (
-        len(contract.unique) - 1)
-    for key, limit in zip(contract.unique, limits, strict=True):
+    for key, limit in zip(contract.unique, _key_limits(len(contract.unique)), strict=True):
         if key not in delivered:  # absent: no key to check (NPR: ids from the row order)
             continue
         i = header.index(delivered[key])
@@ -272,7 +274,8 @@ def import_streaming(root: Path, dest: Path, chunk_rows: int = CHUNK_ROWS) -> An
     """
     from kprlink.exceptions import ValidationError
     from kprlink.sources._projection import projection_for
-    from kprlink.sources.delivery import _FILE_COLUMNS, Delivery, _sha256, write_manifest
+    from kprlink.sources.delivery import (_FILE_COLUMNS, Delivery, _sha256, exclude_orphans,
+                                          write_manifest)
     from kprlink.sources.extract import _from_raw, peek_columns, read_extract
     from kprlink.sources.readers import RawFrame
     from kprlink.sources.validation import raise_fatal
@@ -319,11 +322,7 @@ def import_streaming(root: Path, dest: Path, chunk_rows: int = CHUNK_ROWS) -> An
             del res
         n, shown = orphans
         if n:
-            report = report.with_exclusion(name, "claim_not_kept", "claim_id", int(n), Problem(
-                name, "claim_id", "claim_not_kept",
-                "claim_id is not among the kept claims (claim excluded or absent) "
-                "(excluded)", rows=tuple(shown)[:N_ROWS_SHOWN], n_rows=int(n),
-                hint="Such rows have no date or person; not used."))
+            report = exclude_orphans(report, name, int(n), tuple(shown))
         done.append((order[f], report, {
             "file": name, "contract": contract.name, "format": fmt, **how,
             "rows": int(report.table["rows_in"].iloc[0]), "sha256": _sha256(f)}))

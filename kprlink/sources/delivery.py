@@ -113,6 +113,21 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def is_imported(path: str | Path) -> bool:
+    """Whether `path` is a folder written by :func:`import_delivery`."""
+    return Path(path).is_dir() and (Path(path) / MANIFEST).is_file()
+
+
+def exclude_orphans(report: ValidationReport, label: str, n: int,
+                    shown: tuple[int, ...]) -> ValidationReport:
+    """`report` with `n` rows of `label` excluded: their claim was not kept."""
+    problem = Problem(label, "claim_id", "claim_not_kept",
+                      "claim_id is not among the kept claims (claim excluded or "
+                      "absent) (excluded)", rows=shown[:N_ROWS_SHOWN], n_rows=n,
+                      hint="Such rows have no date or person; not used.")
+    return report.with_exclusion(label, "claim_not_kept", "claim_id", n, problem)
+
+
 def _drop_orphans(frames: dict[str, list[pd.DataFrame]], report: ValidationReport,
                   kept_rows: dict[str, np.ndarray]) -> ValidationReport:
     """Exclude KUHR diagnoses/fees whose claim is not among the kept claims."""
@@ -131,11 +146,7 @@ def _drop_orphans(frames: dict[str, list[pd.DataFrame]], report: ValidationRepor
             delivered = kept_rows.get(label)
             shown = tuple(int(r) for r in (delivered[idx] if delivered is not None
                                            else idx + 1)[:N_ROWS_SHOWN])
-            problem = Problem(label, "claim_id", "claim_not_kept",
-                              "claim_id is not among the kept claims (claim excluded or "
-                              "absent) (excluded)", rows=shown, n_rows=n,
-                              hint="Such rows have no date or person; not used.")
-            report = report.with_exclusion(label, "claim_not_kept", "claim_id", n, problem)
+            report = exclude_orphans(report, label, n, shown)
             kept = frame.drop(index=frame.index[idx]).reset_index(drop=True)
             kept.attrs.update(frame.attrs)
             parts[i] = kept
@@ -197,7 +208,7 @@ def read_delivery(path: str | Path, *,
         check_columns(columns, root.name)
     if not root.exists():
         raise FileNotFoundError(2, "No such file or directory", str(root))
-    if root.is_dir() and (root / MANIFEST).is_file():
+    if is_imported(root):
         return _read_imported(root, columns)
     plan, unclassified, fatal = plan_files(root)
     frames: dict[str, list[pd.DataFrame]] = {}

@@ -56,6 +56,7 @@ class ImportedDelivery:
         self.files, self.report = stub.files, stub.report
         self._loaded: dict[str, pd.DataFrame | None] = {}
         self._persons: dict[str, np.ndarray] | None = None
+        self._folder: Any = None
 
     def restrict(self, *, kpr_ids: Any, npr_ids: Any) -> ImportedDelivery:
         """Keep only these persons' rows in person-level frames (loaded from now on)."""
@@ -75,12 +76,13 @@ class ImportedDelivery:
         return self._loaded[name]
 
     def _load(self, name: str) -> pd.DataFrame | None:
-        from kprlink.cohorts._imported import _blocks, _Folder, _frame, _member
+        from kprlink.cohorts._imported import _Folder, _frame, _ids, _member
         from kprlink.sources.delivery import read_delivery
 
-        folder = _Folder(self.path)
+        if self._folder is None:
+            self._folder = _Folder(self.path)
         col = _PERSON_COL[name]
-        if name not in folder.files:
+        if name not in self._folder.files:
             return None
         if self._persons is None or col is None:
             return getattr(read_delivery(self.path, columns={name: None}), name)
@@ -91,12 +93,9 @@ class ImportedDelivery:
                                                                              na_value=-1))
         else:
             wanted = self._persons[col]
-        table = folder.read(name, None)
-        values = np.concatenate([np.zeros(0, np.int64), *_blocks(table[col])])
-        import pyarrow.parquet as pq
-
-        schema = pq.read_schema(self.path / folder.files[name])
-        return _frame(table, np.flatnonzero(_member(values, wanted)), schema)
+        table = self._folder.read(name, None)
+        rows = np.flatnonzero(_member(_ids(table[col]), wanted))
+        return _frame(table, rows, self._folder.schema(name))
 
     def frames(self) -> dict[str, pd.DataFrame]:
         """Every present frame by field name (loads them all)."""
