@@ -8,7 +8,7 @@ only from released counts, and writes the files.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,14 @@ class AnalysisTable:
         Persons or rows left out of the table, by reason (reported).
     notes : str
         One or two sentences for the report (definitions, denominators).
+    persons : pandas.DataFrame or None
+        Who the counts count: one row per (person, inner cell), with
+        ``person_id`` (the study's person identity, int64), the `dims` columns
+        holding that cell's labels and the `value_cols` holding the person's
+        contribution to it. `cells` is its aggregate. The runner uses it to
+        protect all tables of a study together (common persons, different
+        groupings of the same variable) and to count contributors of value
+        cells; build both with :meth:`from_persons`.
     """
 
     cells: pd.DataFrame
@@ -53,6 +61,34 @@ class AnalysisTable:
     value_cols: tuple[str, ...] = ()
     excluded: Mapping[str, int] = field(default_factory=dict)
     notes: str = ""
+    persons: pd.DataFrame | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_persons(cls, persons: pd.DataFrame, levels: Mapping[str, Sequence[str]], *,
+                     value_cols: Sequence[str] = (), **kwargs: Any) -> AnalysisTable:
+        """Cells counted from `persons` (one row per person and inner cell).
+
+        `levels` gives each dimension's categories in display order; empty
+        combinations are counted as 0 and observed labels missing from
+        `levels` are appended, never dropped.
+
+        Examples
+        --------
+        >>> p = pd.DataFrame({"person_id": [1, 2, 3], "sex": ["male", "male", "female"]})
+        >>> t = AnalysisTable.from_persons(p, {"sex": ["female", "male"]})
+        >>> t.cells["n"].tolist(), len(t.persons)
+        ([1, 2], 3)
+        """
+        dims = list(levels)
+        need = ["person_id", *dims, *value_cols]
+        missing = [c for c in need if c not in persons.columns]
+        if missing:
+            raise MissingColumnsError(
+                f"AnalysisTable.from_persons() needs column(s) {missing} in `persons`; "
+                f"columns are {list(persons.columns)}.", missing=missing)
+        cells = count_cells(persons, levels, value_cols)
+        kept = persons[need].astype({d: "string" for d in dims}).reset_index(drop=True)
+        return cls(cells, tuple(dims), value_cols=tuple(value_cols), persons=kept, **kwargs)
 
     def __post_init__(self) -> None:
         need = [*self.dims, self.count_col, *self.value_cols]
@@ -72,6 +108,38 @@ class AnalysisTable:
                 raise MissingColumnsError(
                     f"AnalysisTable: `population` lacks column(s) {pmiss}.",
                     missing=pmiss)
+        if self.persons is not None:
+            pmiss = [c for c in ("person_id", *self.dims, *self.value_cols)
+                     if c not in self.persons]
+            if pmiss:
+                raise MissingColumnsError(
+                    f"AnalysisTable: `persons` lacks column(s) {pmiss}.", missing=pmiss)
+
+
+def count_cells(df: pd.DataFrame, levels: Mapping[str, Sequence[str]],
+                value_cols: Sequence[str] = ()) -> pd.DataFrame:
+    """Rows per combination of the `levels` dims (``n``), empty ones as 0; sums `value_cols`.
+
+    Observed values missing from `levels` are appended, never dropped.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"sex": ["male", "male", "other"]})
+    >>> count_cells(df, {"sex": ["female", "male"]})["n"].tolist()
+    [0, 2, 1]
+    """
+    dims = list(levels)
+    keys = df[dims].astype("string")
+    lv = [list(levels[d]) + sorted(set(keys[d].dropna()) - set(levels[d])) for d in dims]
+    full: pd.Index = (pd.Index(lv[0], name=dims[0]) if len(dims) == 1
+                      else pd.MultiIndex.from_product(lv, names=dims))
+    g = pd.concat([keys, df[list(value_cols)]], axis=1).groupby(dims)
+    out = g.size().rename("n").to_frame()
+    for c in value_cols:
+        out[c] = g[c].sum()
+    out = out.reindex(full, fill_value=0).reset_index()
+    return out.astype({**{d: "string" for d in dims}, "n": "int64",
+                       **{c: "int64" for c in value_cols}})
 
 
 Step = Callable[..., AnalysisTable]

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from kprlink.analyses._context import StudyContext, age_bands, sex_label, with_age_band
-from kprlink.analyses._registry import AnalysisTable, register
+from kprlink.analyses._registry import AnalysisTable, count_cells, register
 from kprlink.exceptions import MissingColumnsError
 
 #: Bands of the 2018 reference chart: Under 60, 60–64, …, 85–89, 90+.
@@ -70,32 +70,6 @@ def cohort_persons(ctx: StudyContext, breaks: Sequence[int]) -> tuple[pd.DataFra
     persons["sex"] = sex_label(persons["sex"])
     unknown = persons["age_band"].isna() | persons["sex"].isna()
     return persons[~unknown], int(unknown.sum())
-
-
-def count_cells(df: pd.DataFrame, levels: dict[str, list[str]],
-                value_cols: Sequence[str] = ()) -> pd.DataFrame:
-    """Rows per combination of the `levels` dims (``n``), empty ones as 0; sums `value_cols`.
-
-    Observed values missing from `levels` are appended, never dropped.
-
-    Examples
-    --------
-    >>> df = pd.DataFrame({"sex": ["male", "male", "other"]})
-    >>> count_cells(df, {"sex": ["female", "male"]})["n"].tolist()
-    [0, 2, 1]
-    """
-    dims = list(levels)
-    keys = df[dims].astype("string")
-    lv = [list(levels[d]) + sorted(set(keys[d].dropna()) - set(levels[d])) for d in dims]
-    full: pd.Index = (pd.Index(lv[0], name=dims[0]) if len(dims) == 1
-                      else pd.MultiIndex.from_product(lv, names=dims))
-    g = pd.concat([keys, df[list(value_cols)]], axis=1).groupby(dims)
-    out = g.size().rename("n").to_frame()
-    for c in value_cols:
-        out[c] = g[c].sum()
-    out = out.reindex(full, fill_value=0).reset_index()
-    return out.astype({**{d: "string" for d in dims}, "n": "int64",
-                       **{c: "int64" for c in value_cols}})
 
 
 def _population(ctx: StudyContext, *, by: Sequence[str], bands: object,

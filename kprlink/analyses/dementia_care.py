@@ -23,7 +23,7 @@ import pandas as pd
 
 from kprlink.analyses._context import StudyContext, age_bands, with_age_band
 from kprlink.analyses._registry import AnalysisTable, register
-from kprlink.analyses.dementia import count_cells
+from kprlink.analyses._registry import count_cells
 from kprlink.exceptions import MissingColumnsError
 
 #: kprlink contact types grouped as in the reference questions.

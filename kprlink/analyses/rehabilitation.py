@@ -23,7 +23,7 @@ import pandas as pd
 
 from kprlink.analyses._context import StudyContext
 from kprlink.analyses._registry import AnalysisTable, register
-from kprlink.analyses.dementia import count_cells
+from kprlink.analyses._registry import count_cells
 from kprlink.analyses.services import _frame
 
 REHABILITATION_STAY = 19
