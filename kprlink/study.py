@@ -33,6 +33,7 @@ from kprlink import _atomic, _provenance, _report
 from kprlink._studyspec import DisclosureSpec, PublishedFigure, StudySpec, TableSpec
 from kprlink.analyses import AnalysisTable, StudyContext, get_step, register, step_kinds
 from kprlink.analyses._registry import cohort_only, params_dict
+from kprlink.disclosure._cells import complete_cells
 from kprlink.sources.lazy import ImportedDelivery
 from kprlink.exceptions import ReleaseRefusedError, SpecError
 
@@ -300,6 +301,8 @@ def _suppress(cells: pd.DataFrame, at: AnalysisTable, rule: DisclosureSpec
     inner = cells[[*dims, at.count_col]]
     if at.population is not None:
         pop = at.population[[*dims, "population"]].astype({d: "string" for d in dims})
+        # absent combinations are zeros the margins would reveal: make them cells
+        inner = complete_cells(inner, dims, at.count_col)
         inner = inner.astype({d: "string" for d in dims}).merge(pop, on=dims, how="left")
         if inner["population"].isna().any():
             gaps = inner.loc[inner["population"].isna(), dims].astype(str)

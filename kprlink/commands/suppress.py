@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -44,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     dims = [d.strip() for d in args.dims.split(",") if d.strip()]
     if not dims:
         raise DisclosureError(f"{path}: --dims is empty.", ["give --dims A,B"])
+    _check_targets(args)
     try:
         if args.sep is None:
             cells = pd.read_csv(path, sep=None, engine="python",
@@ -77,8 +79,38 @@ def run(args: argparse.Namespace) -> int:
             aud[d] = aud[d].astype(str)
         aud = aud.rename(columns={"lower": "audit_lo", "upper": "audit_up"})
         out = out.merge(aud[[*dims, "audit_lo", "audit_up"]], on=dims, how="left")
-    out.to_csv(args.out, index=False)
+    _write_csv_atomic(Path(args.out), out)
     if args.log:
         write_release_log([res], args.log)
     log.info("%r", res)
     return 0
+
+
+def _check_targets(args: argparse.Namespace) -> None:
+    """Refuse, before any work, outputs that cannot be written (nothing half-written)."""
+    problems = []
+    for flag, value in (("--out", args.out), ("--log", args.log)):
+        if not value:
+            continue
+        target = Path(value)
+        if target.is_dir():
+            problems.append(f"{flag} {target} is a folder; give a file name")
+        elif not target.parent.is_dir():
+            problems.append(f"{flag} {target}: folder {target.parent} does not exist; "
+                            "create it first or choose another path")
+        elif not os.access(target.parent, os.W_OK):
+            problems.append(f"{flag} {target}: folder {target.parent} is not writable")
+    if Path(args.out).resolve() == Path(args.table).resolve():
+        problems.append(f"--out {args.out} is the input table; give another file")
+    if problems:
+        raise DisclosureError(f"{args.table}: cannot write the protected table.", problems)
+
+
+def _write_csv_atomic(path: Path, df: pd.DataFrame) -> None:
+    """Write beside the target and rename, so a failure leaves no half-written CSV."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        df.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

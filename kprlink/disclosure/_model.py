@@ -132,10 +132,14 @@ def build_model(
             rows = tuple(int(i) + 1 for i in np.flatnonzero(inner[d].isna().to_numpy())[:5])
             problems.append(Problem(where, d, "missing_code", "dimension code is missing",
                                     rows, n_na, "Fill or drop these rows before tabulating."))
-        if (inner[d].astype("object") == TOTAL).any():
+        # "total", " Total", "TOTAL" would sit beside the margin and read as it
+        text = inner[d].dropna().astype(str).str.strip().str.casefold()
+        clash = (text == TOTAL.casefold()).to_numpy()
+        if clash.any():
+            rows = tuple(int(i) + 1 for i in np.flatnonzero(clash)[:5])
             problems.append(Problem(where, d, "reserved_label",
-                                    f"a code equals the margin label {TOTAL!r}",
-                                    (), 0, "Rename that category."))
+                                    f"a code reads as the margin label {TOTAL!r}",
+                                    rows, int(clash.sum()), "Rename that category."))
     if dims and not problems and not allow_duplicates:
         dup = inner.duplicated(subset=dims, keep=False).to_numpy()
         if dup.any():

@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.optimize import linprog
 
+from kprlink.disclosure._integer import integer_extreme, round_inwards
 from kprlink.disclosure._model import TOTAL, build_model
 from kprlink.exceptions import DisclosureError, MissingColumnsError
 
@@ -126,6 +127,7 @@ def audit_intervals(
     *,
     inner_values: np.ndarray,
     min_width: float = 1.0,
+    integer: bool = False,
 ) -> pd.DataFrame:
     """Feasible interval of every suppressed cell.
 
@@ -142,6 +144,11 @@ def audit_intervals(
         cell consists of it alone; otherwise it is an LP variable.
     min_width : float
         A suppressed cell is ``ok`` when ``upper - lower >= min_width``.
+    integer : bool, default False
+        The inner values are whole numbers (counts): intervals are rounded inwards,
+        and where the rounded interval is narrow (under ``min_width + 2``) its ends are
+        re-solved over the integers (MILP), since integrality can pin a cell the LP
+        leaves open (three-way and linked tables are not totally unimodular).
 
     Returns
     -------
@@ -258,11 +265,43 @@ def audit_intervals(
             lower[pos] += solve(k, local[[g]], 1.0)
     lower = np.round(lower, 9)
     upper = np.round(upper, 9)
+    if integer:
+        lower, upper = _integer_intervals(out_idx, lower, upper, inner_of_cell,
+                                          var_of_inner, inner_values, local_comp, local,
+                                          systems, min_width)
     width = upper - lower
     return pd.DataFrame(
         {"lower": lower, "upper": upper, "width": width, "ok": width >= min_width - 1e-9},
         index=pd.Index(out_idx, name="cell"),
     )
+
+
+def _integer_intervals(out_idx: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                       inner_of_cell: Sequence[np.ndarray], var_of_inner: np.ndarray,
+                       inner_values: np.ndarray, local_comp: np.ndarray, local: np.ndarray,
+                       systems: Mapping[int, tuple[sparse.csr_matrix | None, np.ndarray | None]],
+                       min_width: float) -> tuple[np.ndarray, np.ndarray]:
+    """Round LP intervals inwards; re-solve the narrow ones over the integers."""
+    lower, upper = round_inwards(lower, upper)
+    narrow = np.flatnonzero(np.isfinite(upper) & (upper - lower < min_width + 2 - 1e-9))
+    for pos in narrow:
+        members = inner_of_cell[out_idx[pos]]
+        vars_ = var_of_inner[members]
+        v = vars_[vars_ >= 0]
+        const = float(inner_values[members[vars_ < 0]].sum())
+        lo = hi = const
+        for k in np.unique(local_comp[v]):
+            a, b = systems[int(k)]
+            sel = local[v[local_comp[v] == k]]
+            if a is None:  # unconstrained: [0, inf)
+                hi = np.inf
+                continue
+            lo += integer_extreme(a, b, sel, 1.0, fallback=-np.inf)
+            hi -= integer_extreme(a, b, sel, -1.0, fallback=-np.inf)
+        # the integer optimum lies inside the LP interval; keep the LP end on a timeout
+        lower[pos] = max(lower[pos], lo) if np.isfinite(lo) else lower[pos]
+        upper[pos] = min(upper[pos], hi) if np.isfinite(hi) else upper[pos]
+    return lower, upper
 
 
 def audit_table(

@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from kprlink.disclosure._cells import check_counts
 from kprlink.disclosure._model import TableModel, build_model
 from kprlink.disclosure.rules import SuppressionRule
 from kprlink.disclosure.secondary import (
     STATUSES,
     SuppressionResult,
     _protect,
-    _check_counts,
     candidate_order,
     input_digest,
     singleton_sums,
@@ -90,7 +90,7 @@ def suppress_linked_tables(
     if not tables:
         raise DisclosureError("suppress_linked_tables(): no tables.", ["give one or more"])
     used = sorted({d for t in tables for d in t.dims})
-    counts = _check_counts(base, used, count_col, [])
+    counts = check_counts(base, used, count_col, [])
     models = [build_model(base, t.dims, hierarchies=t.hierarchies, where="base",
                           allow_duplicates=True) for t in tables]
     # unique cells over all tables, keyed by their set of base cells

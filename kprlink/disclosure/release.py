@@ -248,7 +248,7 @@ class Release:
         all_hidden = np.concatenate([t[3] for t in tables])
         widths = np.concatenate([t[0].rule.min_width_for(t[2]) for t in tables])
         aud = audit_intervals(all_members, all_values, all_hidden,
-                              inner_values=self._values, min_width=0.0)
+                              inner_values=self._values, min_width=0.0, integer=True)
         bad = aud.index[aud["width"].to_numpy() < widths[aud.index] - 1e-9]
         if len(bad):
             offsets = np.cumsum([0] + [len(t[2]) for t in tables])

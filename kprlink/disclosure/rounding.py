@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from kprlink.disclosure._model import build_model
-from kprlink.disclosure.secondary import _check_counts, model_matrix
+from kprlink.disclosure._cells import check_counts
+from kprlink.disclosure.secondary import model_matrix
 from kprlink.exceptions import ReleaseRefusedError, SpecError
 
 
@@ -92,7 +93,7 @@ def round_table(
     if isinstance(max_n, bool) or not isinstance(max_n, int) or max_n < 0:
         raise SpecError(f"round_table(max_n={max_n!r}): invalid max_n.",
                         [f"max_n must be an int >= 0, got {max_n!r}"])
-    counts = _check_counts(cells, list(dims), count_col, [])
+    counts = check_counts(cells, list(dims), count_col, [])
     rng = np.random.default_rng(seed)
     low = (counts // base) * base
     up = rng.random(len(counts)) < (counts - low) / base

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from kprlink.disclosure._cells import MAX_TOTAL, check_counts, complete_cells
 from kprlink.disclosure._gauss import gauss_secondary
 from kprlink.disclosure._model import TOTAL, TableModel, build_model
 from kprlink.disclosure.audit import audit_intervals
@@ -89,31 +90,6 @@ def singleton_sums(model: TableModel, values: np.ndarray, primary: np.ndarray,
                     seen.add(key)
                     out.append(sel)
     return out
-
-
-def _check_counts(cells: pd.DataFrame, dims: Sequence[str], count_col: str,
-                  extra: Sequence[str]) -> np.ndarray:
-    need = [*dims, count_col, *extra]
-    missing = [c for c in dict.fromkeys(need) if c not in cells.columns]
-    if missing:
-        raise MissingColumnsError(
-            f"suppress_table() needs column(s) {missing}; columns are {list(cells.columns)}.",
-            missing=missing)
-    problems: list[Problem | str] = []
-    arrays = []
-    for col in [count_col, *extra]:
-        raw = cells[col]
-        num = pd.to_numeric(raw, errors="coerce")
-        bad = num.isna() | (num < 0) | (num.fillna(0) % 1 != 0)
-        if bad.any():
-            rows = tuple(int(i) + 1 for i in np.flatnonzero(bad.to_numpy())[:5])
-            problems.append(Problem("cells", col, "bad_count",
-                                    "counts must be whole numbers >= 0", rows, int(bad.sum()),
-                                    "Fix or drop these rows."))
-        arrays.append(num)
-    if problems:
-        raise DisclosureError("suppress_table(): invalid counts.", problems)
-    return np.asarray(arrays[0], dtype=np.int64)
 
 
 def input_digest(cells: pd.DataFrame, cols: Sequence[str]) -> str:
@@ -207,6 +183,7 @@ def suppress_table(
     hierarchies: Mapping[str, Mapping[object, object]] | None = None,
     denominator_col: str | None = None,
     primary_col: str | None = None,
+    absent_cells: str = "zero",
 ) -> SuppressionResult:
     """Protect a frequency table: margins, primary and secondary suppression, audit.
 
@@ -230,6 +207,10 @@ def suppress_table(
         given: pass only public ones (population tables), never register counts.
     primary_col : str, optional
         Boolean column marking inner cells primary for another reason (e.g. dominance).
+    absent_cells : {"zero", "structural"}, default "zero"
+        Combinations of the dims' codes with no row: ``"zero"`` makes them cells with
+        count 0 (protected like any zero; otherwise the margins would reveal them),
+        ``"structural"`` treats them as impossible combinations that are not cells.
 
     Returns
     -------
@@ -263,11 +244,18 @@ def suppress_table(
                               [f"got {type(rule).__name__}"])
     dims = list(dims)
     extra = [c for c in (denominator_col, primary_col) if c is not None]
-    counts = _check_counts(cells, dims, count_col,
-                           [denominator_col] if denominator_col else [])
+    if absent_cells not in ("zero", "structural"):
+        raise DisclosureError("suppress_table(): absent_cells must be 'zero' or "
+                              f"'structural', got {absent_cells!r}.")
+    check_counts(cells, dims, count_col, [denominator_col] if denominator_col else [])
     if primary_col is not None and primary_col not in cells.columns:
         raise MissingColumnsError(f"suppress_table() needs column {primary_col!r}.",
                                   missing=[primary_col])
+    if absent_cells == "zero" and not cells[dims].isna().any().any():
+        cells = complete_cells(cells, dims, count_col, denominator_col=denominator_col,
+                               primary_col=primary_col)
+    counts = check_counts(cells, dims, count_col,
+                           [denominator_col] if denominator_col else [])
     model = build_model(cells, dims, hierarchies=hierarchies)
     x = model_matrix(model)
     values = x @ counts
@@ -331,7 +319,8 @@ def _protect(
         if not audit:
             return hidden, secondary, None, n_repairs
         intervals = audit_intervals(inner_of_cell, values, hidden,
-                                    inner_values=counts, min_width=rule.min_width)
+                                    inner_values=counts, min_width=rule.min_width,
+                                    integer=True)
         bad = intervals.index[~intervals["ok"].to_numpy()]
         if not len(bad) or n_repairs >= max_repairs:
             return hidden, secondary, intervals, n_repairs
