@@ -29,6 +29,13 @@ from kprlink.exceptions import KprlinkError, Problem
 
 #: File that marks a folder as a kprlink study output.
 MARKER = "provenance.json"
+#: Where a study run keeps it (``OUT/checker/provenance.json``).
+MARKERS = (MARKER, f"checker/{MARKER}")
+
+
+def is_kprlink_output(folder: Path) -> bool:
+    """Whether `folder` was written by kprlink (its provenance record is there)."""
+    return any((Path(folder) / m).is_file() for m in MARKERS)
 
 _FIXED_ZIP_TIME = (2000, 1, 1, 0, 0, 0)
 _FIXED_DOC_TIME = dt.datetime(2000, 1, 1)
@@ -95,7 +102,7 @@ def check_output_folder(out: Path, *, force: bool, inputs: Mapping[str, Path] | 
             problems.append(Problem(file=str(out), column=None, reason="exists",
                                     message="the output folder already exists",
                                     hint="Pass --force to replace it, or choose another --out."))
-        elif any(out.iterdir()) and not (out / MARKER).is_file():
+        elif any(out.iterdir()) and not is_kprlink_output(out):
             problems.append(Problem(
                 file=str(out), column=None, reason="not_kprlink_output",
                 message=f"exists, is not empty and holds no {MARKER}; kprlink will not "

@@ -1,9 +1,11 @@
 """The one-page study report (Markdown and HTML) and the generic bar figure.
 
-The report shows released tables only (suppressed cells blank), the release
-check, the rows and persons left out by reason, the published figures beside
-the results, and a provenance summary. Everything in it comes from released
-numbers, so it is as safe to take out as the tables themselves.
+The report shows released tables only (suppressed cells and every value derived
+from one show the study's symbol, ``:`` by default), how many numbers were
+suppressed, the persons left out of each table (a count protected with the
+tables), the published figures beside the results, and a provenance summary.
+Everything in it comes from released numbers, so it is as safe to take out as
+the tables themselves; it names no cell's status or reason.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ class ReportSection:
     title: str
     table: pd.DataFrame
     notes: str = ""
-    excluded: Mapping[str, int] = field(default_factory=dict)
+    excluded: Mapping[str, str] = field(default_factory=dict)
     figures: Sequence[str] = ()
     published: Sequence[Mapping[str, str]] = ()
     n_cells: int = 0
@@ -32,7 +34,7 @@ class ReportSection:
 
 def _cell(v: object) -> str:
     if v is None or (not isinstance(v, str) and pd.isna(v)):  # type: ignore[call-overload]
-        return ""
+        return "."
     if isinstance(v, float):
         return f"{v:,.2f}"
     if isinstance(v, int):
@@ -41,7 +43,7 @@ def _cell(v: object) -> str:
 
 
 def markdown_table(df: pd.DataFrame) -> str:
-    """A GitHub Markdown table; missing values (suppressed) are blank.
+    """A GitHub Markdown table; a missing value shows ``.`` (never blank).
 
     Examples
     --------
@@ -58,15 +60,14 @@ def markdown_table(df: pd.DataFrame) -> str:
 
 
 def render_markdown(*, title: str, meta: Mapping[str, str], sections: Sequence[ReportSection],
-                    checks: Mapping[str, int], provenance: Mapping[str, str]) -> str:
+                    checks: Mapping[str, object], provenance: Mapping[str, str]) -> str:
     """The report as Markdown."""
     out = [f"# {title}", ""]
     out += [f"- **{k}**: {v}" for k, v in meta.items()]
     out += ["", "## Release check", "",
-            f"{checks['cells']:,} released cells; {checks['suppressed']:,} suppressed "
-            f"({checks['primary']:,} primary, {checks['secondary']:,} secondary); "
-            f"{checks['failed']:,} failed the check. Suppressed counts, and every share "
-            "or mean derived from them, are blank.", ""]
+            f"{checks['cells']:,} released cells; {checks['suppressed']:,} counts "
+            f"suppressed. Suppressed counts, and every share, interval or mean derived "
+            f"from them, show {checks['symbol']}.", ""]
     for s in sections:
         out += [f"## {s.title}", "", f"Table `{s.name}`: {s.n_cells:,} cells, "
                 f"{s.n_suppressed:,} suppressed.", ""]
@@ -77,7 +78,7 @@ def render_markdown(*, title: str, meta: Mapping[str, str], sections: Sequence[R
                 out += [f"![{s.title}]({fig})", ""]
         out += [markdown_table(s.table), ""]
         if s.excluded:
-            out += ["Left out: " + "; ".join(f"{k}: {v:,}" for k, v in s.excluded.items())
+            out += ["Left out: " + "; ".join(f"{k}: {v}" for k, v in s.excluded.items())
                     + ".", ""]
         if s.published:
             out += ["Published figures for comparison (real Norway; the results above are "
@@ -91,7 +92,7 @@ def render_markdown(*, title: str, meta: Mapping[str, str], sections: Sequence[R
 
 
 def render_html(*, title: str, meta: Mapping[str, str], sections: Sequence[ReportSection],
-                checks: Mapping[str, int], provenance: Mapping[str, str]) -> str:
+                checks: Mapping[str, object], provenance: Mapping[str, str]) -> str:
     """The same report as a self-contained HTML page (figures linked as SVG)."""
     e = html.escape
     parts = ["<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
@@ -102,9 +103,8 @@ def render_html(*, title: str, meta: Mapping[str, str], sections: Sequence[Repor
              f"<h1>{e(title)}</h1><ul>"]
     parts += [f"<li><b>{e(k)}</b>: {e(v)}</li>" for k, v in meta.items()]
     parts += ["</ul><h2>Release check</h2>",
-              f"<p>{checks['cells']:,} released cells; {checks['suppressed']:,} suppressed "
-              f"({checks['primary']:,} primary, {checks['secondary']:,} secondary); "
-              f"{checks['failed']:,} failed the check.</p>"]
+              f"<p>{checks['cells']:,} released cells; {checks['suppressed']:,} counts "
+              f"suppressed, shown as {e(str(checks['symbol']))}.</p>"]
     for s in sections:
         parts.append(f"<h2>{e(s.title)}</h2><p>Table <code>{e(s.name)}</code>: "
                      f"{s.n_cells:,} cells, {s.n_suppressed:,} suppressed.</p>")
@@ -117,7 +117,7 @@ def render_html(*, title: str, meta: Mapping[str, str], sections: Sequence[Repor
                        for row in s.table.astype(object).itertuples(index=False))
         parts.append(f"<table><tr>{head}</tr>{body}</table>")
         if s.excluded:
-            parts.append("<p>Left out: " + e("; ".join(f"{k}: {v:,}"
+            parts.append("<p>Left out: " + e("; ".join(f"{k}: {v}"
                                                        for k, v in s.excluded.items())) + "</p>")
         if s.published:
             parts.append("<p>Published figures for comparison (real Norway):</p><ul>")
@@ -131,12 +131,12 @@ def render_html(*, title: str, meta: Mapping[str, str], sections: Sequence[Repor
 
 
 def bar_figure(released: pd.DataFrame, *, dims: Sequence[str], value: str,
-               title: str = "") -> object:
+               title: str = "", symbol: str = ":") -> object:
     """Grouped bar chart of a released table's inner cells (margins left out).
 
     The last dim colours the bars, the one before it is the x axis, and a
-    first of three dims makes one panel per value. Suppressed cells (NA)
-    are gaps, and the figure says so.
+    first of three dims makes one panel per value. A suppressed cell (NA)
+    shows `symbol` at its bar's place, so it is never read as a zero.
     """
     import matplotlib
 
@@ -164,12 +164,17 @@ def bar_figure(released: pd.DataFrame, *, dims: Sequence[str], value: str,
                                  errors="coerce").reindex(xs)
             pos = [j + (i - (len(groups) - 1) / 2) * width for j in range(len(xs))]
             ax.bar(pos, vals.fillna(0).to_numpy(float), width=width, label=g)
+            for p_, v_ in zip(pos, vals.isna().to_numpy(), strict=True):
+                if v_:
+                    ax.annotate(symbol, (p_, 0), ha="center", va="bottom", fontsize=9,
+                                xytext=(0, 2), textcoords="offset points")
         ax.set_xticks(range(len(xs)), xs, rotation=30, ha="right")
         ax.set_title(str(pv) if pv is not None else "")
         if hue:
             ax.legend(title=hue, fontsize=8)
     axes[0][0].set_ylabel("percent" if value == "share_pct" else value)
     fig.suptitle(title, fontsize=10)
-    fig.text(0.01, 0.01, "Missing bars: suppressed (small counts).", fontsize=7)
+    fig.text(0.01, 0.01, f"{symbol} suppressed (small counts, or revealing one).",
+             fontsize=7)
     fig.tight_layout()
     return fig

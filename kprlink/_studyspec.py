@@ -45,11 +45,15 @@ class DisclosureSpec:
     protect_differences : bool, default True
         Where a table shows a public denominator (population), also protect
         cells whose complement ``population - n`` is in ``1..max_n``.
+    symbol : str, default ":"
+        What every suppressed cell, and every value derived from one, shows in
+        released files (Statistics Norway's ``:``).
     """
 
     max_n: int = 4
     protect_zeros: bool = False
     protect_differences: bool = True
+    symbol: str = ":"
 
 
 @dataclass(frozen=True)
@@ -189,14 +193,19 @@ class StudySpec:
                if "reference_date" in data else None)
         disc = data.get("disclosure", {})
         rule = DisclosureSpec()
-        known_rule = {"max_n", "protect_zeros", "protect_differences"}
+        known_rule = {"max_n", "protect_zeros", "protect_differences", "symbol"}
         if not isinstance(disc, dict) or set(disc) - known_rule:
             bad("disclosure", f"disclosure takes only {sorted(known_rule)}")
         else:
             max_n = disc.get("max_n", 4)
             pz = disc.get("protect_zeros", False)
             pd_ = disc.get("protect_differences", True)
-            if not isinstance(max_n, int) or isinstance(max_n, bool) or max_n < 1:
+            sym = disc.get("symbol", ":")
+            if not isinstance(sym, str) or not sym.strip() or any(c.isdigit() for c in sym) \
+                    or len(sym) > 3 or "," in sym:
+                bad("disclosure.symbol", "symbol must be 1-3 characters, not digits, "
+                    f"commas or blank, got {sym!r}")
+            elif not isinstance(max_n, int) or isinstance(max_n, bool) or max_n < 1:
                 bad("disclosure.max_n", f"max_n must be an int >= 1, got {max_n!r}")
             elif not isinstance(pz, bool):
                 bad("disclosure.protect_zeros", f"protect_zeros must be true/false, got {pz!r}")
@@ -204,7 +213,8 @@ class StudySpec:
                 bad("disclosure.protect_differences",
                     f"protect_differences must be true/false, got {pd_!r}")
             else:
-                rule = DisclosureSpec(max_n=max_n, protect_zeros=pz, protect_differences=pd_)
+                rule = DisclosureSpec(max_n=max_n, protect_zeros=pz, protect_differences=pd_,
+                                      symbol=sym)
         tables = []
         for i, t in enumerate(data.get("tables", [])):
             if not isinstance(t, dict) or not {"name", "kind"} <= set(t) or set(t) - _TABLE_KEYS:

@@ -1,16 +1,22 @@
 """Run a study end to end: ``studies/<name>/study.toml`` → a disclosure-safe release.
 
 :func:`run_study` reads and validates the delivery, builds the cohort, runs
-each table's analysis step, adds margins, applies the study's suppression
-rule (:func:`kprlink.suppress_table`), derives shares and means from
-released counts only, checks every released cell, and writes::
+each table's analysis step, protects all tables together (common persons,
+different groupings, the report's "left out" counts, value cells by their
+contributors: :func:`kprlink.disclosure.joint.protect_study`), derives shares
+and means from published counts only, re-checks every released number, and
+writes::
 
-    OUT/tables/<table>.csv   OUT/tables.xlsx      released tables
-    OUT/figures/<table>.png  OUT/figures/<table>.svg
-    OUT/release_log.csv      one row per released cell, with its check
-    OUT/release_log.json     rule, per-table counts, disclosure audit
-    OUT/report.md            OUT/report.html
-    OUT/provenance.json      versions, digests, SHA-256 of every input file
+    OUT/release/               what leaves the secure environment (all public)
+        tables/<table>.csv     tables.xlsx        suppressed values show ":"
+        figures/<table>.png    figures/<table>.svg
+        report.md              report.html
+    OUT/checker/               for the output checker; stays inside
+        release_log.csv        one row per released number: status, reason, interval
+        release_log.json       rule, per-table statuses, the joint model
+        provenance.json        versions, digests, SHA-256 of every input file
+
+Nothing under ``release/`` names a cell's status or reason.
 
 Person-level data (the cohort) go to the *work* folder only. The output is
 written to a temporary sibling and renamed into place; an existing output
@@ -20,7 +26,6 @@ folder is replaced only with ``force=True``. Same inputs, same bytes.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,10 +35,11 @@ from typing import Any
 import pandas as pd
 
 from kprlink import _atomic, _provenance, _report
+from kprlink import _study_release as _release
+from kprlink import _study_write as _write
 from kprlink._studyspec import DisclosureSpec, PublishedFigure, StudySpec, TableSpec
 from kprlink.analyses import AnalysisTable, StudyContext, get_step, register, step_kinds
 from kprlink.analyses._registry import cohort_only, params_dict
-from kprlink.disclosure._cells import complete_cells
 from kprlink.sources.lazy import ImportedDelivery
 from kprlink.exceptions import ReleaseRefusedError, SpecError
 
@@ -60,7 +66,8 @@ class StudyResult:
     tables : dict of str to pandas.DataFrame
         Released tables (suppressed counts NA), by table name.
     release_log : pandas.DataFrame
-        One row per released cell: table, cell, status, n, check.
+        One row per released number (the checker's log): table, cell, value_of,
+        status, reason, n, contributors, lower, upper.
     provenance : dict
         The provenance record.
     """
@@ -72,19 +79,23 @@ class StudyResult:
 
     @property
     def all_passed(self) -> bool:
-        """True when every released cell passed the release check."""
-        return bool((self.release_log["check"] == "passed").all())
+        """True: a release that fails the check is refused, never written."""
+        return True
+
+    def _counts(self) -> pd.DataFrame:
+        lg = self.release_log
+        return lg[lg["status"].isin(["published", "primary", "secondary"])]
 
     def summary(self) -> pd.DataFrame:
-        """Cells and suppressed cells per table."""
-        g = self.release_log.groupby("table", sort=False)
+        """Released numbers and suppressed ones per table."""
+        g = self._counts().groupby("table", sort=False)
         return pd.DataFrame({"cells": g.size(),
-                             "suppressed": g["status"].agg(lambda s: int((s != "published").sum())),
-                             "failed": g["check"].agg(lambda s: int((s != "passed").sum()))})
+                             "suppressed": g["status"].agg(lambda s: int((s != "published").sum()))})
 
     def __repr__(self) -> str:
-        n = len(self.release_log)
-        sup = int((self.release_log["status"] != "published").sum())
+        lg = self._counts()
+        n = len(lg)
+        sup = int((lg["status"] != "published").sum())
         return (f"<StudyResult {self.provenance['study']['name']}: {len(self.tables)} tables, "
                 f"{n:,} cells, {sup:,} suppressed, "
                 f"{'all passed' if self.all_passed else 'CHECK FAILED'} → {self.out}>")
@@ -167,7 +178,8 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
     OutputFolderError
         `out` exists without `force`, or overlaps `data` or `work`.
     ReleaseRefusedError
-        A released cell failed the check (never expected; nothing is written).
+        A released number failed the check or the joint audit (nothing is
+        written).
     """
     from tqdm.auto import tqdm
 
@@ -187,33 +199,43 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
         # every step reads only the cohort's persons: load only their rows
         persons = ctx.cohort()
         delivery.restrict(kpr_ids=persons["kpr_id"], npr_ids=persons["npr_id"])
-    sections, logs, released, audits = [], [], {}, {}
+    steps: dict[str, AnalysisTable] = {}
+    for t in tqdm(spec.tables, desc=spec.name, unit="table", disable=not progress):
+        log.info("table %s (%s)", t.name, t.kind)
+        steps[t.name] = get_step(t.kind)(ctx, **params_dict(t.params))
+    universe = (ctx.cohort()["person_id"].to_numpy("int64")
+                if spec.cohort_path is not None else None)
+    joint = _release.protect(steps, spec.disclosure, universe=universe)
+    released = {name: _release.released_table(at, joint.tables[name])
+                for name, at in steps.items()}
+    excluded = {name: dict(at.excluded) for name, at in steps.items()}
+    release_log = _release.checker_log(joint, steps, excluded)
+    failed = _write.check_release(released, steps, spec.disclosure)
+    if joint.problems or failed:
+        raise ReleaseRefusedError(
+            f"{len(joint.problems) + len(failed)} released number(s) failed the release "
+            "check; nothing written.", [*joint.problems, *failed])
     with _atomic.atomic_folder(out_dir, force=force, inputs=folders) as tmp:
-        for t in tqdm(spec.tables, desc=spec.name, unit="table", disable=not progress):
-            log.info("table %s (%s)", t.name, t.kind)
-            at = get_step(t.kind)(ctx, **params_dict(t.params))
-            table, audit, problems = _release(at, spec.disclosure)
-            cell_log = _check_cells(table, at, t.name, spec.disclosure, audit_ok=not problems)
-            released[t.name] = table
-            audits[t.name] = audit
-            logs.append(cell_log)
-            _atomic.write_csv(tmp / "tables" / f"{t.name}.csv", table)
-            figures = _figure(t, at, table, tmp)
+        rel_dir, chk_dir = tmp / "release", tmp / "checker"
+        sections = []
+        for t in spec.tables:
+            at, rel = steps[t.name], released[t.name]
+            shown = _release.display(rel, spec.disclosure.symbol)
+            _atomic.write_csv(rel_dir / "tables" / f"{t.name}.csv", shown)
+            figures = _figure(t, at, rel.table, rel_dir, spec.disclosure.symbol)
             sections.append(_report.ReportSection(
-                name=t.name, title=t.title, table=table, notes=at.notes,
-                excluded=dict(at.excluded), figures=figures,
+                name=t.name, title=t.title, table=shown, notes=at.notes,
+                excluded=_release.left_out_text(t.name, joint, at.excluded, spec.disclosure),
+                figures=figures,
                 published=[vars(p) for p in spec.published if p.table == t.name],
-                n_cells=len(table), n_suppressed=int((table["status"] != "published").sum())))
-        release_log = pd.concat(logs, ignore_index=True)
-        failed = release_log[release_log["check"] != "passed"]
-        if len(failed):
-            raise ReleaseRefusedError(
-                f"{len(failed)} released cell(s) failed the release check; nothing written.",
-                [f"{r.table}: {r.cell}" for r in failed.itertuples()])
-        _atomic.write_xlsx(tmp / "tables.xlsx", released)
-        _atomic.write_csv(tmp / "release_log.csv", release_log)
-        _atomic.write_text(tmp / "release_log.json", _provenance.dumps(
-            _log_summary(spec, release_log, audits)))
+                n_cells=len(rel.table),
+                n_suppressed=int(rel.hidden[at.count_col].sum())))
+        _atomic.write_xlsx(rel_dir / "tables.xlsx",
+                           {n: _release.display(r, spec.disclosure.symbol)
+                            for n, r in released.items()})
+        _atomic.write_csv(chk_dir / "release_log.csv", release_log)
+        _atomic.write_text(chk_dir / "release_log.json", _provenance.dumps(
+            _write.log_summary(spec, release_log, joint)))
         record = _provenance.provenance_record(
             kprlink_version=kl.__version__,
             study={"name": spec.name, "version": spec.version, "digest": spec.digest,
@@ -221,10 +243,10 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
             definitions=ctx.definitions, inputs=_provenance.input_files(data_dir),
             seed=spec.seed,
             extra={"delivery_exclusions": _exclusions(delivery)})
-        _atomic.write_text(tmp / "provenance.json", _provenance.dumps(record))
-        _write_report(tmp, spec, sections, release_log, record)
-    return StudyResult(out=out_dir, tables=released, release_log=release_log,
-                       provenance=record)
+        _atomic.write_text(chk_dir / "provenance.json", _provenance.dumps(record))
+        _write.write_report(rel_dir, spec, sections, release_log, record)
+    return StudyResult(out=out_dir, tables={n: r.table for n, r in released.items()},
+                       release_log=release_log, provenance=record)
 
 
 def _spec_file_hash(spec: StudySpec) -> str | None:
@@ -278,149 +300,16 @@ def add_margins(cells: pd.DataFrame, dims: list[str], cols: list[str]) -> pd.Dat
     return out.astype({d: "string" for d in dims})
 
 
-def _rule(rule: DisclosureSpec) -> Any:
-    import kprlink as kl
-
-    return kl.SuppressionRule(max_n=rule.max_n, protect_zeros=rule.protect_zeros,
-                              protect_differences=rule.protect_differences)
-
-
-def _suppress(cells: pd.DataFrame, at: AnalysisTable, rule: DisclosureSpec
-              ) -> tuple[pd.DataFrame, Any, list[str]]:
-    """Protect `cells` with the real disclosure layer.
-
-    Tables with a public denominator go through :func:`kprlink.release_rates`
-    (the complement ``population - n`` is protected too, and shares carry
-    Wilson intervals computed from released counts only); others through
-    :func:`kprlink.suppress_table`. Returns (released table with ``status``,
-    the JSON-able disclosure record, audit problems).
-    """
-    import kprlink as kl
-
-    dims = list(at.dims)
-    inner = cells[[*dims, at.count_col]]
-    if at.population is not None:
-        pop = at.population[[*dims, "population"]].astype({d: "string" for d in dims})
-        # absent combinations are zeros the margins would reveal: make them cells
-        inner = complete_cells(inner, dims, at.count_col)
-        inner = inner.astype({d: "string" for d in dims}).merge(pop, on=dims, how="left")
-        if inner["population"].isna().any():
-            gaps = inner.loc[inner["population"].isna(), dims].astype(str)
-            raise SpecError("the population table has no denominator for "
-                            f"{len(gaps)} cell(s).", gaps.agg("; ".join, axis=1).tolist())
-        # keep the cells' order of levels (age bands in age order, not alphabetical)
-        inner = inner.astype({d: pd.CategoricalDtype(
-            [str(c) for c in (cells[d].cat.categories
-                              if isinstance(cells[d].dtype, pd.CategoricalDtype)
-                              else pd.unique(cells[d].dropna()))], ordered=True)
-            for d in dims})
-        rr = kl.release_rates(inner, dims=dims, rule=_rule(rule), count_col=at.count_col,
-                              denom_col="population", audit=True)
-        table, res = rr.released, rr.suppression
-        table = table.rename(columns={"share": "share_pct"})
-        for c in ("share_pct", "share_lower", "share_upper"):
-            table[c] = pd.array(table[c], dtype="Float64").round(4)
-    else:
-        res = kl.suppress_table(inner, dims, count_col=at.count_col, rule=_rule(rule),
-                                audit=True)
-        table = res.released
-    table = table.drop(columns=[c for c in ("reason",) if c in table])
-    return table, res.release_log(), res.problems()
-
-
-def _release(at: AnalysisTable, rule: DisclosureSpec
-             ) -> tuple[pd.DataFrame, Any, list[str]]:
-    dims = list(at.dims)
-    table, audit, problems = _suppress(at.cells, at, rule)
-    table = table.astype({d: "string" for d in dims})
-    n = pd.array(table[at.count_col], dtype="Int64")
-    table[at.count_col] = n
-    shown = ~pd.isna(n)
-    if at.share_within is not None:
-        others = [d for d in dims if d != at.share_within]
-        tot = table[table[at.share_within] == TOTAL][others + [at.count_col]].rename(
-            columns={at.count_col: "_den"})
-        table = table.merge(tot, on=others, how="left") if others else table.assign(
-            _den=tot["_den"].iloc[0])
-        share = 100 * table[at.count_col].astype("Float64") / table["_den"].astype("Float64")
-        table["share_pct"] = share.where(shown & ~pd.isna(table["_den"])).round(4)
-        table = table.drop(columns="_den")
-    for col in at.value_cols:
-        sums = add_margins(at.cells, dims, [col])
-        table = table.merge(sums, on=dims, how="left")
-        table[col] = table[col].astype("Int64").where(shown)
-        table[f"{col}_per_person"] = (table[col].astype("Float64")
-                                      / table[at.count_col].astype("Float64")).round(4)
-    front = [*dims, at.count_col]
-    rest = [c for c in table.columns if c not in front and c != "status"]
-    return table[front + rest + ["status"]].reset_index(drop=True), audit, problems
-
-
-def _check_cells(table: pd.DataFrame, at: AnalysisTable, name: str,
-                 rule: DisclosureSpec, *, audit_ok: bool = True) -> pd.DataFrame:
-    """One row per released cell: shown count, status and check (passed/failed).
-
-    A cell passes when its shown count is not in ``1..max_n`` (nor 0 with
-    ``protect_zeros``), every value derived from a hidden count is hidden,
-    its status agrees with what is shown, the complement ``population - n``
-    of a shown count is not small, and the table's disclosure audit found
-    every suppressed cell protected.
-    """
-    n = table[at.count_col]
-    derived = [c for c in table.columns if c not in (*at.dims, at.count_col, "status",
-                                                      "population")]
-    hidden_ok = pd.Series(True, index=table.index)
-    for c in derived:
-        hidden_ok &= ~(n.isna() & table[c].notna())
-    small = n.notna() & (n >= 1) & (n <= rule.max_n)
-    zero = n.notna() & (n == 0) & rule.protect_zeros
-    status_ok = (n.isna() == (table["status"] != "published"))
-    ok = ~small & ~zero & hidden_ok & status_ok & audit_ok
-    if "population" in table and rule.protect_differences:
-        diff = table["population"].astype("Int64") - n
-        ok &= ~(diff.notna() & (diff >= 1) & (diff <= rule.max_n)).fillna(False)
-    cell = table[list(at.dims)].astype(str).apply(
-        lambda r: "; ".join(f"{k}={v}" for k, v in r.items()), axis=1)
-    return pd.DataFrame({"table": name, "cell": cell.astype("string"), "status": table["status"],
-                         "n": n, "check": pd.Series(ok, index=table.index).map(
-                             {True: "passed", False: "failed"})})
-
-
-def _log_summary(spec: StudySpec, release_log: pd.DataFrame,
-                 audits: Mapping[str, Any]) -> dict[str, Any]:
-    per = {}
-    for name, g in release_log.groupby("table", sort=False):
-        per[str(name)] = {"cells": len(g),
-                          "published": int((g["status"] == "published").sum()),
-                          "primary": int((g["status"] == "primary").sum()),
-                          "secondary": int((g["status"] == "secondary").sum()),
-                          "all_passed": bool((g["check"] == "passed").all()),
-                          "disclosure_audit": _jsonable(audits.get(str(name)))}
-    return {"study": spec.name, "study_digest": spec.digest,
-            "rule": {"max_n": spec.disclosure.max_n,
-                     "protect_zeros": spec.disclosure.protect_zeros,
-                     "protect_differences": spec.disclosure.protect_differences},
-            "all_passed": bool((release_log["check"] == "passed").all()),
-            "tables": per}
-
-
-def _jsonable(obj: Any) -> Any:
-    if obj is None:
-        return None
-    if isinstance(obj, pd.DataFrame):
-        return json.loads(obj.to_json(orient="records", date_format="iso"))
-    try:
-        return json.loads(json.dumps(obj, default=str))
-    except (TypeError, ValueError):
-        return str(obj)
-
-
-def _figure(t: TableSpec, at: AnalysisTable, table: pd.DataFrame, tmp: Path) -> list[str]:
+def _figure(t: TableSpec, at: AnalysisTable, table: pd.DataFrame, tmp: Path,
+            symbol: str = ":") -> list[str]:
     if t.figure is None:
         return []
     import kprlink as kl
 
     value = "share_pct" if "share_pct" in table else at.count_col
+    # the plots mark suppressed cells from a status column (never written out)
+    table = table.assign(status=table[at.count_col].isna().map(
+        {True: "suppressed", False: "published"}))
     if t.figure == "share_by_age_sex":
         fig = kl.plot_share_by_age_sex(table, age_col=at.dims[0], sex_col=at.dims[1],
                                        share_col="share_pct", title=t.title)
@@ -433,32 +322,8 @@ def _figure(t: TableSpec, at: AnalysisTable, table: pd.DataFrame, tmp: Path) -> 
         if at.share_within is not None and not len(shown):
             shown = table[table[at.share_within] != TOTAL]
             dims = list(at.dims)
-        fig = _report.bar_figure(shown, dims=dims, value=value, title=t.title)
+        fig = _report.bar_figure(shown, dims=dims, value=value, title=t.title,
+                                 symbol=symbol)
     fig = getattr(fig, "figure", fig)
     paths = _atomic.save_figure(fig, tmp / "figures" / t.name)
     return [f"figures/{p.name}" for p in paths]
-
-
-def _write_report(tmp: Path, spec: StudySpec, sections: list[_report.ReportSection],
-                  release_log: pd.DataFrame, record: Mapping[str, Any]) -> None:
-    status = release_log["status"]
-    checks = {"cells": len(release_log), "suppressed": int((status != "published").sum()),
-              "primary": int((status == "primary").sum()),
-              "secondary": int((status == "secondary").sum()),
-              "failed": int((release_log["check"] != "passed").sum())}
-    meta = {"Period": f"{spec.period_start} – {spec.period_end}",
-            "Reference date (ages, denominators)": str(spec.ref_date),
-            "Disclosure rule": f"counts 1–{spec.disclosure.max_n} suppressed"
-                               + (", zeros too" if spec.disclosure.protect_zeros else "")
-                               + "; secondary suppression protects them from the margins",
-            "Study": f"{spec.name} v{spec.version} (digest {spec.digest})"}
-    if spec.description:
-        meta["About"] = " ".join(spec.description.split())
-    prov = {"kprlink": str(record["kprlink_version"]), "python": str(record["python"]),
-            "input files": str(len(record["inputs"])),  # type: ignore[arg-type]
-            "seed": str(record["seed"]),
-            **{f"definition {k}": v[:16] for k, v in record["definitions"].items()}}
-    kw = dict(title=spec.title, meta=meta, sections=sections, checks=checks, provenance=prov)
-    _atomic.write_text(tmp / "report.md", _report.render_markdown(**kw))  # type: ignore[arg-type]
-    _atomic.write_text(tmp / "report.html", _report.render_html(**kw))  # type: ignore[arg-type]
-

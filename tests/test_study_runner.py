@@ -22,8 +22,8 @@ from kprlink.study import OutputFolderError, find_study, run_study, shipped_stud
 STUDIES = Path(__file__).resolve().parent.parent / "studies"
 ALL = ["dementia_2016_2017", "nursing_home_quality_2017", "rehabilitation_assessment_2017",
        "welfare_technology_2017"]
-RELEASED = ["tables", "tables.xlsx", "figures", "release_log.csv", "release_log.json",
-            "report.md", "report.html", "provenance.json"]
+RELEASE = ["tables", "tables.xlsx", "figures", "report.md", "report.html"]
+CHECKER = ["release_log.csv", "release_log.json", "provenance.json"]
 PERSON_COLS = {"kpr_id", "npr_id", "person_id", "birth_year", "index_date"}
 
 
@@ -59,40 +59,52 @@ def test_every_shipped_study_is_run_here() -> None:
 def test_study_release_is_safe_and_complete(name: str, runs: dict, delivery: Path) -> None:
     res, out = runs[name]
     spec = study_mod.StudySpec.from_toml(STUDIES / name)
-    assert sorted(p.name for p in out.iterdir()) == sorted(RELEASED)
+    assert sorted(p.name for p in out.iterdir()) == ["checker", "release"]
+    assert sorted(p.name for p in (out / "release").iterdir()) == sorted(RELEASE)
+    assert sorted(p.name for p in (out / "checker").iterdir()) == sorted(CHECKER)
     assert res.all_passed and set(res.tables) == {t.name for t in spec.tables}
-    log = json.loads((out / "release_log.json").read_text())
+    log = json.loads((out / "checker" / "release_log.json").read_text())
     assert log["all_passed"] is True and log["rule"]["max_n"] == spec.disclosure.max_n
-    assert all(t["disclosure_audit"]["audited"] for t in log["tables"].values())
-    cell_log = pd.read_csv(out / "release_log.csv")
-    assert (cell_log["check"] == "passed").all()
-    assert len(cell_log) == sum(len(t) for t in res.tables.values())
+    assert log["protection"]["atoms"] > 0
+    cell_log = pd.read_csv(out / "checker" / "release_log.csv")
+    counted = cell_log[cell_log["status"].isin(["published", "primary", "secondary"])]
+    hidden_log = counted[counted["status"] != "published"]
+    # every hidden number has an audit interval at least one wide
+    assert ((hidden_log["upper"] - hidden_log["lower"]) >= 1).all()
     for tname, table in res.tables.items():
-        csv = pd.read_csv(out / "tables" / f"{tname}.csv", dtype=str, keep_default_na=False)
+        csv = pd.read_csv(out / "release" / "tables" / f"{tname}.csv", dtype=str,
+                          keep_default_na=False)
         assert not PERSON_COLS & set(csv.columns)
+        assert not {"status", "reason"} & set(csv.columns)
         assert len(csv) == len(table)
-        n = pd.to_numeric(csv["n"].replace("", None))
+        assert not (csv == "").any().any(), tname  # missing is never blank
+        hidden = csv["n"] == ":"
+        n = pd.to_numeric(csv["n"].where(~hidden))
         assert not ((n >= 1) & (n <= 4)).any(), tname
-        hidden = n.isna()
-        assert (hidden == (csv["status"] != "published")).all()
-        for col in csv.columns.difference(["n", "status", *table.columns[:3]]):
-            if col != "population":
-                assert (csv.loc[hidden, col] == "").all(), (tname, col)
+        dims = [c for c in csv.columns if (csv[c] == "Total").any()]
+        for col in csv.columns.difference(["n", "population", *dims]):
+            assert (csv.loc[hidden, col] == ":").all(), (tname, col)
+            shown = pd.to_numeric(csv[col].where(csv[col] != ":"), errors="coerce")
+            if not col.endswith(("_per_person", "_pct", "_lower", "_upper")):
+                assert not ((shown >= 1) & (shown <= 4)).any(), (tname, col)
         if "population" in csv:
             diff = pd.to_numeric(csv["population"]) - n
             assert not ((diff >= 1) & (diff <= 4)).any(), tname
     assert not any(p.suffix == ".parquet" for p in out.rglob("*"))
-    prov = json.loads((out / "provenance.json").read_text())
+    prov = json.loads((out / "checker" / "provenance.json").read_text())
     assert {f["file"] for f in prov["inputs"]} == {p.name for p in delivery.iterdir()
                                                    if p.is_file()}
     assert prov["study"]["digest"] == spec.digest
-    report = (out / "report.md").read_text()
+    report = (out / "release" / "report.md").read_text()
+    assert "count<=" not in report and "contributors<=" not in report
+    for word in ("primary", "secondary"):  # no cell's status in what leaves
+        assert f"| {word}" not in report and f",{word}" not in report
     for p in spec.published:
         assert p.value in report
     for t in spec.tables:
         if t.figure:
-            assert (out / "figures" / f"{t.name}.png").is_file()
-            assert (out / "figures" / f"{t.name}.svg").is_file()
+            assert (out / "release" / "figures" / f"{t.name}.png").is_file()
+            assert (out / "release" / "figures" / f"{t.name}.svg").is_file()
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -107,7 +119,7 @@ def test_dementia_tables_add_up(runs: dict) -> None:
     res, _ = runs["dementia_2016_2017"]
     share = res.tables["share_by_age_sex"]
     total = share[(share["age_band"] == "Total") & (share["sex"] == "Total")].iloc[0]
-    assert total["status"] == "published" and total["n"] > 0
+    assert pd.notna(total["n"]) and total["n"] > 0
     assert total["share_lower"] < total["share_pct"] < total["share_upper"]
     assert set(share["age_band"]) == {*kl.AgeBands.reference_dementia().labels, "Total"}
     # every table of persons in the cohort has the same grand total
@@ -150,12 +162,17 @@ def test_missing_delivery_folder(tmp_path: Path) -> None:
 
 def test_failed_release_check_writes_nothing(delivery: Path, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    def leaky(cells, at, rule):  # type: ignore[no-untyped-def]
-        t = study_mod.add_margins(cells, list(at.dims), [at.count_col])
-        t[at.count_col] = t[at.count_col].astype("Int64")
-        return t.assign(status="published"), None, []
+    import kprlink._study_release as rel
 
-    monkeypatch.setattr(study_mod, "_suppress", leaky)
+    real = rel.protect
+
+    def leaky(tables, spec, *, universe):  # type: ignore[no-untyped-def]
+        joint = real(tables, spec, universe=universe)
+        for t in joint.tables.values():
+            t["status"] = "published"
+        return joint
+
+    monkeypatch.setattr(rel, "protect", leaky)
     with pytest.raises(ReleaseRefusedError) as exc:
         run_study("nursing_home_quality_2017", data=delivery, out=tmp_path / "o")
     assert exc.value.problems
@@ -164,16 +181,19 @@ def test_failed_release_check_writes_nothing(delivery: Path, tmp_path: Path,
 
 def test_failed_audit_refuses_release(delivery: Path, tmp_path: Path,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    real = study_mod._suppress
+    import kprlink._study_release as rel
 
-    def unaudited(cells, at, rule):  # type: ignore[no-untyped-def]
-        table, log, _ = real(cells, at, rule)
-        return table, log, ["cell x has feasible interval [3, 3]"]
+    real = rel.protect
 
-    monkeypatch.setattr(study_mod, "_suppress", unaudited)
+    def unaudited(tables, spec, *, universe):  # type: ignore[no-untyped-def]
+        joint = real(tables, spec, universe=universe)
+        joint.problems.append("cell x has feasible interval [3, 3]")
+        return joint
+
+    monkeypatch.setattr(rel, "protect", unaudited)
     with pytest.raises(ReleaseRefusedError) as exc:
         run_study("welfare_technology_2017", data=delivery, out=tmp_path / "o")
-    assert len(exc.value.problems) > 0
+    assert "cell x has feasible interval [3, 3]" in exc.value.problems
     assert not (tmp_path / "o").exists()
 
 

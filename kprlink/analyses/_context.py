@@ -133,3 +133,20 @@ def with_age_band(ctx: StudyContext, persons: pd.DataFrame, breaks: Sequence[int
     out = kl.add_age_band(out, bands)
     out["age_band"] = out["age_band"].astype("string")
     return out
+
+
+def kpr_person_id(kpr_id: pd.Series) -> pd.Series:
+    """A study person id (int64) from the KPR id, for tables not cut from a cohort.
+
+    Every table of one study must count persons under the same identity so that
+    the runner can protect them together; steps over KPR helse og omsorg alone
+    use this hash of ``kpr_id`` (stable across tables and runs).
+
+    Examples
+    --------
+    >>> ids = kpr_person_id(pd.Series(["a", "b", "a"]))
+    >>> bool(ids.iloc[0] == ids.iloc[2]), str(ids.dtype)
+    (True, 'int64')
+    """
+    h = pd.util.hash_pandas_object(kpr_id.astype("string"), index=False).to_numpy()
+    return pd.Series(h.view("int64"), index=kpr_id.index, name="person_id")

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from kprlink.analyses._context import StudyContext, age_bands, sex_label, with_age_band
-from kprlink.analyses._registry import AnalysisTable, count_cells, register
+from kprlink.analyses._registry import AnalysisTable, register
 from kprlink.exceptions import MissingColumnsError
 
 #: Bands of the 2018 reference chart: Under 60, 60–64, …, 85–89, 90+.
@@ -92,11 +92,10 @@ def cohort_share_by_age_sex(ctx: StudyContext, *,
     """Cohort persons per 100 population, by age band and sex (see module notes)."""
     persons, unknown = cohort_persons(ctx, breaks)
     bands = age_bands(breaks)
-    cells = count_cells(persons, {"age_band": list(bands.labels), "sex": SEXES})
     pop = _population(ctx, by=("age_band", "sex"), bands=bands)
     pop = pop.astype({"age_band": "string", "sex": "string"})
-    return AnalysisTable(
-        cells, ("age_band", "sex"), population=pop,
+    return AnalysisTable.from_persons(
+        persons, {"age_band": list(bands.labels), "sex": SEXES}, population=pop,
         excluded={"unknown age or sex": unknown},
         notes=(f"Persons with registered dementia per 100 population on "
                f"{ctx.spec.ref_date} (SSB 07459, national), by age in completed years on "
@@ -110,9 +109,11 @@ def cohort_by_source(ctx: StudyContext) -> AnalysisTable:
     src = persons["sources"].astype("string").map(SOURCE_LABELS).astype("string")
     sex = sex_label(persons["sex"])
     unknown = src.isna() | sex.isna()
-    df = pd.DataFrame({"registered_in": src, "sex": sex})[~unknown]
-    cells = count_cells(df, {"registered_in": list(SOURCE_LABELS.values()), "sex": SEXES})
-    return AnalysisTable(cells, ("registered_in", "sex"), share_within="registered_in",
+    df = pd.DataFrame({"person_id": persons["person_id"], "registered_in": src,
+                       "sex": sex})[~unknown]
+    return AnalysisTable.from_persons(
+        df, {"registered_in": list(SOURCE_LABELS.values()), "sex": SEXES},
+        share_within="registered_in",
                          excluded={"unknown source or sex": int(unknown.sum())},
                          notes="Persons with registered dementia by the registers holding a "
                                "qualifying event in the period (KPR-KUHR: GP or "
@@ -133,10 +134,10 @@ def cohort_by_municipality(ctx: StudyContext, *, min_age: int = 65) -> AnalysisT
     known = set(pop["municipality"])
     in_age = persons["age_band"] == old
     unknown = in_age & (muni.isna() | ~muni.isin(known).fillna(False))
-    df = pd.DataFrame({"municipality": muni})[in_age.fillna(False) & ~unknown.fillna(False)]
-    cells = count_cells(df, {"municipality": sorted(known)})
-    return AnalysisTable(
-        cells, ("municipality",), population=pop,
+    df = pd.DataFrame({"person_id": persons["person_id"], "municipality": muni})[
+        in_age.fillna(False) & ~unknown.fillna(False)]
+    return AnalysisTable.from_persons(
+        df, {"municipality": sorted(known)}, population=pop,
         excluded={f"aged {min_age}+ with unknown municipality or one not in the "
                   "population table": int(unknown.fillna(False).sum()),
                   f"under {min_age} or unknown age": int((~in_age.fillna(False)).sum())},
@@ -174,9 +175,9 @@ def hospital_diagnoses(ctx: StudyContext) -> AnalysisTable:
     res = persons.merge(first[["npr_id", "chapter"]], on="npr_id", how="left")
     res["chapter"] = res["chapter"].astype("string").fillna("no hospital episode")
     order = [lab for _, _, lab in ICD10_CHAPTERS]
-    cells = count_cells(res, {"chapter": order + ["no valid main diagnosis",
-                                                  "no hospital episode"]})
-    return AnalysisTable(cells, ("chapter",), share_within="chapter",
+    return AnalysisTable.from_persons(
+        res, {"chapter": order + ["no valid main diagnosis", "no hospital episode"]},
+        share_within="chapter",
                          notes="Main diagnosis (condition 1) of each person's first NPR "
                                "episode starting in the period; one row per person.",
                          excluded={})

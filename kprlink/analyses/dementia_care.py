@@ -23,7 +23,6 @@ import pandas as pd
 
 from kprlink.analyses._context import StudyContext, age_bands, with_age_band
 from kprlink.analyses._registry import AnalysisTable, register
-from kprlink.analyses._registry import count_cells
 from kprlink.exceptions import MissingColumnsError
 
 #: kprlink contact types grouped as in the reference questions.
@@ -78,13 +77,11 @@ def gp_contacts_by_age(ctx: StudyContext, *, breaks: Sequence[int] = (0, 65, 75,
                                             on="claim_id", how="left")
     group = sel["contact_type"].astype("string").map(CONTACT_GROUPS).fillna("other")
     wide = pd.crosstab(sel["kpr_id"], group).reindex(columns=list(CONTACT_COLS), fill_value=0)
-    per = persons[["kpr_id", "age_band"]].merge(wide, left_on="kpr_id", right_index=True,
-                                                how="left")
+    per = persons[["person_id", "kpr_id", "age_band"]].merge(
+        wide, left_on="kpr_id", right_index=True, how="left")
     per[list(CONTACT_COLS)] = per[list(CONTACT_COLS)].fillna(0).astype("int64")
-    cells = count_cells(per, {"age_band": list(age_bands(breaks).labels)},
-                        value_cols=CONTACT_COLS)
-    return AnalysisTable(
-        cells, ("age_band",), value_cols=CONTACT_COLS,
+    return AnalysisTable.from_persons(
+        per, {"age_band": list(age_bands(breaks).labels)}, value_cols=CONTACT_COLS,
         excluded={"unknown age": int(unknown.sum()),
                   "claims dated after death (not counted)": n_after},
         notes=(f"All cohort persons (also those without a GP contact); contacts are "
@@ -130,11 +127,11 @@ def hip_fracture_by_residence(ctx: StudyContext) -> AnalysisTable:
     status[has] = "hip fracture, residence unknown"
     status[covered & linked & ~lt] = "hip fracture, home-dwelling"
     status[covered & linked & lt] = "hip fracture, nursing-home resident"
-    cells = count_cells(pd.DataFrame({"hip_fracture": status}), {"hip_fracture": [
-        "hip fracture, home-dwelling", "hip fracture, nursing-home resident",
-        "hip fracture, residence unknown", "no hip-fracture admission"]})
-    return AnalysisTable(
-        cells, ("hip_fracture",), share_within="hip_fracture",
+    return AnalysisTable.from_persons(
+        pd.DataFrame({"person_id": res["person_id"], "hip_fracture": status}),
+        {"hip_fracture": ["hip fracture, home-dwelling", "hip fracture, nursing-home resident",
+                          "hip fracture, residence unknown", "no hip-fracture admission"]},
+        share_within="hip_fracture",
         notes=("Inpatient NPR admission with main diagnosis S72.0-S72.2 in the period (first "
                "per person). Home-dwelling: no long-term nursing-home stay (KPR service 21) "
                f"on the admission day; unknown before {KPR_HO_START} (KPR helse og omsorg "
@@ -168,10 +165,10 @@ def care_step_in_period(ctx: StudyContext) -> AnalysisTable:
     any_other = persons["kpr_id"].isin(s.loc[other, "kpr_id"])
     step = got.map(lambda i: labels[int(i)] if pd.notna(i) else pd.NA).astype("string")
     step = step.mask(step.isna() & any_other, "other services only").fillna(NO_SERVICE)
-    cells = count_cells(pd.DataFrame({"care_step": step}), {
-        "care_step": [NO_SERVICE, "other services only", *labels]})
-    return AnalysisTable(
-        cells, ("care_step",), share_within="care_step",
+    return AnalysisTable.from_persons(
+        pd.DataFrame({"person_id": persons["person_id"], "care_step": step}),
+        {"care_step": [NO_SERVICE, "other services only", *labels]},
+        share_within="care_step",
         notes=(f"Highest step of the care staircase with a KPR helse og omsorg service running "
                f"between {start} and {ctx.spec.period_end} (the register starts "
                f"{KPR_HO_START}). NPR-only persons (no KPR id) count as having no service."))
@@ -186,11 +183,11 @@ def municipal_service_by_age(ctx: StudyContext, *, breaks: Sequence[int] = (0, 6
     unknown = persons["age_band"].isna()
     persons = persons[~unknown]
     has = persons["kpr_id"].isin(svc["kpr_id"]).map({True: "yes", False: "no"})
-    df = pd.DataFrame({"age_band": persons["age_band"], "municipal_service": has})
-    cells = count_cells(df, {"age_band": list(age_bands(breaks).labels),
-                             "municipal_service": ["yes", "no"]})
-    return AnalysisTable(
-        cells, ("age_band", "municipal_service"), share_within="municipal_service",
+    df = pd.DataFrame({"person_id": persons["person_id"], "age_band": persons["age_band"],
+                       "municipal_service": has})
+    return AnalysisTable.from_persons(
+        df, {"age_band": list(age_bands(breaks).labels), "municipal_service": ["yes", "no"]},
+        share_within="municipal_service",
         excluded={"unknown age": int(unknown.sum())},
         notes=(f"Any KPR helse og omsorg service running between {start} and "
                f"{ctx.spec.period_end}; 'no' includes persons without a KPR id."))

@@ -16,14 +16,12 @@ improvement.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from kprlink.analyses._context import StudyContext
+from kprlink.analyses._context import StudyContext, kpr_person_id
 from kprlink.analyses._registry import AnalysisTable, register
-from kprlink.analyses._registry import count_cells
 from kprlink.analyses.services import _frame
 
 REHABILITATION_STAY = 19
@@ -62,10 +60,10 @@ def function_assessment(ctx: StudyContext, *, window_days: int = 7) -> AnalysisT
     flag_out = _nearest(stays, dates, "end_date", window_days).notna()
     timing = np.select([flag_in & flag_out, flag_in, flag_out],
                        ["both", "admission only", "discharge only"], "neither")
-    cells = count_cells(pd.DataFrame({"assessment": timing}),
-                        {"assessment": ["admission only", "discharge only", "both",
-                                        "neither"]})
-    return AnalysisTable(cells, ("assessment",), share_within="assessment",
+    rows = pd.DataFrame({"person_id": kpr_person_id(stays["kpr_id"]), "assessment": timing})
+    return AnalysisTable.from_persons(
+        rows, {"assessment": ["admission only", "discharge only", "both", "neither"]},
+        share_within="assessment",
                          notes=f"Stays ending in the period; assessment within {window_days} "
                                "days of admission or discharge. Counts are stays, not persons.")
 
@@ -117,10 +115,11 @@ def function_change(ctx: StudyContext, *, window_days: int = 7, min_change: floa
     both_by_stay = pd.Series(both.to_numpy(bool), index=stays["stay"].to_numpy())
     assessed = m["stay"].map(both_by_stay).to_numpy(bool)
     m["change"] = np.where(assessed, change, "not assessed at both")
-    cells = count_cells(m.rename(columns={"group": "function_group"}),
-                        {"function_group": list(groups), "change": CHANGES})
-    return AnalysisTable(
-        cells, ("function_group", "change"), share_within="change",
+    m = m.merge(stays[["stay", "kpr_id"]], on="stay", how="left")
+    m = m.assign(person_id=kpr_person_id(m["kpr_id"])).rename(
+        columns={"group": "function_group"})
+    return AnalysisTable.from_persons(
+        m, {"function_group": list(groups), "change": CHANGES}, share_within="change",
         excluded={"later stays of the same person": n_stays - len(stays)},
         notes=(f"One row per person and function group; mean IPLOS score of the group's "
                f"variables at the assessment nearest admission and nearest discharge (within "

@@ -16,7 +16,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from kprlink.analyses._context import StudyContext, age_bands, sex_label, with_age_band
+from kprlink.analyses._context import (
+    StudyContext,
+    age_bands,
+    kpr_person_id,
+    sex_label,
+    with_age_band,
+)
 from kprlink.analyses._registry import AnalysisTable, register
 from kprlink.exceptions import MissingColumnsError
 
@@ -69,11 +75,11 @@ def welfare_technology_by_age_sex(ctx: StudyContext, *, breaks: Sequence[int] = 
                              sex=sex_label(persons["sex"]))
     unknown = persons["age_band"].isna() | persons["sex"].isna()
     excluded = {"unknown age or sex": int(unknown.sum())}
-    cells = _count(persons[~unknown], ["technology", "age_band", "sex"],
-                   {"technology": list(WELFARE_TECHNOLOGY.values()),
-                    "age_band": list(age_bands(breaks).labels),
-                    "sex": ["female", "male"]})
-    return AnalysisTable(cells, ("technology", "age_band", "sex"), excluded=excluded,
+    kept = persons[~unknown].assign(person_id=lambda d: kpr_person_id(d["kpr_id"]))
+    return AnalysisTable.from_persons(
+        kept, {"technology": list(WELFARE_TECHNOLOGY.values()),
+               "age_band": list(age_bands(breaks).labels), "sex": ["female", "male"]},
+        excluded=excluded,
                          notes="Persons with the service active on at least one day of the "
                                "period; age at the reference date.")
 
@@ -103,27 +109,13 @@ def indicator_by_county(ctx: StudyContext, *, indicator: str = "medication_revie
     status = np.where(value.isna(), "not reported", np.where(value.fillna(False), "yes", "no"))
     county = res["municipality"].astype("string").str.slice(0, 2)
     res = res.assign(county=county.fillna("unknown"), indicator=status)
-    cells = _count(res, ["county", "indicator"],
-                   {"county": sorted(res["county"].unique()),
-                    "indicator": ["yes", "no", "not reported"]})
-    return AnalysisTable(cells, ("county", "indicator"), share_within="indicator",
+    res = res.assign(person_id=kpr_person_id(res["kpr_id"]))
+    return AnalysisTable.from_persons(
+        res, {"county": sorted(res["county"].unique()),
+              "indicator": ["yes", "no", "not reported"]}, share_within="indicator",
                          excluded={"no indicator report (shown as 'not reported')":
                                    int(value.isna().sum())},
                          notes=f"Long-term residents in the period; share with "
                                f"{indicator.replace('_', ' ')} among all residents.")
 
 
-def _count(df: pd.DataFrame, dims: list[str], levels: dict[str, list[str]]) -> pd.DataFrame:
-    """Count rows per combination of `dims`, listing empty combinations as 0.
-
-    Observed values missing from `levels` are appended, never dropped.
-    """
-    keys = df[dims].astype(str)
-    lv = [list(levels[d]) + sorted(set(keys[d]) - set(levels[d])) for d in dims]
-    counts = keys.groupby(dims).size()
-    if len(dims) == 1:
-        full: pd.Index = pd.Index(lv[0], name=dims[0])
-    else:
-        full = pd.MultiIndex.from_product(lv, names=dims)
-    out = counts.reindex(full, fill_value=0).rename("n").reset_index()
-    return out.astype({d: "string" for d in dims}).astype({"n": "int64"})

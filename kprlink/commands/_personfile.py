@@ -13,8 +13,10 @@ RELEASE_MARKER = "provenance.json"
 
 def check_person_path(path: Path) -> None:
     """Refuse to write a person-level file into a released output folder."""
+    from kprlink._atomic import is_kprlink_output
+
     for parent in [path.parent, *path.parent.parents]:
-        if (parent / RELEASE_MARKER).is_file():
+        if (parent / RELEASE_MARKER).is_file() or is_kprlink_output(parent):
             raise KprlinkError(
                 f"{path} is inside a released output folder ({parent}); person-level "
                 "files never go there.",

@@ -42,6 +42,7 @@ def gauss_secondary(
     protected: np.ndarray,
     order: np.ndarray,
     virtual: Sequence[np.ndarray] = (),
+    weights: Sequence[np.ndarray] | None = None,
 ) -> np.ndarray:
     """Return a boolean mask of cells suppressed as secondary.
 
@@ -57,16 +58,25 @@ def gauss_secondary(
         Candidate cells in publishing order (most wanted first); protected cells are skipped.
     virtual : sequence of numpy.ndarray
         Extra protected sums of inner cells (singleton handling); never published.
+    weights : sequence of numpy.ndarray, optional
+        Integer multiplicity of each member, aligned with ``inner_of_cell`` then
+        `virtual` (default 1): a joint study model counts a person once per inner
+        cell of a table, so a margin can hold an atom of persons twice.
     """
     n_cells = len(inner_of_cell)
     rows: list[dict[int, int]] = []
     cols: list[dict[int, int]] = [{} for _ in range(n_inner)]
-    for members in list(inner_of_cell) + list(virtual):
+    members_all = list(inner_of_cell) + list(virtual)
+    for k, members in enumerate(members_all):
         q = len(rows)
-        row = dict.fromkeys(members.tolist(), 1)
+        if weights is None:
+            row = dict.fromkeys(members.tolist(), 1)
+        else:
+            row = {int(i): int(w) for i, w in zip(members.tolist(), weights[k].tolist())
+                   if w}
         rows.append(row)
-        for i in row:
-            cols[i][q] = 1
+        for i, w in row.items():
+            cols[i][q] = w
     is_protected = np.zeros(len(rows), dtype=bool)
     is_protected[:n_cells] = protected
     is_protected[n_cells:] = True

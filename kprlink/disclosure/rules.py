@@ -11,7 +11,6 @@ import json
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import pandas as pd
 
 from kprlink.exceptions import SpecError
 

@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from kprlink.disclosure._cells import MAX_TOTAL, check_counts, complete_cells
+from kprlink.disclosure._cells import check_counts, complete_cells
 from kprlink.disclosure._gauss import gauss_secondary
 from kprlink.disclosure._model import TOTAL, TableModel, build_model
 from kprlink.disclosure.audit import audit_intervals
 from kprlink.disclosure.rules import SuppressionRule
-from kprlink.exceptions import DisclosureError, MissingColumnsError, Problem
+from kprlink.exceptions import DisclosureError, MissingColumnsError
 
 STATUSES = ("published", "primary", "secondary")
 

@@ -1,0 +1,174 @@
+"""A study's tables protected as one whole, and what of them may leave.
+
+:func:`protect` turns the analysis steps' tables into
+:class:`kprlink.disclosure.joint.StudyTable` and protects them together
+(:func:`kprlink.disclosure.joint.protect_study`): common persons, different
+groupings of one variable, the "left out" counts of the report and value cells
+by their contributors. :func:`released_tables` then derives what is shown
+(counts, shares with 95 % Wilson intervals, values per person) from published
+numbers only; every value derived from a hidden one is hidden too.
+:func:`checker_log` is the per-cell record for the output checker (statuses,
+reasons, intervals), which never goes under ``release/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kprlink._studyspec import DisclosureSpec
+from kprlink.analyses import AnalysisTable
+from kprlink.disclosure.joint import JointResult, StudyTable, protect_study
+from kprlink.disclosure.rules import SuppressionRule
+from kprlink.stats.intervals import proportion_ci
+
+TOTAL = "Total"
+
+
+@dataclass(frozen=True)
+class Released:
+    """One released table: the values (NA hidden) and which NA are suppressed."""
+
+    table: pd.DataFrame
+    hidden: pd.DataFrame  # same shape, True where the value is suppressed or derived
+
+
+def rule_of(spec: DisclosureSpec) -> SuppressionRule:
+    return SuppressionRule(max_n=spec.max_n, protect_zeros=spec.protect_zeros,
+                           protect_differences=spec.protect_differences)
+
+
+def protect(tables: Mapping[str, AnalysisTable], spec: DisclosureSpec, *,
+            universe: np.ndarray | None) -> JointResult:
+    """Protect all of a study's tables together."""
+    study = []
+    for name, at in tables.items():
+        dims = list(at.dims)
+        pop = None
+        if at.population is not None:
+            pop = at.population[[*dims, "population"]].astype({d: "string" for d in dims})
+            pop = pop.groupby(dims, as_index=False, sort=False)["population"].sum()
+        cells = at.cells[[*dims, at.count_col, *at.value_cols]].astype(
+            {d: "string" for d in dims})
+        study.append(StudyTable(name, cells.reset_index(drop=True), tuple(dims),
+                                count_col=at.count_col, persons=at.persons,
+                                population=pop, value_cols=tuple(at.value_cols)))
+    return protect_study(study, rule_of(spec), universe=universe)
+
+
+def released_table(at: AnalysisTable, cells: pd.DataFrame) -> Released:
+    """Shown values of one table from its protected cells (checker frame)."""
+    dims = list(at.dims)
+    n_hidden = (cells["status"] != "published").to_numpy()
+    out = cells[dims].copy()
+    hid = pd.DataFrame({d: False for d in dims}, index=out.index)
+    n = cells[at.count_col].astype("Int64").mask(n_hidden)
+    out[at.count_col] = n
+    hid[at.count_col] = n_hidden
+    if "population" in cells:
+        pop = cells["population"].astype("Int64")
+        out["population"] = pop
+        hid["population"] = False
+        ci = proportion_ci(n.astype("Float64").to_numpy(dtype=float, na_value=np.nan),
+                           pop.astype("Float64").to_numpy(dtype=float, na_value=np.nan))
+        for col, src in (("share_pct", "proportion"), ("share_lower", "lower"),
+                         ("share_upper", "upper")):
+            out[col] = pd.array(np.round(ci[src].to_numpy(dtype=float) * 100, 4),
+                                dtype="Float64").copy()
+            out.loc[n_hidden, col] = pd.NA
+            hid[col] = n_hidden
+    if at.share_within is not None:
+        others = [d for d in dims if d != at.share_within]
+        tot = out[out[at.share_within] == TOTAL][others + [at.count_col]].rename(
+            columns={at.count_col: "_den"})
+        den = (out.merge(tot, on=others, how="left")["_den"] if others
+               else pd.Series([tot["_den"].iloc[0]] * len(out)))
+        den = pd.Series(pd.array(den.to_numpy(), dtype="Float64"), index=out.index)
+        share = (100 * out[at.count_col].astype("Float64") / den).round(4)
+        h = n_hidden | den.isna().to_numpy()
+        share = share.mask(h)
+        out["share_pct"] = share
+        hid["share_pct"] = h
+    for col in at.value_cols:
+        v_hidden = (cells[f"{col}_status"] != "published").to_numpy() | n_hidden
+        v = cells[col].astype("Int64").mask(v_hidden)
+        out[col] = v
+        hid[col] = v_hidden
+        per = v.astype("Float64") / out[at.count_col].astype("Float64")
+        per = per.mask(v_hidden | per.isna().to_numpy()).round(4)
+        out[f"{col}_per_person"] = per
+        hid[f"{col}_per_person"] = v_hidden
+    return Released(out.reset_index(drop=True), hid.reset_index(drop=True))
+
+
+def display(rel: Released, symbol: str) -> pd.DataFrame:
+    """The table as it leaves: hidden values show `symbol`, other gaps ``.``."""
+    out = rel.table.astype(object)
+    for c in out.columns:
+        na = rel.table[c].isna().to_numpy()
+        if na.any():
+            col = out[c].to_numpy(copy=True)
+            col[na & rel.hidden[c].to_numpy()] = symbol
+            col[na & ~rel.hidden[c].to_numpy()] = "."
+            out[c] = col
+    return out
+
+
+def left_out_text(name: str, joint: JointResult, excluded: Mapping[str, int],
+                  spec: DisclosureSpec) -> dict[str, str]:
+    """The report's "left out" numbers, each shown only when the rule allows.
+
+    With a cohort, a table's left-out persons are one count in the joint model
+    (suppressed like any cell); the breakdown by reason stays with the checker.
+    Otherwise each reason's count is shown unless it is ``1..max_n``.
+    """
+    lo = joint.left_out.get(name)
+    if lo is not None:
+        if not lo["n"] and not excluded:
+            return {}
+        shown = f"{lo['n']:,}" if lo["status"] == "published" else spec.symbol
+        return {"persons of the cohort not in this table": shown}
+    out = {}
+    for k, v in excluded.items():
+        small = 1 <= int(v) <= spec.max_n or (int(v) == 0 and spec.protect_zeros)
+        out[k] = spec.symbol if small else f"{int(v):,}"
+    return out
+
+
+def checker_log(joint: JointResult, tables: Mapping[str, AnalysisTable],
+                excluded: Mapping[str, Mapping[str, int]]) -> pd.DataFrame:
+    """One row per released number: table, cell, what, status, reason, value, interval."""
+    rows: list[dict[str, Any]] = []
+    for name, cells in joint.tables.items():
+        at = tables[name]
+        label = cells[list(at.dims)].astype(str).apply(
+            lambda r: "; ".join(f"{k}={v}" for k, v in r.items()), axis=1)
+        for i in range(len(cells)):
+            base = {"table": name, "cell": label.iat[i]}
+            rows.append({**base, "value_of": at.count_col, "status": cells["status"].iat[i],
+                         "reason": cells["reason"].iat[i], "n": int(cells[at.count_col].iat[i]),
+                         "contributors": int(cells["contributors"].iat[i]),
+                         "lower": cells["lower"].iat[i], "upper": cells["upper"].iat[i]})
+            for col in at.value_cols:
+                rows.append({**base, "value_of": col, "status": cells[f"{col}_status"].iat[i],
+                             "reason": cells[f"{col}_reason"].iat[i],
+                             "n": int(cells[col].iat[i]),
+                             "contributors": int(cells[f"{col}_contributors"].iat[i]),
+                             "lower": cells[f"{col}_lower"].iat[i],
+                             "upper": cells[f"{col}_upper"].iat[i]})
+        lo = joint.left_out.get(name)
+        if lo is not None:
+            rows.append({"table": name, "cell": "left out (report text)", "value_of": "persons",
+                         "status": lo["status"], "reason": lo["reason"], "n": lo["n"],
+                         "contributors": lo["n"], "lower": lo["lower"], "upper": lo["upper"]})
+        for k, v in excluded.get(name, {}).items():
+            rows.append({"table": name, "cell": f"left out: {k}", "value_of": "rows",
+                         "status": "checker only", "reason": "", "n": int(v),
+                         "contributors": np.nan, "lower": np.nan, "upper": np.nan})
+    df = pd.DataFrame(rows)
+    return df.astype({"table": "string", "cell": "string", "value_of": "string",
+                      "status": "string", "reason": "string"})
