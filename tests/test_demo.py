@@ -26,20 +26,21 @@ def test_demo_end_to_end(tmp_path: Path,
     out = tmp_path / "demo-out"
     assert cli.main(["demo", "--out", str(out), "--quiet"]) == 0
     assert "report.html" in capsys.readouterr().out
-    for f in ("tables/share_by_age_sex.csv", "figures/share_by_age_sex.png",
-              "figures/share_by_age_sex.svg", "figures/municipal_variation.png",
-              "release_log.csv", "report.md", "report.html", "provenance.json",
-              "tables.xlsx"):
+    for f in ("release/tables/share_by_age_sex.csv", "release/figures/share_by_age_sex.png",
+              "release/figures/share_by_age_sex.svg", "release/figures/municipal_variation.png",
+              "checker/release_log.csv", "release/report.md", "release/report.html",
+              "checker/provenance.json", "release/tables.xlsx"):
         assert (out / f).is_file(), f
     assert not list(out.rglob("*.parquet"))
     assert (tmp_path / "demo-out.work" / "cohort.parquet").is_file()
-    table = pd.read_csv(out / "tables" / "share_by_age_sex.csv")
-    shown = table["n"].dropna()
+    table = pd.read_csv(out / "release" / "tables" / "share_by_age_sex.csv", dtype=str)
+    shown = pd.to_numeric(table["n"].where(table["n"] != ":"))
     assert not ((shown >= 1) & (shown <= 4)).any()
-    assert json.loads((out / "release_log.json").read_text())["all_passed"] is True
+    assert json.loads((out / "checker" / "release_log.json").read_text())["all_passed"] is True
     assert set(table["age_band"]) >= {"Under 60", "90+", "Total"}
-    rules = json.loads((out / "release_log.json").read_text())["rule"]
-    assert rules == {"max_n": 4, "protect_zeros": False, "protect_differences": True}
+    rules = json.loads((out / "checker" / "release_log.json").read_text())["rule"]
+    assert rules == {"max_n": 4, "protect_zeros": False, "protect_differences": True,
+                     "min_width": 1.0, "symbol": ":"}
 
 
 def test_demo_unknown_study(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -27,13 +27,13 @@ def test_imported_delivery_releases_the_same_tables(deliveries, tmp_path, study)
     spec = StudySpec.from_toml(find_study(study))
     run_study(spec, data=raw, out=tmp_path / "a")
     run_study(spec, data=imp, out=tmp_path / "b")
-    tables = sorted(p.name for p in (tmp_path / "a" / "tables").iterdir())
+    tables = sorted(p.name for p in (tmp_path / "a" / "release" / "tables").iterdir())
     assert tables
     for name in tables:
-        assert (tmp_path / "a" / "tables" / name).read_bytes() == (
-            tmp_path / "b" / "tables" / name).read_bytes(), name
-    assert (tmp_path / "a" / "release_log.csv").read_bytes() == (
-        tmp_path / "b" / "release_log.csv").read_bytes()
+        assert (tmp_path / "a" / "release" / "tables" / name).read_bytes() == (
+            tmp_path / "b" / "release" / "tables" / name).read_bytes(), name
+    assert (tmp_path / "a" / "checker" / "release_log.csv").read_bytes() == (
+        tmp_path / "b" / "checker" / "release_log.csv").read_bytes()
 
 
 def test_dementia_study_reads_only_cohort_rows(deliveries):

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from kprlink.analyses._context import StudyContext, age_bands, sex_label, with_age_band
-from kprlink.analyses._registry import AnalysisTable, register
+from kprlink.analyses._registry import AnalysisTable, count_cells, register  # noqa: F401
 from kprlink.exceptions import MissingColumnsError
 
 #: Bands of the 2018 reference chart: Under 60, 60–64, …, 85–89, 90+.

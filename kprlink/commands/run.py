@@ -1,7 +1,9 @@
 """``kprlink run STUDY --data DIR --out DIR``: run a study end to end.
 
-Writes the released tables (CSV, XLSX), figures (PNG, SVG), the release log,
-a one-page report (Markdown, HTML) and provenance to ``--out``; person-level
+Writes ``--out/release/`` (what leaves: tables as CSV and XLSX, figures as PNG
+and SVG, a one-page report in Markdown and HTML) and ``--out/checker/`` (stays
+inside: the release log with every cell's status, reason and audit interval,
+and provenance); person-level
 intermediates go to ``--work`` (default ``<out>.work``), never to ``--out``.
 """
 
@@ -42,9 +44,10 @@ def run(args: argparse.Namespace) -> int:
 def describe(res: object) -> str:
     """A few lines naming what was written (no counts from person-level data)."""
     out = res.out  # type: ignore[attr-defined]
-    lines = [f"{res!r}", f"  released tables: {out / 'tables'} and {out / 'tables.xlsx'}",
-             f"  figures:         {out / 'figures'}",
-             f"  release log:     {out / 'release_log.csv'}",
-             f"  report:          {out / 'report.html'} (and report.md)",
-             f"  provenance:      {out / 'provenance.json'}"]
+    rel, chk = out / "release", out / "checker"
+    lines = [f"{res!r}", f"  released tables: {rel / 'tables'} and {rel / 'tables.xlsx'}",
+             f"  figures:         {rel / 'figures'}",
+             f"  report:          {rel / 'report.html'} (and report.md)",
+             f"  for the checker: {chk / 'release_log.csv'}, {chk / 'provenance.json'}"
+             " (stay inside)"]
     return "\n".join(lines) + "\n"
