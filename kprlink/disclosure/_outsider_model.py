@@ -39,19 +39,27 @@ def _labels(t: ReleasedTable, dim: str) -> list[str]:
 
 
 def compatible(t: ReleasedTable, u: ReleasedTable, dim: str) -> bool:
-    """Whether `dim` may be one variable in `t` and `u` (what both show agrees)."""
+    """Whether `dim` may be one variable in `t` and `u`.
+
+    Bands (ages) are one variable unless what both tables show of them disagrees;
+    categories only when both show at least one equal non-zero one-way margin and
+    none that differs (two indicators of the same residents share a name and labels).
+    """
     lt, lu = _labels(t, dim), _labels(u, dim)
     it, iu = interval_labels(lt), interval_labels(lu)
     if (it is None) != (iu is None):
         return False
     mt, mu = _one_way(t, dim, t.n), _one_way(u, dim, u.n)
     if it is None:
+        agree = False
         for lab in set(lt) | set(lu):
             a = mt.get(lab, math.nan) if lab in lt else 0.0
             b = mu.get(lab, math.nan) if lab in lu else 0.0
-            if not (math.isnan(a) or math.isnan(b)) and abs(a - b) > _TOL:
-                return False
-        return True
+            if not (math.isnan(a) or math.isnan(b)):
+                if abs(a - b) > _TOL:
+                    return False
+                agree = agree or a > 0
+        return agree  # categories are one variable only on evidence
     bounds = sorted({e for v in it.values() for e in v} & {e for v in iu.values() for e in v})
     for lo, hi in zip(bounds, bounds[1:]):
         sums = []

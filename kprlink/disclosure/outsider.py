@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kprlink.disclosure._outsider_check import check_folder
 from kprlink.disclosure._outsider_model import Model
 from kprlink.disclosure._outsider_read import (
     POPULATION,
@@ -46,7 +47,8 @@ from kprlink.disclosure._outsider_read import (
     read_tables,
 )
 
-__all__ = ["OutsiderAttack", "NotAReleaseError", "attack_release", "run_attack"]
+__all__ = ["OutsiderAttack", "NotAReleaseError", "attack_release", "check_release",
+           "run_attack"]
 
 FINDING_COLS = ["table", "cell", "lower", "upper", "kind"]
 _Z = 1.959963984540054
@@ -284,51 +286,78 @@ def _wilson(n: float, big_n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _implied_bases(t: ReleasedTable) -> list[tuple[int, float, float]]:
-    """Bounds on hidden denominators implied by shares shown beside known counts."""
+    """Bounds on hidden denominators implied by shares shown beside known counts.
+
+    Which cell is a row's denominator (the population, the margin over one of
+    its dimensions, the grand total) is learnt from the rows where both are
+    shown; then every share and Wilson interval shown beside a known count whose
+    denominator is hidden bounds that denominator.
+    """
     if "share_pct" not in t.frame or (t.population is not None
                                       and not np.isnan(t.population).any()):
         return []
     labels = t.frame[t.dims].to_numpy()
     index = {tuple(labels[i]): i for i in range(len(labels))}
-    share = t.numbers("share_pct")
-    text = t.frame["share_pct"].astype(str)
-    implied = {}
-    for i in np.flatnonzero((t.n > 0) & (share > 0)):
-        h = _half_unit(text.iat[i])
-        lo = 100 * t.n[i] / (share[i] + h)
-        hi = 100 * t.n[i] / (share[i] - h) if share[i] > h else math.inf
-        implied[i] = (lo, hi)
-    bases = []
-    for k in range(len(t.dims)):
-        bases.append([index.get(tuple(TOTAL if j == k else lab for j, lab in enumerate(row)))
-                      for row in labels])
-    bases.append([index.get(tuple([TOTAL] * len(t.dims)))] * len(labels))
-    chosen = None
-    for cand in bases:
-        checks = [(implied[i], t.n[cand[i]]) for i in implied
-                  if cand[i] is not None and not np.isnan(t.n[cand[i]])]
-        if checks and all(lo - 1e-6 <= b <= hi + 1e-6 for (lo, hi), b in checks):
-            chosen = cand
-            break
-    if chosen is None:
-        return []
-    out = []
     grand = _grand(t)
     cap = int(grand) if not math.isnan(grand) else 100_000
-    have_ci = all(c in t.frame for c in SHARE_COLS[1:])
-    for i in range(len(labels)):
-        b = chosen[i]
-        if b is None or not np.isnan(t.n[b]) or np.isnan(t.n[i]):
+    share = t.numbers("share_pct")
+    ci = [c for c in SHARE_COLS[1:] if c in t.frame]
+    ci_val = {c: t.numbers(c) for c in ci}
+    half = {c: t.frame[c].astype(str).map(_half_unit).to_numpy() for c in ("share_pct", *ci)}
+
+    def feasible(i: int, big_n: np.ndarray) -> np.ndarray | None:
+        """Which candidate denominators agree with what row `i` shows (None: no check)."""
+        ok, checked = big_n >= max(t.n[i], 1), False
+        big_n = np.maximum(big_n, 1)
+        if not np.isnan(share[i]):
+            ok &= np.abs(100 * t.n[i] / big_n - share[i]) <= half["share_pct"][i] + 1e-9
+            checked = True
+        if len(ci) == 2 and not np.isnan(ci_val[ci[0]][i]) and not np.isnan(ci_val[ci[1]][i]):
+            lo_w, hi_w = _wilson(t.n[i], big_n)
+            for c, w in zip(ci, (lo_w, hi_w)):
+                ok &= np.abs(w - ci_val[c][i]) <= half[c][i] + 1e-9
+            checked = True
+        return ok if checked else None
+
+    rows = [i for i in range(len(labels)) if not np.isnan(t.n[i])]
+    cands = [[index.get(tuple(TOTAL if j == k else lab for j, lab in enumerate(row)))
+              for row in labels] for k in range(len(t.dims))]
+    cands.append([index.get(tuple([TOTAL] * len(t.dims)))] * len(labels))
+    best, best_checks = None, 0
+    for cand in cands:
+        checks = [feasible(i, np.array([t.n[cand[i]]]))
+                  for i in rows if cand[i] is not None and not np.isnan(t.n[cand[i]])]
+        checks = [c for c in checks if c is not None]
+        if checks and all(c[0] for c in checks) and len(checks) > best_checks:
+            best, best_checks = cand, len(checks)
+    if best is None:
+        return []
+    out = []
+    for i in rows:
+        b = best[i]
+        if b is None or not np.isnan(t.n[b]):
             continue
-        if i in implied:
-            out.append((b, *implied[i]))
-        if have_ci and t.shown("share_lower")[i] and t.shown("share_upper")[i]:
-            cand_n = np.arange(max(1, int(t.n[i])), max(cap, 1) + 1, dtype=float)
-            lo_w, hi_w = _wilson(t.n[i], cand_n)
-            ok = np.ones(len(cand_n), bool)
-            for col, w in (("share_lower", lo_w), ("share_upper", hi_w)):
-                v, h = t.numbers(col)[i], _half_unit(t.frame[col].iat[i])
-                ok &= np.abs(w - v) <= h + 1e-9
-            if ok.any():
-                out.append((b, float(cand_n[ok].min()), float(cand_n[ok].max())))
+        big_n = np.arange(max(1, int(t.n[i])), max(cap, 1) + 1, dtype=float)
+        ok = feasible(i, big_n)
+        if ok is not None and ok.any():
+            out.append((b, float(big_n[ok].min()), float(big_n[ok].max())))
     return out
+
+
+def check_release(folder: str | Path, *, max_n: int | None = None,
+                  min_width: int | None = None) -> pd.DataFrame:
+    """Re-verify a release folder from scratch, as ``kprlink release check`` does.
+
+    Findings (``table, cell, lower, upper, kind``) of two kinds of check: the
+    folder's files (a column or word naming a cell's status or reason, blank
+    cells, a checker file inside ``release/``) and :func:`run_attack`.
+    Empty when the release is clean.
+
+    Raises
+    ------
+    NotAReleaseError
+        If the folder holds no ``tables/*.csv``.
+    """
+    _, files = check_folder(folder)
+    attack = run_attack(folder, max_n=max_n, min_width=min_width).findings
+    return pd.concat([x for x in (files, attack) if len(x)] or [files], ignore_index=True)
