@@ -197,7 +197,8 @@ def tabulate_person_time(split: pd.DataFrame, *, by: Sequence[str],
     -------
     pandas.DataFrame
         ``*by, n_events, person_years`` for each observed cell (unused
-        categories dropped, so a ``C(age_band)`` model term has no empty level).
+        categories dropped, so a ``C(age_band)`` model term has no empty level;
+        nullable integer keys as int64). Rows with a missing key are left out.
 
     Examples
     --------
@@ -215,4 +216,6 @@ def tabulate_person_time(split: pd.DataFrame, *, by: Sequence[str],
     for b in by:
         if isinstance(out[b].dtype, pd.CategoricalDtype):
             out[b] = out[b].cat.remove_unused_categories()
+        elif pd.api.types.is_integer_dtype(out[b].dtype):
+            out[b] = out[b].astype(np.int64)  # cells never have NA keys; patsy needs numpy
     return out
