@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kprlink.cohorts._comorbidity import ComorbidityIndex, add_comorbidity
 from kprlink.cohorts._followup import (
     EXIT_REASONS,
     FollowUp,
@@ -19,6 +20,6 @@ from kprlink.cohorts.definition import (
 from kprlink.cohorts.events import EVENT_COLUMNS, diagnosis_events
 
 __all__ = ["ATTRIBUTES", "EVENT_COLUMNS", "EXIT_REASONS", "RULE_KINDS", "FollowUp",
-           "add_follow_up", "build_incident_cohort", "CohortDefinition", "CohortResult",
+           "add_follow_up", "build_incident_cohort", "ComorbidityIndex", "add_comorbidity", "CohortDefinition", "CohortResult",
            "CohortRule", "EntryCriterion", "build_cohort", "cohort_columns",
            "diagnosis_events"]
