@@ -123,3 +123,40 @@ def test_index_file_round_trips_and_cites_its_sources(tmp_path):
     assert back == CCI and back.digest == CCI.digest
     with pytest.raises(SpecError):
         ComorbidityIndex.from_dict({**d, "kind": "codelist"})
+
+
+ELIX = ComorbidityIndex.elixhauser_quan()
+#: One code per Elixhauser category, as delivered.
+ELIX_CODE = {"chf": "I509", "carit": "I480", "valv": "I350", "pcd": "I269", "pvd": "I739",
+             "hypunc": "I10", "hypc": "I129", "para": "G819", "ond": "G209", "cpd": "J449",
+             "diabunc": "E119", "diabc": "E1150", "hypothy": "E039", "rf": "N185",
+             "ld": "K746", "pud": "K259", "aids": "B24", "lymph": "C833", "metacanc": "C787",
+             "solidtum": "C509", "rheumd": "M059", "coag": "D689", "obes": "E669",
+             "wloss": "R64", "fed": "E871", "blane": "D500", "dane": "D509",
+             "alcohol": "F102", "drug": "F112", "psycho": "F209", "depre": "F329"}
+
+
+def test_elixhauser_van_walraven():
+    assert len(ELIX.categories) == 31 and ELIX.weight_sets == ("van_walraven2009", "count")
+    assert "Med Care 2009;47(6):626-33" in ELIX.source
+    ev1 = events([(i + 1, "2017-01-01", c) for i, c in enumerate(ELIX_CODE.values())])
+    alone = add_comorbidity(persons(len(ELIX_CODE)), ev1, index=ELIX, lookback_days=365)
+    np.testing.assert_array_equal(alone[[f"elix_{k}" for k in ELIX_CODE]].to_numpy(),
+                                  np.eye(len(ELIX_CODE), dtype=bool))
+    # van Walraven 2009, table 3, one condition at a time
+    vw = {"chf": 7, "carit": 5, "valv": -1, "pcd": 4, "pvd": 2, "hypunc": 0, "hypc": 0,
+          "para": 7, "ond": 6, "cpd": 3, "diabunc": 0, "diabc": 0, "hypothy": 0, "rf": 5,
+          "ld": 11, "pud": 0, "aids": 0, "lymph": 9, "metacanc": 12, "solidtum": 4,
+          "rheumd": 0, "coag": 3, "obes": -4, "wloss": 6, "fed": 5, "blane": -2, "dane": -2,
+          "alcohol": 0, "drug": -7, "psycho": 0, "depre": -3}
+    assert alone["elix_score"].tolist() == [vw[k] for k in ELIX_CODE]
+    # by hand: heart failure 7, metastatic 12 (the breast tumour is not counted beside it),
+    # obesity -4, depression -3 -> 12; as a count: 4 conditions
+    ev = events([(1, "2017-03-01", c) for c in ("I509", "C787", "C509", "E669", "F329")])
+    p = persons(1)
+    assert add_comorbidity(p, ev, index=ELIX, lookback_days=365)["elix_score"].iloc[0] == 12
+    assert add_comorbidity(p, ev, index=ELIX, lookback_days=365,
+                           weights="count")["elix_score"].iloc[0] == 4
+    every = events([(1, "2017-01-01", c) for c in ELIX_CODE.values()])
+    allf = add_comorbidity(p, every, index=ELIX, lookback_days=365)
+    assert allf["elix_score"].iloc[0] == 89 - 19 - 4  # all but the solid tumour

@@ -153,6 +153,11 @@ class ComorbidityIndex:
         """Charlson: Quan 2005 ICD-10 codes; weights ``quan2011`` (default) and ``charlson1987``."""
         return cls.from_json(_DIR / "charlson_quan.json")
 
+    @classmethod
+    def elixhauser_quan(cls) -> ComorbidityIndex:
+        """Elixhauser: Quan 2005 ICD-10 codes; weights ``van_walraven2009`` (default), ``count``."""
+        return cls.from_json(_DIR / "elixhauser_quan.json")
+
     @property
     def digest(self) -> str:
         """Short SHA-256 of the canonical JSON form (12 hex digits)."""
