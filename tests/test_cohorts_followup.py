@@ -176,3 +176,13 @@ def test_add_follow_up_on_a_plain_frame():
     with pytest.raises(MissingColumnsError) as err:
         add_follow_up(persons.drop(columns="death_date"), end_of_data="2020-12-31")
     assert err.value.missing == ["death_date"]
+
+
+def test_outcome_with_contact_types_reads_fee_codes():
+    from kprlink.cohorts import cohort_columns
+
+    d = definition()
+    follow = FollowUp(outcome=[EntryCriterion("kpr_kuhr", [P70],
+                                              contact_types=["home_visit"])])
+    assert "kuhr_fees" not in cohort_columns(d)
+    assert "kuhr_fees" in cohort_columns(dataclasses.replace(d, follow_up=follow))

@@ -10,7 +10,15 @@ import pandas as pd
 import pytest
 
 from kprlink.codes import load_phenotype
-from kprlink.cohorts import CohortDefinition, EntryCriterion, FollowUp, build_cohort
+from kprlink.cohorts import (
+    CohortDefinition,
+    ComorbidityIndex,
+    EntryCriterion,
+    FollowUp,
+    add_comorbidity,
+    build_cohort,
+    diagnosis_events,
+)
 from kprlink.demography import AgeBands
 from kprlink.disclosure import SuppressionRule
 from kprlink.sources import read_delivery
@@ -36,13 +44,14 @@ def cohort(tmp_path_factory):
                       outcome_name="hip_fracture")
     d = dataclasses.replace(base, follow_up=follow,
                             attributes=(*base.attributes, "death_date"))
-    res = build_cohort(read_delivery(out), d)
+    delivery = read_delivery(out)
+    res = build_cohort(delivery, d)
     truth = pd.read_parquet(out / "truth" / "persons.parquet")
-    return res.persons, truth
+    return {"persons": res.persons, "truth": truth, "result": res, "delivery": delivery}
 
 
 def test_follow_up_matches_truth(cohort):
-    p, truth = cohort
+    p, truth = cohort["persons"], cohort["truth"]
     assert len(p) > 20
     tr = truth[["kpr_id", "death_date", "hip_fracture"]].astype({"kpr_id": "Int64"})
     t = p.dropna(subset=["kpr_id"]).merge(tr, on="kpr_id", how="left",
@@ -58,7 +67,7 @@ def test_follow_up_matches_truth(cohort):
 
 
 def test_lexis_and_survival_on_the_cohort(cohort):
-    p, _ = cohort
+    p = cohort["persons"]
     s = split_lexis(p, age_bands=AgeBands.reference_dementia(), years=[2016, 2017])
     assert s.groupby(level=0)["time_days"].sum().equals(p.loc[p["time_days"] > 0,
                                                               "time_days"])
@@ -75,3 +84,18 @@ def test_lexis_and_survival_on_the_cohort(cohort):
         assert len(rel) >= 1
         v = rel[["n_at_risk", "n_events", "n_competing", "n_censored"]].to_numpy(int)
         assert ((v == 0) | (v > 4)).all()
+
+
+def test_charlson_on_the_cohort(cohort):
+    res, delivery = cohort["result"], cohort["delivery"]
+    cci = ComorbidityIndex.charlson_quan()
+    ev = diagnosis_events(delivery, persons=res.linkage.persons, codelists=cci.codelists)
+    out = add_comorbidity(res.persons, ev, index=cci, lookback_days=365)
+    # whoever entered through an NPR dementia diagnosis has Charlson dementia (index day counts)
+    first = res.events.sort_values(["person_id", "date", "source"]).drop_duplicates("person_id")
+    npr_first = set(first.loc[first["source"] == "npr", "person_id"])
+    assert npr_first
+    got = out.set_index("person_id")["charlson_dementia"]
+    assert got.loc[sorted(npr_first)].all()
+    assert (out["charlson_score"] >= 2 * out["charlson_dementia"]).all()
+    assert out["charlson_score"].max() <= 24

@@ -117,21 +117,13 @@ class FollowUp:
     def from_dict(cls, data: Mapping[str, Any], *, base: Path | None = None,
                   where: str = "follow_up") -> FollowUp:
         """Read the ``[follow_up]`` table; code-list references resolve against `base`."""
-        from kprlink.cohorts.definition import EntryCriterion, _codelist
+        from kprlink.cohorts.definition import _criteria
 
         problems: list[Problem] = []
         extra = sorted(set(data) - {"outcome_name", "horizon_days", "end_of_data", "outcome"})
         if extra:
             problems.append(Problem(where, None, "unknown_keys", f"unknown keys {extra}"))
-        outcome = []
-        for i, e in enumerate(data.get("outcome", [])):
-            w = f"{where} outcome {i + 1}"
-            lists = [_codelist(r, base, w, problems) for r in e.get("codelists", [])]
-            try:
-                outcome.append(EntryCriterion(**{**e, "codelists": [c for c in lists if c]}))
-            except (SpecError, TypeError) as err:
-                problems.extend(getattr(err, "problems", [Problem(w, None, "bad_outcome",
-                                                                  str(err))]))
+        outcome = _criteria(data.get("outcome", []), base, f"{where} outcome", problems)
         if problems:
             raise SpecError(f"cannot read {where}", problems)
         return cls(outcome, str(data.get("outcome_name", "outcome")),

@@ -65,7 +65,8 @@ def cohort_columns(definition: CohortDefinition) -> dict[str, tuple[str, ...] | 
     ['key', 'kuhr_claims', 'kuhr_diagnoses', 'npr_diagnoses', 'npr_episodes']
     """
     out: dict[str, tuple[str, ...] | None] = dict(_COLUMNS)
-    if any(e.contact_types for e in definition.entry):
+    outcome = definition.follow_up.outcome if definition.follow_up is not None else ()
+    if any(e.contact_types for e in (*definition.entry, *outcome)):
         out["kuhr_fees"] = None
     return out
 

@@ -127,6 +127,20 @@ def _inline(cl: CodeList) -> dict[str, Any]:
     return d
 
 
+def _criteria(items: Sequence[Mapping[str, Any]], base: Path | None, where: str,
+              problems: list[Problem]) -> list[EntryCriterion]:
+    """Entry criteria from their file form (entries, follow-up outcomes)."""
+    out = []
+    for i, e in enumerate(items):
+        w = f"{where} {i + 1}"
+        lists = [_codelist(r, base, w, problems) for r in e.get("codelists", [])]
+        try:
+            out.append(EntryCriterion(**{**e, "codelists": [c for c in lists if c]}))
+        except (SpecError, TypeError) as err:
+            problems.extend(getattr(err, "problems", [Problem(w, None, "bad_entry", str(err))]))
+    return out
+
+
 @dataclass(frozen=True)
 class CohortRule:
     """One ordered inclusion or exclusion rule.
@@ -335,14 +349,8 @@ class CohortDefinition:
         window = data.get("window", {})
         if "name" not in data or "start" not in window or "end" not in window:
             problems.append(Problem(where, None, "missing_keys", "needs name, window.start/end"))
-        entries, rules = [], []
-        for i, e in enumerate(data.get("entry", [])):
-            w = f"{where} entry {i + 1}"
-            cls_ = [_codelist(r, base, w, problems) for r in e.get("codelists", [])]
-            try:
-                entries.append(EntryCriterion(**{**e, "codelists": [c for c in cls_ if c]}))
-            except (SpecError, TypeError) as err:
-                problems.extend(getattr(err, "problems", [Problem(w, None, "bad_entry", str(err))]))
+        entries = _criteria(data.get("entry", []), base, f"{where} entry", problems)
+        rules = []
         for i, r in enumerate(data.get("rule", [])):
             w = f"{where} rule {i + 1}"
             params = {k: v for k, v in r.items() if k not in ("kind", "name", "exclude")}
