@@ -234,35 +234,36 @@ class _Solver:
                  a_ub: sparse.csr_matrix | None, b_ub: np.ndarray | None) -> None:
         self.m, self.a_eq, self.b_eq, self.a_ub, self.b_ub = model, a_eq, b_eq, a_ub, b_ub
 
-    def _lp(self, c: np.ndarray) -> tuple[int, float]:
+    def _lp(self, c: np.ndarray) -> tuple[int, float, bool]:
+        """Status, optimum, and whether the optimal vertex found is integral."""
         res = linprog(c, A_ub=self.a_ub, b_ub=self.b_ub, A_eq=self.a_eq, b_eq=self.b_eq,
                       bounds=(0, None), method="highs")
-        return res.status, (float(res.fun) if res.status == 0 else math.nan)
+        if res.status != 0:
+            return res.status, math.nan, False
+        integral = bool(np.all(np.abs(res.x - np.round(res.x)) < 1e-7))
+        return res.status, float(res.fun), integral
 
     def feasible(self) -> bool:
         return self._lp(np.zeros(self.m.n_cols))[0] == 0
 
-    def interval(self, cols: np.ndarray) -> tuple[float, float]:
-        """LP interval of the sum of `cols`."""
+    def interval(self, cols: np.ndarray) -> tuple[float, float, bool, bool]:
+        """LP interval of the sum of `cols`; whether each end is met by an integer point."""
         c = np.zeros(self.m.n_cols)
         c[cols] = 1.0
-        s1, lo = self._lp(c)
-        s2, hi = self._lp(-c)
+        s1, lo, int_lo = self._lp(c)
+        s2, hi, int_hi = self._lp(-c)
         return (lo if s1 == 0 else math.nan,
-                -hi if s2 == 0 else (math.inf if s2 == 3 else math.nan))
+                -hi if s2 == 0 else (math.inf if s2 == 3 else math.nan), int_lo, int_hi)
 
-    def integer_interval(self, cols: np.ndarray) -> tuple[float, float]:
-        """Interval of the sum of `cols` over integer atoms (MILP)."""
+    def integer_bound(self, cols: np.ndarray, sign: float) -> float:
+        """Minimum (sign 1) or maximum (sign -1) of the sum of `cols` over integer atoms."""
         cons = []
         if self.a_eq is not None:
             cons.append(LinearConstraint(self.a_eq, self.b_eq, self.b_eq))
         if self.a_ub is not None:
             cons.append(LinearConstraint(self.a_ub, -np.inf, self.b_ub))
         c = np.zeros(self.m.n_cols)
-        c[cols] = 1.0
-        out = []
-        for sign in (1.0, -1.0):
-            res = milp(sign * c, constraints=cons, integrality=np.ones(self.m.n_cols),
-                       bounds=Bounds(0, np.inf), options={"time_limit": 20})
-            out.append(sign * res.fun if res.status == 0 else math.nan)
-        return out[0], out[1]
+        c[cols] = sign
+        res = milp(c, constraints=cons, integrality=np.ones(self.m.n_cols),
+                   bounds=Bounds(0, np.inf), options={"time_limit": 20})
+        return sign * res.fun if res.status == 0 else math.nan

@@ -219,18 +219,24 @@ def _solve_hidden(model: Model, items: list[tuple[ReleasedTable, int, str]],
     rows = []
     for t, i, col in items:
         cols = model.tv[model.tables.index(t)].rows[i]
-        lo, hi = solver.interval(cols)
+        lo, hi, int_lo, int_hi = solver.interval(cols)
         ilo, ihi = lo, hi
         if model.integer:
             ilo = math.ceil(lo - 1e-6) if not math.isnan(lo) else lo
             ihi = math.floor(hi + 1e-6) if math.isfinite(hi) else hi
-            if ihi - ilo < min_width + 2 and ihi - ilo >= min_width:
-                mlo, mhi = solver.integer_interval(cols)
-                ilo = mlo if not math.isnan(mlo) else ilo
-                ihi = mhi if not math.isnan(mhi) else ihi
+            # an end met by an integral LP vertex is the integer end too; else MILP
+            if min_width <= ihi - ilo < min_width + 2:
+                if not int_lo:
+                    ilo = _or(solver.integer_bound(cols, 1.0), ilo)
+                if not int_hi:
+                    ihi = _or(solver.integer_bound(cols, -1.0), ihi)
         rows.append({"table": t.name, "cell": t.cell(i), "column": col, "lp_lower": lo,
                      "lp_upper": hi, "lower": ilo, "upper": ihi})
     return pd.DataFrame(rows)
+
+
+def _or(x: float, default: float) -> float:
+    return default if math.isnan(x) else x
 
 
 def _attack_group(group: list[ReleasedTable], min_width: int, notes: list[str],
