@@ -230,7 +230,8 @@ class Model:
 
 
 class _Solver:
-    def __init__(self, model: Model, a_eq, b_eq, a_ub, b_ub) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, model: Model, a_eq: sparse.csr_matrix | None, b_eq: np.ndarray | None,
+                 a_ub: sparse.csr_matrix | None, b_ub: np.ndarray | None) -> None:
         self.m, self.a_eq, self.b_eq, self.a_ub, self.b_ub = model, a_eq, b_eq, a_ub, b_ub
 
     def _lp(self, c: np.ndarray) -> tuple[int, float]:

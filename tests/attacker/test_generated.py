@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kprlink.disclosure import LinkedTable, SuppressionRule, suppress_linked_tables
-from kprlink.disclosure.outsider import run_attack
+from kprlink.disclosure.outsider import OutsiderAttack, run_attack
 from kprlink.disclosure.secondary import suppress_table
 
 from ._build import write_release
@@ -136,7 +136,7 @@ def _protect_one_by_one(base: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return out
 
 
-def _sound(attack, truth: dict) -> None:  # type: ignore[no-untyped-def]
+def _sound(attack: OutsiderAttack, truth: dict) -> None:
     for r in attack.intervals.itertuples(index=False):
         true = truth[(r.table, r.cell)]
         assert r.lower - 1e-6 <= true <= r.upper + 1e-6, (r.table, r.cell, true, r)
@@ -145,7 +145,8 @@ def _sound(attack, truth: dict) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(studies())
-def test_joint_protection_leaves_nothing_to_find(tmp_path_factory, spec: dict) -> None:  # type: ignore[no-untyped-def]
+def test_joint_protection_leaves_nothing_to_find(
+        tmp_path_factory: pytest.TempPathFactory, spec: dict) -> None:
     persons = _persons(spec)
     tables = _protect_jointly(_base(persons, spec))
     out = _write(tmp_path_factory.mktemp("j"), tables, persons, spec, population=False)
@@ -158,8 +159,8 @@ def test_joint_protection_leaves_nothing_to_find(tmp_path_factory, spec: dict) -
 @pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(studies())
-def test_attack_is_sound_on_tables_protected_one_by_one(tmp_path_factory, spec: dict  # type: ignore[no-untyped-def]
-                                                        ) -> None:
+def test_attack_is_sound_on_tables_protected_one_by_one(
+        tmp_path_factory: pytest.TempPathFactory, spec: dict) -> None:
     persons = _persons(spec)
     tables = _protect_one_by_one(_base(persons, spec))
     attack = run_attack(_write(tmp_path_factory.mktemp("s"), tables, persons, spec))
