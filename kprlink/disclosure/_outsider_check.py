@@ -9,9 +9,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from kprlink.disclosure._outsider_read import find_release
+from kprlink.disclosure._outsider_read import (
+    COUNT,
+    ReleasedTable,
+    find_release,
+    read_tables,
+    to_number,
+)
 
 #: column headers that name a cell's status or reason (they must not leave)
 LABEL_HEADERS = {"status", "reason", "check", "suppressed", "primary", "secondary"}
@@ -118,4 +125,53 @@ def check_folder(folder: str | Path) -> tuple[Path, pd.DataFrame]:
         elif path.suffix in (".md", ".html", ".htm", ".svg"):
             text = path.read_text(encoding="utf-8", errors="replace")
             found += _check_text(rel, text, html=path.suffix != ".md")
+    found += consistency(release, read_tables(release))
     return release, pd.DataFrame(found, columns=COLS)
+
+
+def _plain(col: pd.Series) -> pd.Series:
+    return col.astype(str).str.replace(r"[,\s\u00a0]", "", regex=True)
+
+
+def _views(release: Path, t: ReleasedTable) -> list[tuple[str, pd.DataFrame]]:
+    """The other places a table is shown: its XLSX sheet and its report tables."""
+    out = []
+    xlsx = release / "tables.xlsx"
+    if xlsx.is_file():
+        sheets = pd.read_excel(xlsx, sheet_name=None, dtype=str, keep_default_na=False)
+        for name, frame in sheets.items():
+            if name == t.name or (len(name) == 31 and t.name.startswith(name)):
+                out.append((f"tables.xlsx [{name}]", frame))
+    md = release / "report.md"
+    if md.is_file():
+        text = md.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        for first, header, body in _md_tables(text):
+            named = [x for x in lines[: first - 1] if "`" in x]
+            if named and f"`{t.name}`" in named[-1] and body:
+                rows = [r + [""] * (len(header) - len(r)) for r in body]
+                out.append((f"report.md (table at line {first})",
+                            pd.DataFrame([r[: len(header)] for r in rows], columns=header)))
+    return out
+
+
+def consistency(release: Path, tables: list[ReleasedTable]) -> list[dict]:
+    """A value hidden in a table's CSV but shown in its XLSX sheet or report table, or a
+    count shown differently: the outsider reads all of them."""
+    out = []
+    for t in tables:
+        key = {tuple(r): i for i, r in enumerate(t.frame[t.dims].to_numpy().tolist())}
+        for where, view in _views(release, t):
+            if not set(t.dims) <= set(view.columns):
+                continue
+            rows = [key.get(tuple(r)) for r in view[t.dims].astype(str).to_numpy().tolist()]
+            for col in view.columns.intersection(t.frame.columns).difference(t.dims):
+                csv = t.numbers(col)
+                shown = to_number(_plain(view[col]))
+                for j, i in enumerate(rows):
+                    if i is None or np.isnan(shown[j]):
+                        continue
+                    if np.isnan(csv[i]) or (col == COUNT and shown[j] != csv[i]):
+                        out.append(_f(t.name, f"{t.cell(i)} [{col}] differs in {where}",
+                                      "inconsistent"))
+    return out

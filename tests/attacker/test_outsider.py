@@ -215,3 +215,17 @@ def test_sex_is_joined_on_evidence(tmp_path: Path) -> None:
     keys = [k for k in res.intervals["cell"] if "sex" in k]
     assert keys  # joined model solved every hidden cell of both tables
     assert len(res.intervals) == 10
+
+
+def test_common_cells_suppressed_differently_in_two_tables(tmp_path: Path) -> None:
+    # the nursing-home case on main (seed 1): county 17 shown in one table, hidden in another
+    a = table([("Total", 42), ("01", None), ("02", None), ("03", 7), ("17", 5)],
+              ["county", "n"])
+    b = table([("Total", 42), ("01", 20), ("02", None), ("03", 7), ("17", None)],
+              ["county", "n"])
+    assert attack_release(write_release(tmp_path / "a", {"a": a})).empty
+    assert attack_release(write_release(tmp_path / "b", {"b": b})).empty
+    f = attack_release(write_release(tmp_path / "ab", {"a": a, "b": b}))
+    got = {(r.table, r.cell): r.lower for r in f.itertuples()}
+    assert got == {("a", "county=01"): 20, ("a", "county=02"): 10,
+                   ("b", "county=02"): 10, ("b", "county=17"): 5}

@@ -71,3 +71,16 @@ def test_not_a_release_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "not a release folder" in err and "Traceback" not in err
     with pytest.raises(SystemExit):
         cli.main(["release"])
+
+
+def test_a_count_hidden_in_the_csv_but_shown_elsewhere(tmp_path: Path) -> None:
+    out = write_release(tmp_path / "o", {"t": two_by_two(SAFE)},
+                        report="Table `t`: sex by region.\n\n"
+                               "| sex | region | n |\n|---|---|---|\n"
+                               "| Total | Total | 74 |\n| F | N | 12 |\n| F | S | : |\n")
+    f = check_release(out)
+    assert f[["table", "cell", "kind"]].values.tolist() == [
+        ["t", "sex=F, region=N [n] differs in report.md (table at line 7)", "inconsistent"]]
+    two_by_two(set()).to_excel(out / "release" / "tables.xlsx", sheet_name="t", index=False)
+    kinds = check_release(out)["kind"].tolist()
+    assert kinds.count("inconsistent") == 1 + 4
