@@ -163,6 +163,12 @@ def _shown(t: ReleasedTable, max_n: int, differences: bool) -> list[dict]:
         v = t.numbers(col)
         for i in np.flatnonzero((v >= 1) & (v <= max_n) & (np.abs(v % 1) < 1e-9)):
             out.append(_finding(t.name, f"{t.cell(i)} [{col}]", v[i], v[i], "small_value"))
+    for col in t.value_cols:  # a rate beside a known count gives the hidden value
+        rate = f"{col}_per_person"
+        if rate in t.frame:
+            for i in np.flatnonzero(np.isnan(t.numbers(col)) & t.shown(rate) & (n > 0)):
+                out.append(_finding(t.name, f"{t.cell(i)} [{rate}]", math.nan, math.nan,
+                                    "derived_shown"))
     hidden = np.isnan(n)
     for col in t.frame.columns:
         if col in t.dims or col in ("n", POPULATION) or not is_numeric(t.frame[col]):

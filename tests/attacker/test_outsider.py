@@ -229,3 +229,11 @@ def test_common_cells_suppressed_differently_in_two_tables(tmp_path: Path) -> No
     got = {(r.table, r.cell): r.lower for r in f.itertuples()}
     assert got == {("a", "county=01"): 20, ("a", "county=02"): 10,
                    ("b", "county=02"): 10, ("b", "county=17"): 5}
+
+
+def test_rate_beside_a_hidden_value_is_a_finding(tmp_path: Path) -> None:
+    t = table([("Total", 40, 90, 2.25), ("x", 30, 60, 2.0), ("y", 10, None, 3.0)],
+              ["group", "n", "consultation", "consultation_per_person"])
+    f = attack_release(write_release(tmp_path / "o", {"t": t}))
+    assert f[f["kind"] == "derived_shown"]["cell"].tolist() == [
+        "group=y [consultation_per_person]"]
