@@ -39,10 +39,6 @@ def released(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     return out
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "issue 13: main's runner protects tables one by one (joint LP pins 0-64 / 60-64 cells), "
-    "publishes value counts 1..4 and small 'left out' numbers, and labels cells with status; "
-    "remove this mark when the joint release lands"))
 @pytest.mark.parametrize("name", kl.shipped_studies())
 def test_outsider_finds_nothing(name: str, released: dict[str, Path | Exception]) -> None:
     out = released[name]
