@@ -64,6 +64,30 @@ def _inside(child: Path, parent: Path) -> bool:
     return True
 
 
+def apart(folders: Mapping[str, Path]) -> list[Problem | str]:
+    """One problem per pair of `folders` that overlap (equal, or one inside the other).
+
+    Examples
+    --------
+    >>> [p.reason for p in apart({"data": Path("d"), "work": Path("d/w")})]
+    ['work_overlaps_data']
+    >>> apart({"data": Path("d"), "work": Path("w")})
+    []
+    """
+    items = list(folders.items())
+    problems: list[Problem | str] = []
+    for i, (a, pa) in enumerate(items):
+        for b, pb in items[:i]:
+            if _inside(pa, pb) or _inside(pb, pa):
+                problems.append(Problem(
+                    file=str(pa), column=None, reason=f"{a}_overlaps_{b}",
+                    message=f"the {a} folder and the {b} folder {str(pb)!r} overlap "
+                            "(the same folder, or one inside the other)",
+                    hint=f"Choose a {a} folder outside the {b} folder; person-level "
+                         "files written into a delivery are read back as part of it."))
+    return problems
+
+
 def check_output_folder(out: Path, *, force: bool, inputs: Mapping[str, Path] | None = None,
                         marker: str = MARKER, what: str = "study output") -> None:
     """Refuse an output folder that exists (without force) or overlaps an input.
@@ -96,6 +120,7 @@ def check_output_folder(out: Path, *, force: bool, inputs: Mapping[str, Path] | 
                 file=str(out), column=None, reason=f"overlaps_{label}",
                 message=f"the output folder and the {label} folder {str(path)!r} overlap",
                 hint="Choose an output folder outside the delivery and work folders."))
+    problems += apart(inputs or {})
     if out.exists():
         if not out.is_dir():
             problems.append(Problem(file=str(out), column=None, reason="not_a_folder",
