@@ -38,7 +38,7 @@ T90 = CodeList("diabetes_icpc", "ICPC-2", ["T89", "T90"])
 def imported(tmp_path_factory):
     raw = tmp_path_factory.mktemp("raw")
     generate_delivery(raw, SynthConfig(scale=0.002, seed=5, fmt="parquet"))
-    out = tmp_path_factory.mktemp("imported")
+    out = tmp_path_factory.mktemp("imported") / "imp"
     import_delivery(raw, out)
     return out, read_delivery(out)
 
