@@ -26,7 +26,8 @@ def check_person_path(path: Path, *, data: Path | None = None) -> None:
             [Problem(str(path), None, "overlaps_data",
                      "the output file lies in the delivery folder (or is it)",
                      hint="Write it to your work folder, outside the delivery.")])
->>>>>>> main
+    from kprlink._atomic import is_kprlink_output
+
     for parent in [path.parent, *path.parent.parents]:
         if (parent / RELEASE_MARKER).is_file() or is_kprlink_output(parent):
             raise KprlinkError(
