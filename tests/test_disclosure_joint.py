@@ -204,3 +204,26 @@ def test_random_studies_leave_nothing_narrow(seed: int) -> None:
     small = pd.concat([ja["n"], jb["n"]])
     shown = pd.concat([ja["status"], jb["status"]]) == "published"
     assert not (shown & (small >= 1) & (small <= 4)).any()
+
+
+def test_disclosure_imports_run_one_way() -> None:
+    """Audit and suppression below, release on top: no module imports one above it."""
+    import ast
+    from pathlib import Path
+
+    import kprlink.disclosure as d
+
+    root = Path(d.__file__).parent
+
+    def imports(name: str) -> set[str]:
+        tree = ast.parse((root / f"{name}.py").read_text())
+        out = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                out.add(node.module.rsplit(".", 1)[-1])
+        return out
+
+    assert "release" not in imports("secondary")
+    assert "secondary" not in imports("release")
+    assert not {"release", "joint", "outsider"} & imports("audit")
+    assert "outsider" not in imports("joint")

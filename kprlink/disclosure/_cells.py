@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from collections.abc import Sequence
 
 import numpy as np
@@ -96,3 +98,9 @@ def complete_cells(cells: pd.DataFrame, dims: Sequence[str], count_col: str,
                                     ordered=cells[d].cat.ordered)
     keep = [*dims, count_col, *([primary_col] if primary_col else [])]
     return pd.concat([cells[keep], add[keep]], ignore_index=True)
+
+
+def input_digest(cells: pd.DataFrame, cols: Sequence[str]) -> str:
+    """Short SHA-256 of the input cells (order-independent)."""
+    h = pd.util.hash_pandas_object(cells[list(cols)].astype("object"), index=False)
+    return hashlib.sha256(np.sort(h.to_numpy()).tobytes()).hexdigest()[:16]

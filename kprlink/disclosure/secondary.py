@@ -9,7 +9,6 @@ published cells. See ``docs/methods/disclosure.md``.
 
 from __future__ import annotations
 
-import hashlib
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,8 +17,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from kprlink.disclosure._cells import check_counts, complete_cells
+from kprlink.disclosure._cells import check_counts, complete_cells, input_digest
 from kprlink.disclosure._gauss import gauss_secondary
+from kprlink.disclosure._log import table_log
 from kprlink.disclosure._model import TOTAL, TableModel, build_model
 from kprlink.disclosure.audit import audit_intervals
 from kprlink.disclosure.rules import SuppressionRule
@@ -92,12 +92,6 @@ def singleton_sums(model: TableModel, values: np.ndarray, primary: np.ndarray,
     return out
 
 
-def input_digest(cells: pd.DataFrame, cols: Sequence[str]) -> str:
-    """Short SHA-256 of the input cells (order-independent)."""
-    h = pd.util.hash_pandas_object(cells[list(cols)].astype("object"), index=False)
-    return hashlib.sha256(np.sort(h.to_numpy()).tobytes()).hexdigest()[:16]
-
-
 @dataclass(frozen=True)
 class SuppressionResult:
     """Outcome of :func:`suppress_table`.
@@ -157,8 +151,6 @@ class SuppressionResult:
 
     def release_log(self) -> dict[str, object]:
         """JSON-able record of this table for the output checker."""
-        from kprlink.disclosure.release import table_log
-
         return table_log(self)
 
     def _repr_html_(self) -> str:
