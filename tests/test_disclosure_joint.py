@@ -227,3 +227,42 @@ def test_disclosure_imports_run_one_way() -> None:
     assert "secondary" not in imports("release")
     assert not {"release", "joint", "outsider"} & imports("audit")
     assert "outsider" not in imports("joint")
+
+
+def test_a_later_release_of_a_nested_population_does_not_reveal_the_difference() -> None:
+    from kprlink.disclosure.joint import PriorRelease
+
+    counts = {(a, s): 12 + 3 * i for i, (a, s) in enumerate(
+        (a, s) for a in FINE for s in SEXES)}
+    p = _persons(counts)
+    a = AnalysisTable.from_persons(p, {"age": FINE, "sex": SEXES})
+    first = protect_study([StudyTable("a", a.cells, a.dims, persons=a.persons)], RULE)
+    assert (first.tables["a"]["status"] == "published").all()
+    ledger = PriorRelease(first.published, first.members)
+    # the same cohort minus one exclusion criterion that hits one person (75+, f)
+    gone = p.loc[(p["age"] == "75+") & (p["sex"] == "f"), "person_id"].iloc[0]
+    a2 = AnalysisTable.from_persons(p[p["person_id"] != gone], {"age": FINE, "sex": SEXES})
+    alone = protect_study([StudyTable("a", a2.cells, a2.dims, persons=a2.persons)], RULE)
+    assert (alone.tables["a"]["status"] == "published").all()  # alone it looks safe
+    second = protect_study([StudyTable("a", a2.cells, a2.dims, persons=a2.persons)], RULE,
+                           prior=ledger)
+    t = second.tables["a"].set_index(["age", "sex"])
+    for cell in [("75+", "f"), ("75+", "Total"), ("Total", "f"), ("Total", "Total")]:
+        assert t.loc[cell, "status"] != "published", cell  # else new - old = 1 person
+    assert second.ok
+    # cells the person was never in may still be published
+    assert (t["status"] == "published").any()
+
+
+def test_the_ledger_must_match_the_delivery() -> None:
+    from kprlink.disclosure.joint import PriorRelease
+    from kprlink.exceptions import DisclosureError
+
+    p = _persons(COUNTS)
+    a, _ = _tables(p)
+    first = protect_study([StudyTable("a", a.cells, a.dims, persons=a.persons)], RULE)
+    wrong = PriorRelease(first.published.assign(value=first.published["value"] + 1),
+                         first.members)
+    with pytest.raises(DisclosureError, match="ledger"):
+        protect_study([StudyTable("a", a.cells, a.dims, persons=a.persons)], RULE,
+                      prior=wrong)

@@ -43,6 +43,7 @@ def gauss_secondary(
     order: np.ndarray,
     virtual: Sequence[np.ndarray] = (),
     weights: Sequence[np.ndarray] | None = None,
+    published: Sequence[int] = (),
 ) -> np.ndarray:
     """Return a boolean mask of cells suppressed as secondary.
 
@@ -62,6 +63,8 @@ def gauss_secondary(
         Integer multiplicity of each member, aligned with ``inner_of_cell`` then
         `virtual` (default 1): a joint study model counts a person once per inner
         cell of a table, so a margin can hold an atom of persons twice.
+    published : sequence of int
+        Cells already public (an earlier release): published first, never suppressed.
     """
     n_cells = len(inner_of_cell)
     rows: list[dict[int, int]] = []
@@ -82,8 +85,12 @@ def gauss_secondary(
     is_protected[n_cells:] = True
     prot = is_protected.tolist()
     secondary = np.zeros(n_cells, dtype=bool)
+    for c in published:
+        if rows[c]:
+            _publish(rows, cols, int(c))
+    done = set(int(c) for c in published)
     for c in order.tolist():
-        if prot[c]:
+        if prot[c] or c in done:
             continue
         w = rows[c]
         if not w:

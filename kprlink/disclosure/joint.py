@@ -23,15 +23,17 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from kprlink.disclosure._atoms import _atoms
 from kprlink.disclosure._joint_audit import joint_intervals
 from kprlink.disclosure._model import TOTAL, build_model
+from kprlink.disclosure._prior import PRIOR, PriorRelease, difference_rows, prior_table
 from kprlink.disclosure._values import protect_values
 from kprlink.disclosure._gauss import gauss_secondary
 from kprlink.disclosure.rules import SuppressionRule
 from kprlink.disclosure.secondary import candidate_order, model_matrix, singleton_sums
 from kprlink.exceptions import DisclosureError
 
-__all__ = ["JointResult", "StudyTable", "protect_study"]
+__all__ = ["JointResult", "PriorRelease", "StudyTable", "protect_study"]
 
 #: Reason written for a cell few persons contribute to (events, stays, contacts).
 CONTRIBUTORS = "contributors<={}"
@@ -96,120 +98,17 @@ class JointResult:
     n_atoms: int
     n_repairs: int
     problems: list[str]
+    published: pd.DataFrame | None = None
+    members: pd.DataFrame | None = None
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def _inner_index(t: StudyTable, model_cells: pd.DataFrame) -> pd.DataFrame:
-    cells = t.cells[list(t.dims)].astype("string").reset_index(drop=True)
-    return cells.assign(_inner=np.arange(len(cells)))
-
-
-def _atoms(tables: Sequence[StudyTable], offsets: list[int], n_inner: int,
-           universe: np.ndarray | None) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
-    """(atoms x global inner) multiplicities, atom counts, and which atoms are persons."""
-    problems: list[str] = []
-    pid_parts, col_parts = [], []
-    own_parts = []
-    for t, off in zip(tables, offsets, strict=True):
-        idx = _inner_index(t, t.cells)
-        if t.persons is None:
-            own_parts.append((off, t.cells[t.count_col].to_numpy(dtype=np.int64)))
-            continue
-        p = t.persons[["person_id", *t.dims]].astype({d: "string" for d in t.dims})
-        m = p.merge(idx, on=list(t.dims), how="left")
-        if m["_inner"].isna().any():
-            problems.append(f"table {t.name!r}: {int(m['_inner'].isna().sum())} person row(s) "
-                            "fall in no inner cell")
-            m = m[m["_inner"].notna()]
-        counts = np.bincount(m["_inner"].to_numpy(np.int64), minlength=len(idx))
-        if not np.array_equal(counts, t.cells[t.count_col].to_numpy(dtype=np.int64)):
-            problems.append(f"table {t.name!r}: its person rows do not add up to its cells")
-        pid_parts.append(m["person_id"].to_numpy(np.int64))
-        col_parts.append(m["_inner"].to_numpy(np.int64) + off)
-    if problems:
-        raise DisclosureError("the study's tables and their persons disagree.", problems)
-    blocks = []
-    z_parts = []
-    if pid_parts or universe is not None:
-        pid = np.concatenate(pid_parts) if pid_parts else np.zeros(0, np.int64)
-        col = np.concatenate(col_parts) if col_parts else np.zeros(0, np.int64)
-        everyone = np.unique(np.concatenate([pid, universe if universe is not None
-                                             else np.zeros(0, np.int64)]))
-        row = np.searchsorted(everyone, pid)
-        pm = sparse.csr_matrix((np.ones(len(row), dtype=np.int64), (row, col)),
-                               shape=(len(everyone), n_inner))
-        pm.sum_duplicates()
-        # atoms: persons with identical rows (two independent 64-bit hashes of the row)
-        rng = np.random.default_rng(20240917)
-        w1 = rng.integers(1, 2**62, size=n_inner, dtype=np.uint64)
-        w2 = rng.integers(1, 2**62, size=n_inner, dtype=np.uint64)
-        coo = pm.tocoo()
-        mult = coo.data.astype(np.uint64)
-        h1 = np.zeros(pm.shape[0], dtype=np.uint64)
-        h2 = np.zeros(pm.shape[0], dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            np.add.at(h1, coo.row, w1[coo.col] * mult)
-            np.add.at(h2, coo.row, w2[coo.col] * (mult * np.uint64(2654435761)))
-        keys = np.stack([h1, h2], axis=1)
-        _, first, inverse, z = np.unique(keys, axis=0, return_index=True,
-                                         return_inverse=True, return_counts=True)
-        atoms = pm[first]
-        extra = _zero_atoms(atoms, z, tables, offsets)
-        blocks.append(sparse.vstack([atoms, extra], format="csr"))
-        z_parts.append(np.concatenate([z.astype(np.int64),
-                                       np.zeros(extra.shape[0], np.int64)]))
-    for off, counts in own_parts:
-        k = len(counts)
-        blocks.append(sparse.csr_matrix((np.ones(k, dtype=np.int64),
-                                         (np.arange(k), off + np.arange(k))),
-                                        shape=(k, n_inner)))
-        z_parts.append(counts)
-    a = sparse.vstack(blocks, format="csr") if blocks else sparse.csr_matrix((0, n_inner))
-    z_all = np.concatenate(z_parts) if z_parts else np.zeros(0, np.int64)
-    is_person = np.zeros(len(z_all), dtype=bool)
-    is_person[:len(z_parts[0]) if (pid_parts or universe is not None) else 0] = True
-    return a, z_all, is_person
-
-
-def _zero_atoms(atoms: sparse.csr_matrix, z: np.ndarray, tables: Sequence[StudyTable],
-                offsets: list[int]) -> sparse.csr_matrix:
-    """Possible but empty person groups: one per empty inner cell of a table.
-
-    Without them an empty cell would be pinned at 0 by our model although an
-    outsider cannot tell it from the others. Each is the largest atom with its
-    membership of that table moved to the empty cell: a combination of the
-    outsider's model (so the audit stays on the safe side), with count 0.
-    """
-    rows = []
-    n_inner = atoms.shape[1]
-    csc = atoms.tocsc()
-    for t, off in zip(tables, offsets, strict=True):
-        if t.persons is None:
-            continue
-        k = len(t.cells)
-        empty = np.flatnonzero(t.cells[t.count_col].to_numpy() == 0)
-        if not len(empty):
-            continue
-        block = csc[:, off:off + k]
-        once = np.flatnonzero(np.asarray(block.sum(axis=1)).ravel() == 1)
-        if not len(once):
-            continue
-        base = atoms.getrow(int(once[np.argmax(z[once])])).tolil()
-        base[0, off:off + k] = 0
-        for c in empty:
-            r = base.copy()
-            r[0, off + c] = 1
-            rows.append(r.tocsr())
-    if not rows:
-        return sparse.csr_matrix((0, n_inner), dtype=np.int64)
-    return sparse.vstack(rows, format="csr").astype(np.int64)
-
-
 def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
                   universe: Sequence[int] | np.ndarray | None = None,
+                  prior: PriorRelease | None = None,
                   audit: bool = True, max_repairs: int = 10) -> JointResult:
     """Primary and secondary suppression of all `tables` together, then the joint audit.
 
@@ -224,9 +123,17 @@ def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
     universe : sequence of int, optional
         Person ids of the whole population the tables are cut from (the cohort):
         each table's persons not counted ("left out") become a released count too.
+    prior : PriorRelease, optional
+        Numbers earlier releases from the same delivery published (the release
+        ledger): public already, audited with the new tables; a new cell that
+        differs from the earlier one with the same label by ``1..max_n`` persons
+        is protected as a difference.
     audit : bool, default True
         Run the joint LP/MILP audit; cells it finds too narrow get neighbours
         suppressed (at most `max_repairs` rounds).
+
+    The result's ``published`` and ``members`` list every published number of
+    tables with person rows and the persons it counts (for the ledger).
 
     Examples
     --------
@@ -239,8 +146,12 @@ def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
     ['secondary', 'primary', 'secondary']
     """
     names = [t.name for t in tables]
-    if len(set(names)) != len(names):
+    if len(set(names)) != len(names) or PRIOR in names:
         raise DisclosureError(f"table names must be unique, got {names}.")
+    n_current = len(tables)
+    if prior is not None and len(prior.cells):
+        pc, pp = prior_table(prior)
+        tables = [*tables, StudyTable(PRIOR, pc, ("_cell",), persons=pp)]
     models, offsets, n_inner = [], [], 0
     for t in tables:
         inner = t.cells[[*t.dims, t.count_col]].astype({d: "string" for d in t.dims})
@@ -249,7 +160,7 @@ def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
         offsets.append(n_inner)
         n_inner += len(inner)
     uni = None if universe is None else np.unique(np.asarray(universe, dtype=np.int64))
-    a, z, is_person = _atoms(tables, offsets, n_inner, uni)
+    a, z, is_person, pm_persons, everyone = _atoms(tables, offsets, n_inner, uni)
     # published cells: (cells x global inner), then over atoms
     m_blocks = []
     for mod, off in zip(models, offsets, strict=True):
@@ -262,7 +173,7 @@ def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
     left_rows = []
     if uni is not None:
         for k, (t, off) in enumerate(zip(tables, offsets, strict=True)):
-            if not has_persons[k]:
+            if not has_persons[k] or t.name == PRIOR:
                 continue
             cols = slice(off, off + len(t.cells))
             inside = np.asarray((a[:, cols].sum(axis=1) > 0)).ravel()
@@ -296,6 +207,22 @@ def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
     few = (contributors >= 1) & (contributors <= rule.max_n) & ~primary
     primary = primary | few
     reason = np.where(few, CONTRIBUTORS.format(rule.max_n), reason)
+    starts = np.cumsum([0] + [len(m.cells) for m in models])
+    labels = [f"{t.name}: " + "; ".join(f"{d}={v}" for d, v in zip(t.dims, r, strict=True))
+              for t, mod in zip(tables, models, strict=True)
+              for r in mod.cells[list(t.dims)].astype("string").itertuples(index=False)]
+    labels += [f"{name}: left out" for name, _ in left_rows]
+    is_prior = np.zeros(x.shape[0], dtype=bool)
+    diff_rows: list[sparse.csr_matrix] = []
+    diff_names: list[str] = []
+    if len(tables) > n_current:  # earlier releases: public, never suppressed
+        is_prior[starts[n_current]:starts[n_current + 1]] = True
+        primary[is_prior] = False
+        pmod = models[n_current]
+        prior_rows = starts[n_current] + pmod.inner_cell
+        diff_rows, diff_names = difference_rows(
+            x, z, labels, prior_rows, prior.cells["label"].astype(str).tolist(),  # type: ignore[union-attr]
+            rule.max_n)
     virtual: list[np.ndarray] = []
     vweights: list[np.ndarray] = []
     if rule.singletons:
@@ -308,6 +235,9 @@ def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
                 virtual.append(row.indices)
                 vweights.append(row.data.astype(np.int64))
             cell_off += nc
+    for d in diff_rows:
+        virtual.append(d.indices)
+        vweights.append(d.data.astype(np.int64))
     order = candidate_order(values, x, zeros_first=not rule.protect_zeros)
     members = [x.getrow(i) for i in range(x.shape[0])]
     inner_of_cell = [r.indices for r in members]
@@ -318,22 +248,25 @@ def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
     n_repairs = 0
     while True:
         secondary = gauss_secondary(inner_of_cell, len(z), protected=primary | forced,
-                                    order=order, virtual=virtual, weights=weights)
+                                    order=order, virtual=virtual, weights=weights,
+                                    published=np.flatnonzero(is_prior))
         hidden = primary | forced | secondary
         if not audit:
             intervals = None
             break
-        intervals = joint_intervals(x, z, hidden, bound_rows=b_rows, bound_values=b_vals,
+        xa = sparse.vstack([x, *diff_rows], format="csr") if diff_rows else x
+        ha = np.concatenate([hidden, np.ones(len(diff_rows), dtype=bool)])
+        intervals = joint_intervals(xa, z, ha, bound_rows=b_rows, bound_values=b_vals,
                                     min_width=rule.min_width, integer=True)
         bad = intervals.index[~intervals["ok"].to_numpy()]
         if not len(bad) or n_repairs >= max_repairs:
             break
         n_repairs += 1
         # hide, for each too-narrow cell, the smallest published cell sharing its atoms
-        pub = ~hidden
+        pub = ~hidden & ~is_prior
         added = 0
         for c in bad:
-            near = np.flatnonzero(pub & (x @ (x.getrow(c).T.toarray().ravel() > 0) > 0))
+            near = np.flatnonzero(pub & (x @ (xa.getrow(c).T.toarray().ravel() > 0) > 0))
             if len(near):
                 pick = near[np.argmin(values[near])]
                 forced[pick] = True
@@ -343,23 +276,21 @@ def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
             break
     status = np.where(primary, "primary", np.where(hidden, "secondary", "published"))
     reason = np.where(primary, reason, np.where(hidden, "secondary", ""))
-    lower = np.full(x.shape[0], np.nan)
-    upper = np.full(x.shape[0], np.nan)
+    lower = np.full(x.shape[0] + len(diff_rows), np.nan)
+    upper = np.full(x.shape[0] + len(diff_rows), np.nan)
+    labels += diff_names
     problems = []
     if intervals is not None:
         lower[intervals.index] = intervals["lower"].to_numpy()
         upper[intervals.index] = intervals["upper"].to_numpy()
     out, cell_off = {}, 0
-    labels: list[str] = []
-    for t, mod in zip(tables, models, strict=True):
+    for t, mod in zip(tables[:n_current], models, strict=False):
         nc = len(mod.cells)
         s = slice(cell_off, cell_off + nc)
         df = mod.cells[list(t.dims)].astype("string").reset_index(drop=True)
         df[t.count_col] = pd.array(values[s], dtype="Int64")
         if t.population is not None:
             df["population"] = pd.array(pop[s], dtype="Float64").round().astype("Int64")
-        labels += [f"{t.name}: " + "; ".join(f"{d}={v}" for d, v in zip(t.dims, r))
-                   for r in df[list(t.dims)].itertuples(index=False)]
         df["status"] = status[s]
         df["reason"] = reason[s]
         df["contributors"] = contributors[s]
@@ -383,13 +314,23 @@ def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
         left_out[name] = {"n": int(values[c]), "status": str(status[c]),
                           "reason": str(reason[c]), "lower": float(lower[c]),
                           "upper": float(upper[c])}
-        labels.append(f"{name}: left out")
     if intervals is not None:
         for c in intervals.index[~intervals["ok"].to_numpy()]:
             problems.append(f"{labels[c]}: interval [{lower[c]:g}, {upper[c]:g}] narrower "
                             f"than {rule.min_width:g}")
+    # what this run publishes, with the persons each number counts (the ledger's entry)
+    own = np.zeros(x.shape[0], dtype=bool)
+    for k, t in enumerate(tables[:n_current]):
+        own[starts[k]:starts[k + 1]] = t.persons is not None
+    pub_rows = np.flatnonzero(own & (status == "published"))
+    mem = (cell_inner[pub_rows] @ pm_persons.T).tocoo()
+    published = pd.DataFrame({"label": [labels[i] for i in pub_rows],
+                              "value": values[pub_rows].astype(np.int64)})
+    members = pd.DataFrame({"cell": mem.row.astype(np.int64),
+                            "person_id": everyone[mem.col].astype(np.int64),
+                            "weight": mem.data.astype(np.int64)})
     return JointResult(tables=out, left_out=left_out, n_atoms=len(z), n_repairs=n_repairs,
-                       problems=problems)
+                       problems=problems, published=published, members=members)
 
 
 def _display_order(df: pd.DataFrame, t: StudyTable) -> pd.DataFrame:
