@@ -22,7 +22,7 @@ import pandas as pd
 
 from kprlink._studyspec import DisclosureSpec
 from kprlink.analyses import AnalysisTable
-from kprlink.disclosure.joint import JointResult, StudyTable, protect_study
+from kprlink.disclosure.joint import JointResult, PriorRelease, StudyTable, protect_study
 from kprlink.disclosure.rules import SuppressionRule
 from kprlink.stats.intervals import proportion_ci
 
@@ -43,8 +43,8 @@ def rule_of(spec: DisclosureSpec) -> SuppressionRule:
 
 
 def protect(tables: Mapping[str, AnalysisTable], spec: DisclosureSpec, *,
-            universe: np.ndarray | None) -> JointResult:
-    """Protect all of a study's tables together."""
+            universe: np.ndarray | None, prior: PriorRelease | None = None) -> JointResult:
+    """Protect all of a study's tables together (and with earlier releases, `prior`)."""
     study = []
     for name, at in tables.items():
         dims = list(at.dims)
@@ -57,7 +57,7 @@ def protect(tables: Mapping[str, AnalysisTable], spec: DisclosureSpec, *,
         study.append(StudyTable(name, cells.reset_index(drop=True), tuple(dims),
                                 count_col=at.count_col, persons=at.persons,
                                 population=pop, value_cols=tuple(at.value_cols)))
-    return protect_study(study, rule_of(spec), universe=universe)
+    return protect_study(study, rule_of(spec), universe=universe, prior=prior)
 
 
 def released_table(at: AnalysisTable, cells: pd.DataFrame) -> Released:

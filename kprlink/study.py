@@ -37,6 +37,7 @@ import pandas as pd
 from kprlink import _atomic, _provenance, _report
 from kprlink import _study_release as _release
 from kprlink import _study_write as _write
+from kprlink import _ledger
 from kprlink._studyspec import DisclosureSpec, PublishedFigure, StudySpec, TableSpec
 from kprlink.analyses import AnalysisTable, StudyContext, get_step, register, step_kinds
 from kprlink.analyses._registry import cohort_only, params_dict
@@ -144,7 +145,7 @@ def find_study(study: str | Path) -> Path:
 
 def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Path,
               work: str | Path | None = None, force: bool = False,
-              progress: bool = False) -> StudyResult:
+              progress: bool = False, ledger: str | Path | None = None) -> StudyResult:
     """Run `study` on the delivery in `data` and write the release to `out`.
 
     Parameters
@@ -166,6 +167,10 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
         Replace an existing kprlink output folder.
     progress : bool, default False
         Show progress bars on stderr.
+    ledger : path, optional
+        The release ledger (what earlier runs on this delivery published, with
+        the persons each number counts; see :mod:`kprlink._ledger`); default
+        ``<work>/ledger``. Kept in the work area, never in `out`.
 
     Returns
     -------
@@ -191,6 +196,13 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
     if not data_dir.is_dir():
         raise FileNotFoundError(2, "No such delivery folder", str(data_dir))
     folders = {"data": data_dir, "work": work_dir}
+    ledger_root = Path(ledger) if ledger is not None else work_dir / "ledger"
+    for label, other in (("output", out_dir), ("data", data_dir)):
+        if _atomic._inside(ledger_root, other) or _atomic._inside(other, ledger_root):
+            raise OutputFolderError(
+                f"The release ledger {str(ledger_root)!r} overlaps the {label} folder.",
+                ["keep the ledger in the work area, outside the delivery and the release"],
+                path=ledger_root)
     _atomic.check_output_folder(out_dir, force=force, inputs=folders)
     delivery = _open_delivery(data_dir)
     ctx = StudyContext(spec=spec, delivery=delivery, work_dir=work_dir)
@@ -205,7 +217,11 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
         steps[t.name] = get_step(t.kind)(ctx, **params_dict(t.params))
     universe = (ctx.cohort()["person_id"].to_numpy("int64")
                 if spec.cohort_path is not None else None)
-    joint = _release.protect(steps, spec.disclosure, universe=universe)
+    inputs = _provenance.input_files(data_dir)
+    ledger_dir = ledger_root / _ledger.delivery_digest(inputs)
+    key = _ledger.run_key(spec.name, spec.digest, ctx.definitions)
+    joint = _release.protect(steps, spec.disclosure, universe=universe,
+                             prior=_ledger.load(ledger_dir, exclude=key))
     released = {name: _release.released_table(at, joint.tables[name])
                 for name, at in steps.items()}
     excluded = {name: dict(at.excluded) for name, at in steps.items()}
@@ -240,11 +256,12 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
             kprlink_version=kl.__version__,
             study={"name": spec.name, "version": spec.version, "digest": spec.digest,
                    "file_sha256": _spec_file_hash(spec)},
-            definitions=ctx.definitions, inputs=_provenance.input_files(data_dir),
+            definitions=ctx.definitions, inputs=inputs,
             seed=spec.seed,
             extra={"delivery_exclusions": _exclusions(delivery)})
         _atomic.write_text(chk_dir / "provenance.json", _provenance.dumps(record))
         _write.write_report(rel_dir, spec, sections, release_log, record)
+    _ledger.record(ledger_dir, key, joint)
     return StudyResult(out=out_dir, tables={n: r.table for n, r in released.items()},
                        release_log=release_log, provenance=record)
 

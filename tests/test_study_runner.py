@@ -168,8 +168,8 @@ def test_failed_release_check_writes_nothing(delivery: Path, tmp_path: Path,
 
     real = rel.protect
 
-    def leaky(tables, spec, *, universe):  # type: ignore[no-untyped-def]
-        joint = real(tables, spec, universe=universe)
+    def leaky(tables, spec, **kw):  # type: ignore[no-untyped-def]
+        joint = real(tables, spec, **kw)
         for t in joint.tables.values():
             t["status"] = "published"
         return joint
@@ -187,8 +187,8 @@ def test_failed_audit_refuses_release(delivery: Path, tmp_path: Path,
 
     real = rel.protect
 
-    def unaudited(tables, spec, *, universe):  # type: ignore[no-untyped-def]
-        joint = real(tables, spec, universe=universe)
+    def unaudited(tables, spec, **kw):  # type: ignore[no-untyped-def]
+        joint = real(tables, spec, **kw)
         joint.problems.append("cell x has feasible interval [3, 3]")
         return joint
 
@@ -231,3 +231,45 @@ def test_cli_demo_refuses_foreign_folder(tmp_path: Path,
     assert cli.main(["demo", "--out", str(out), "--force", "--quiet"]) == 2
     assert "provenance.json" in capsys.readouterr().err
     assert not (tmp_path / "o.work").exists()
+
+
+def test_ledger_audits_a_later_run_of_a_nested_cohort(delivery: Path, tmp_path: Path) -> None:
+    """A run, then the same study on the cohort minus one criterion: no difference leaks."""
+    import shutil
+    import tomllib
+
+    ledger = tmp_path / "ledger"
+    first = run_study("welfare_technology_2017", data=delivery, out=tmp_path / "a",
+                      work=tmp_path / "w", ledger=ledger)
+    entries = list(ledger.rglob("*.cells.parquet"))
+    assert len(entries) == 1
+    cells = pd.read_parquet(entries[0])
+    assert len(cells) == int((first.release_log["status"] == "published").sum())
+    # a rerun of the same study replaces its own entry and gives the same release
+    run_study("welfare_technology_2017", data=delivery, out=tmp_path / "a2",
+              work=tmp_path / "w", ledger=ledger)
+    assert len(list(ledger.rglob("*.cells.parquet"))) == 1
+    assert _files(tmp_path / "a" / "release") == _files(tmp_path / "a2" / "release")
+    # the same study with older age bands: a different release of overlapping persons
+    src = find_study("welfare_technology_2017")
+    study = tmp_path / "study"
+    shutil.copytree(src, study)
+    text = (study / "study.toml").read_text()
+    spec = tomllib.loads(text)
+    assert spec["tables"][0]["params"]["breaks"] == [0, 67, 80, 90]
+    (study / "study.toml").write_text(text.replace("[0, 67, 80, 90]", "[0, 67, 80, 85, 90]"))
+    second = run_study(study, data=delivery, out=tmp_path / "b", work=tmp_path / "w",
+                       ledger=ledger)
+    assert len(list(ledger.rglob("*.cells.parquet"))) == 2
+    log = json.loads((tmp_path / "b" / "checker" / "release_log.json").read_text())
+    assert log["all_passed"] is True
+    from kprlink.disclosure.outsider import check_release
+
+    assert check_release(tmp_path / "b").empty
+    assert second.all_passed
+
+
+def test_ledger_may_not_sit_in_the_release(delivery: Path, tmp_path: Path) -> None:
+    with pytest.raises(OutputFolderError):
+        run_study("welfare_technology_2017", data=delivery, out=tmp_path / "o",
+                  ledger=tmp_path / "o" / "ledger")

@@ -26,6 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="output folder for released files (must not exist, see --force)")
     p.add_argument("--work", type=Path, default=None,
                    help="folder for person-level intermediates (default: <out>.work)")
+    p.add_argument("--ledger", type=Path, default=None,
+                   help="release ledger: what earlier runs on this delivery published, "
+                        "audited with this run (default: <work>/ledger; keep one per project)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing kprlink output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -35,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the study; bad input raises KprlinkError (exit 2)."""
     from kprlink.study import run_study
 
-    res = run_study(args.study, data=args.data, out=args.out, work=args.work,
+    res = run_study(args.study, data=args.data, out=args.out, work=args.work, ledger=args.ledger,
                     force=args.force, progress=not args.quiet)
     sys.stdout.write(describe(res))
     return 0
