@@ -9,6 +9,8 @@ audit requiring each suppressed cell's interval to be at least a percentage of i
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,9 +50,10 @@ def suppress_magnitude_table(
     *,
     value_col: str,
     contributor_col: str,
-    rule: DominanceRule | PPercentRule,
+    rule: DominanceRule | PPercentRule | Sequence[DominanceRule | PPercentRule],
     hierarchies: Mapping[str, Mapping[object, object]] | None = None,
     audit: bool = True,
+    singletons: bool = True,
 ) -> SuppressionResult:
     """Protect a table of sums of `value_col` over `dims`.
 
@@ -63,8 +66,17 @@ def suppress_magnitude_table(
         Non-negative magnitudes.
     contributor_col : str
         Who contributed (hospital, practice, person): the unit the rule protects.
-    rule : DominanceRule or PPercentRule
+    rule : DominanceRule, PPercentRule, or a sequence of them
+        Several rules apply together (a cell is sensitive when any flags it), e.g.
+        ``[DominanceRule(1, 80), DominanceRule(2, 99)]``; the audit asks the widest
+        interval any of them asks.
     hierarchies : mapping, optional
+    singletons : bool, default True
+        No single contributor may pin a neighbour: a contributor knows what it put
+        into each hidden cell, so within each published margin the hidden cells a
+        contributor does not fully own must stay protected once its own share is
+        subtracted (their sum is a protected virtual cell, as GaussSuppression's
+        singleton handling does for magnitude tables).
     audit : bool, default True
         The audit requires each suppressed cell's interval to be at least
         ``rule.min_width_for(value)`` wide.
@@ -96,9 +108,12 @@ def suppress_magnitude_table(
     if missing:
         raise MissingColumnsError(
             f"suppress_magnitude_table() needs column(s) {missing}.", missing=missing)
-    if not isinstance(rule, DominanceRule | PPercentRule):
+    rules = ([rule] if isinstance(rule, DominanceRule | PPercentRule)
+             else list(rule) if isinstance(rule, list | tuple) else [rule])
+    if not rules or not all(isinstance(r, DominanceRule | PPercentRule) for r in rules):
         raise DisclosureError("suppress_magnitude_table(): rule must be a DominanceRule or "
-                              "PPercentRule.", [f"got {type(rule).__name__}"])
+                              "PPercentRule, or a sequence of them.",
+                              [f"got {type(rule).__name__}"])
     vals = pd.to_numeric(microdata[value_col], errors="coerce")
     bad = vals.isna() | (vals < 0)
     if bad.any():
@@ -134,16 +149,21 @@ def suppress_magnitude_table(
                          "contributor": np.repeat(pos[contributor_col].to_numpy(), counts),
                          "x": np.repeat(pos["_x_c"].to_numpy(), counts)})
     long = long.groupby(["cell", "contributor"], sort=False)["x"].sum().reset_index()
-    primary = _sensitive(long, len(values), rule)
+    flags = [_sensitive(long, len(values), r) for r in rules]
+    primary = np.logical_or.reduce(flags)
+    names = np.array([", ".join(r.name for r, f in zip(rules, col, strict=True) if f)
+                      for col in np.column_stack(flags)], dtype=object)
     order = candidate_order(values, x, zeros_first=True)
+    virtual = (_contributor_sums(model, per, dims, contributor_col, primary)
+               if singletons else [])
     secondary = gauss_secondary(model.inner_of_cell, model.n_inner, protected=primary,
-                                order=order)
+                                order=order, virtual=virtual)
     hidden = primary | secondary
     status = np.where(primary, "primary", np.where(secondary, "secondary", "published"))
     table = model.cells[dims].copy()
     table[value_col] = values
     table["status"] = pd.Categorical(status, categories=list(STATUSES))
-    table["reason"] = np.where(primary, rule.name,
+    table["reason"] = np.where(primary, names,
                                np.where(secondary, "protects a primary cell", ""))
     released = table.drop(columns=["reason"]).copy()
     released[value_col] = pd.array(values, dtype="Float64")
@@ -152,11 +172,67 @@ def suppress_magnitude_table(
     if audit:
         iv = audit_intervals(model.inner_of_cell, values, hidden, inner_values=inner_values,
                              min_width=0.0)
-        need_w = rule.min_width_for(values[iv.index.to_numpy()])
+        need_w = np.max([r.min_width_for(values[iv.index.to_numpy()]) for r in rules],
+                        axis=0)
         iv["ok"] = iv["width"].to_numpy() >= need_w - 1e-9
         aud = table.loc[iv.index, [*dims, value_col, "status"]].join(iv)
         aud = aud.reset_index(drop=True)
     return SuppressionResult(
         table=table, released=released, audit=aud, dims=tuple(dims), count_col=value_col,
-        rule=rule, input_digest=input_digest(microdata, need),
+        rule=rules[0] if len(rules) == 1 else _Union(tuple(rules)),
+        input_digest=input_digest(microdata, need),
         hierarchies=dict(hierarchies or {}), method="gauss-magnitude")
+
+
+def _contributor_sums(model: Any, per: pd.DataFrame, dims: Sequence[str],
+                      contributor_col: str, primary: np.ndarray) -> list[np.ndarray]:
+    """Protected sums no single contributor may learn from a margin.
+
+    A contributor owning a primary cell outright (its only contributor) knows that
+    cell; in a margin holding exactly one other primary inner cell it would learn
+    that cell from the margin once everything else there is known. The pair's sum
+    is then protected, so a third cell of the margin is hidden (with three or more
+    primary cells the contributor learns only a sum of two or more others).
+    """
+    key = per[list(dims)].astype(str).apply(tuple, axis=1)
+    inner_key = {tuple(r): i for i, r in enumerate(
+        model.cells.loc[model.inner_cell, list(dims)].astype(str).itertuples(index=False))}
+    idx = key.map(lambda k: inner_key.get(tuple(k), -1)).to_numpy()
+    n_contrib = np.bincount(idx[idx >= 0], minlength=model.n_inner)
+    inner_primary = primary[model.inner_cell]
+    owned = inner_primary & (n_contrib == 1)
+    out, seen = [], set()
+    for members in model.inner_of_cell:
+        prim = members[inner_primary[members]]
+        if len(prim) != 2 or not owned[prim].any():
+            continue
+        pair = np.sort(prim)
+        if pair.tobytes() not in seen:
+            seen.add(pair.tobytes())
+            out.append(pair)
+    return out
+
+
+@dataclass(frozen=True)
+class _Union:
+    """Several magnitude rules applied together (a cell is sensitive if any flags it)."""
+
+    rules: tuple[DominanceRule | PPercentRule, ...]
+
+    @property
+    def name(self) -> str:
+        return " or ".join(r.name for r in self.rules)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"kind": "union", "rules": [r.to_dict() for r in self.rules]}
+
+    @property
+    def digest(self) -> str:
+        import hashlib
+        import json
+
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def min_width_for(self, value: np.ndarray) -> np.ndarray:
+        return np.max([r.min_width_for(value) for r in self.rules], axis=0)
