@@ -197,13 +197,13 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
         raise FileNotFoundError(2, "No such delivery folder", str(data_dir))
     folders = {"data": data_dir, "work": work_dir}
     ledger_root = Path(ledger) if ledger is not None else work_dir / "ledger"
+    _atomic.check_output_folder(out_dir, force=force, inputs=folders)
     for label, other in (("output", out_dir), ("data", data_dir)):
         if _atomic._inside(ledger_root, other) or _atomic._inside(other, ledger_root):
             raise OutputFolderError(
                 f"The release ledger {str(ledger_root)!r} overlaps the {label} folder.",
                 ["keep the ledger in the work area, outside the delivery and the release"],
                 path=ledger_root)
-    _atomic.check_output_folder(out_dir, force=force, inputs=folders)
     delivery = _open_delivery(data_dir)
     ctx = StudyContext(spec=spec, delivery=delivery, work_dir=work_dir)
     if isinstance(delivery, ImportedDelivery) and spec.cohort_path is not None and all(
