@@ -242,6 +242,11 @@ class CohortDefinition:
     description: str = ""
     source: str = ""
 
+    def _repr_html_(self) -> str:
+        from kprlink._html import definition_card
+
+        return definition_card(self)
+
     def __post_init__(self) -> None:
         where = f"cohort {self.name!r}"
         problems: list[Problem] = []
