@@ -288,7 +288,7 @@ def _run_import(src: str, dest: str, q: mp.Queue) -> None:
 
     base = _peak_mb()
     t = time.perf_counter()
-    import_delivery(src, dest)
+    import_delivery(src, dest, force=True)
     q.put(("import", time.perf_counter() - t, _peak_mb(), base, set()))
 
 
@@ -381,9 +381,20 @@ def _best(runs: list[tuple]) -> tuple:  # type: ignore[type-arg]
     return min(runs, key=lambda r: r[1])
 
 
+def _whole_import(dest: Path) -> bool:
+    """An earlier import in `dest` that matches its manifest (else import again)."""
+    from kprlink.exceptions import ValidationError
+    from kprlink.sources._manifest import is_imported, load_manifest
+
+    try:
+        return is_imported(dest) and bool(load_manifest(dest))
+    except ValidationError:
+        return False
+
+
 def _imported(full: Path, a: argparse.Namespace) -> int:
     dest = a.out / f"imported_{a.scale:g}_{a.seed}"
-    if not (dest / "kprlink_import.json").exists():
+    if not _whole_import(dest):
         _, wall, peak, _, _ = _spawn(_run_import, str(full), str(dest))
         sys.stdout.write(f"import (once, every file validated) {wall:.2f} s, "
                          f"peak RSS {peak:.0f} MiB\n")

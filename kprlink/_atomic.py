@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 import os
+import re
 import shutil
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -29,6 +31,8 @@ from kprlink.exceptions import KprlinkError, Problem
 
 #: File that marks a folder as a kprlink study output.
 MARKER = "provenance.json"
+
+log = logging.getLogger(__name__)
 
 _FIXED_ZIP_TIME = (2000, 1, 1, 0, 0, 0)
 _FIXED_DOC_TIME = dt.datetime(2000, 1, 1)
@@ -60,7 +64,32 @@ def _inside(child: Path, parent: Path) -> bool:
     return True
 
 
-def check_output_folder(out: Path, *, force: bool, inputs: Mapping[str, Path] | None = None) -> None:
+def apart(folders: Mapping[str, Path]) -> list[Problem | str]:
+    """One problem per pair of `folders` that overlap (equal, or one inside the other).
+
+    Examples
+    --------
+    >>> [p.reason for p in apart({"data": Path("d"), "work": Path("d/w")})]
+    ['work_overlaps_data']
+    >>> apart({"data": Path("d"), "work": Path("w")})
+    []
+    """
+    items = list(folders.items())
+    problems: list[Problem | str] = []
+    for i, (a, pa) in enumerate(items):
+        for b, pb in items[:i]:
+            if _inside(pa, pb) or _inside(pb, pa):
+                problems.append(Problem(
+                    file=str(pa), column=None, reason=f"{a}_overlaps_{b}",
+                    message=f"the {a} folder and the {b} folder {str(pb)!r} overlap "
+                            "(the same folder, or one inside the other)",
+                    hint=f"Choose a {a} folder outside the {b} folder; person-level "
+                         "files written into a delivery are read back as part of it."))
+    return problems
+
+
+def check_output_folder(out: Path, *, force: bool, inputs: Mapping[str, Path] | None = None,
+                        marker: str = MARKER, what: str = "study output") -> None:
     """Refuse an output folder that exists (without force) or overlaps an input.
 
     Parameters
@@ -73,6 +102,11 @@ def check_output_folder(out: Path, *, force: bool, inputs: Mapping[str, Path] | 
         Folders the run reads or writes person-level data to (``"data"``,
         ``"work"``); none may lie inside `out`, and `out` may not lie inside
         any of them.
+    marker : str, default ``provenance.json``
+        File that marks a folder kprlink wrote (``kprlink_import.json`` for an
+        import); only such a folder (or an empty one) is replaced with `force`.
+    what : str
+        What is written, for the message (``"study output"``, ``"import"``).
 
     Raises
     ------
@@ -86,6 +120,7 @@ def check_output_folder(out: Path, *, force: bool, inputs: Mapping[str, Path] | 
                 file=str(out), column=None, reason=f"overlaps_{label}",
                 message=f"the output folder and the {label} folder {str(path)!r} overlap",
                 hint="Choose an output folder outside the delivery and work folders."))
+    problems += apart(inputs or {})
     if out.exists():
         if not out.is_dir():
             problems.append(Problem(file=str(out), column=None, reason="not_a_folder",
@@ -95,24 +130,74 @@ def check_output_folder(out: Path, *, force: bool, inputs: Mapping[str, Path] | 
             problems.append(Problem(file=str(out), column=None, reason="exists",
                                     message="the output folder already exists",
                                     hint="Pass --force to replace it, or choose another --out."))
-        elif any(out.iterdir()) and not (out / MARKER).is_file():
+        elif any(out.iterdir()) and not (out / marker).is_file():
             problems.append(Problem(
                 file=str(out), column=None, reason="not_kprlink_output",
-                message=f"exists, is not empty and holds no {MARKER}; kprlink will not "
+                message=f"exists, is not empty and holds no {marker}; kprlink will not "
                         "replace a folder it did not write, even with --force",
                 hint="Remove it yourself or choose another --out."))
     if problems:
-        raise OutputFolderError(f"Cannot write the study output to {str(out)!r}.",
+        raise OutputFolderError(f"Cannot write the {what} to {str(out)!r}.",
                                 problems, path=out)
 
 
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>[0-9]+)$")
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` runs on this machine (unknown counts as alive)."""
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":  # os.kill(pid, 0) would end the process there
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: someone else's live process
+        return True
+    return True
+
+
+def remove_stale(out: Path) -> list[Path]:
+    """Remove temporary siblings of `out` left by processes that no longer run.
+
+    A killed run or import leaves ``.<out>.tmp-<pid>`` (never renamed into
+    place) and, if killed between the two renames, ``.<out>.old-<pid>`` (the
+    previous output, moved aside). The first is removed; the second is moved
+    back when `out` is missing, else removed. Folders of live processes are
+    left alone.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The folders removed or moved back.
+    """
+    out = Path(out)
+    if not out.parent.is_dir():
+        return []
+    done = []
+    for p in sorted(out.parent.iterdir()):
+        m = _LEFTOVER.match(p.name)
+        if not m or m["name"] != out.name or not p.is_dir() or _alive(int(m["pid"])):
+            continue
+        if m["kind"] == "old" and not out.exists():
+            p.rename(out)
+        else:
+            shutil.rmtree(p, ignore_errors=True)
+        log.info("removed %s, left by process %s that no longer runs", p, m["pid"])
+        done.append(p)
+    return done
+
+
 @contextmanager
-def atomic_folder(out: Path, *, force: bool,
-                  inputs: Mapping[str, Path] | None = None) -> Iterator[Path]:
+def atomic_folder(out: Path, *, force: bool, inputs: Mapping[str, Path] | None = None,
+                  marker: str = MARKER, what: str = "study output") -> Iterator[Path]:
     """Yield a temporary folder that replaces `out` when the block succeeds.
 
     On an exception the temporary folder is removed and `out` is left as it
-    was.
+    was. Temporary folders of `out` left by dead processes are removed first
+    (:func:`remove_stale`). `marker` and `what` as in :func:`check_output_folder`.
 
     Examples
     --------
@@ -124,7 +209,8 @@ def atomic_folder(out: Path, *, force: bool,
     ['provenance.json']
     """
     out = Path(out)
-    check_output_folder(out, force=force, inputs=inputs)
+    remove_stale(out)
+    check_output_folder(out, force=force, inputs=inputs, marker=marker, what=what)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     old = out.parent / f".{out.name}.old-{os.getpid()}"
@@ -200,7 +286,6 @@ def _write_fixed_zip(path: Path, data: bytes) -> None:
 
 
 def _fix_core_dates(body: bytes) -> bytes:
-    import re
 
     stamp = _FIXED_DOC_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
     return re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",

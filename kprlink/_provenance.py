@@ -61,6 +61,34 @@ def input_files(folder: Path) -> list[dict[str, object]]:
     return rows
 
 
+def delivery_exclusions(report: object) -> dict[str, dict[str, int]]:
+    """Rows the readers excluded, by file and reason, from a validation report.
+
+    Reads the report's long ``reasons`` table (file, action, reason, n_rows),
+    so every exclusion of every file is recorded; files with none are absent.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from types import SimpleNamespace
+    >>> r = SimpleNamespace(reasons=pd.DataFrame({
+    ...     "file": ["a.csv", "a.csv", "b.csv"], "contract": "c",
+    ...     "action": ["excluded", "repaired", "excluded"],
+    ...     "reason": ["duplicate_id", "code_dot", "missing_date"],
+    ...     "column": None, "n_rows": [3, 9, 1]}))
+    >>> delivery_exclusions(r)
+    {'a.csv': {'duplicate_id': 3}, 'b.csv': {'missing_date': 1}}
+    """
+    reasons = getattr(report, "reasons", None)
+    out: dict[str, dict[str, int]] = {}
+    if reasons is None or not len(reasons):
+        return out
+    exc = reasons.loc[reasons["action"] == "excluded"]  # type: ignore[attr-defined]
+    for (file, reason), n in exc.groupby(["file", "reason"], sort=False)["n_rows"].sum().items():
+        out.setdefault(str(file), {})[str(reason)] = int(n)
+    return out
+
+
 def provenance_record(*, kprlink_version: str, study: Mapping[str, object],
                       definitions: Mapping[str, str], inputs: list[dict[str, object]],
                       seed: int, extra: Mapping[str, object] | None = None

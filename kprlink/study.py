@@ -251,17 +251,9 @@ def _open_delivery(data_dir: Path) -> Any:
     return ImportedDelivery(data_dir) if is_imported(data_dir) else kl.read_delivery(data_dir)
 
 
-def _exclusions(delivery: Any) -> dict[str, int]:
-    """Rows the readers excluded or repaired, by reason (from the validation report)."""
-    summary = getattr(delivery.report, "summary", None)
-    try:
-        df = summary() if callable(summary) else None
-    except Exception:  # noqa: BLE001 - the report is informative only
-        df = None
-    if not isinstance(df, pd.DataFrame) or "n_rows" not in df or "reason" not in df:
-        return {}
-    g = df.groupby("reason")["n_rows"].sum()
-    return {str(k): int(v) for k, v in g.items()}
+def _exclusions(delivery: Any) -> dict[str, dict[str, int]]:
+    """Rows the readers excluded, by file and reason (from the validation report)."""
+    return _provenance.delivery_exclusions(delivery.report)
 
 
 def add_margins(cells: pd.DataFrame, dims: list[str], cols: list[str]) -> pd.DataFrame:

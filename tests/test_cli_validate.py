@@ -60,7 +60,8 @@ def test_import_writes_parquet(tmp_path, capsys):
 
 
 def test_import_bad_delivery_exit_2(tmp_path, capsys):
-    write_csv(CLAIMS.drop(columns=["kpr_lnr"]), tmp_path / "c.csv")
-    assert main(["import", str(tmp_path), "--out", str(tmp_path / "pq")]) == 2
+    (tmp_path / "d").mkdir()
+    write_csv(CLAIMS.drop(columns=["kpr_lnr"]), tmp_path / "d" / "c.csv")
+    assert main(["import", str(tmp_path / "d"), "--out", str(tmp_path / "pq")]) == 2
     assert "kpr_id" in capsys.readouterr().err
-    assert not (tmp_path / "pq").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]  # no folder, no leftover

@@ -15,7 +15,13 @@ import pyarrow as pa
 import pytest
 
 from kprlink.codes import CodeList, load_phenotype
-from kprlink.cohorts import CohortDefinition, CohortRule, EntryCriterion, build_cohort
+from kprlink.cohorts import (
+    CohortDefinition,
+    CohortRule,
+    EntryCriterion,
+    FollowUp,
+    build_cohort,
+)
 from kprlink.cohorts._imported import _chosen_pairs
 from kprlink.linkage.keyfile import _resolve_key
 from kprlink.sources import import_delivery, read_delivery
@@ -32,7 +38,7 @@ T90 = CodeList("diabetes_icpc", "ICPC-2", ["T89", "T90"])
 def imported(tmp_path_factory):
     raw = tmp_path_factory.mktemp("raw")
     generate_delivery(raw, SynthConfig(scale=0.002, seed=5, fmt="parquet"))
-    out = tmp_path_factory.mktemp("imported")
+    out = tmp_path_factory.mktemp("imported") / "imp"
     import_delivery(raw, out)
     return out, read_delivery(out)
 
@@ -59,6 +65,12 @@ DEFINITIONS = {
     "inpatient hip fracture": CohortDefinition(
         "hip", "2016-07-01", "2017-06-30",
         [EntryCriterion("npr", [HIP], care_levels=[1])]),
+    "incident dementia, follow-up to hip fracture": CohortDefinition(
+        "dem_incident", "2017-01-01", "2017-06-30",
+        [EntryCriterion("npr", [DEM_ICD]), EntryCriterion("kpr_kuhr", [DEM_ICPC, DEM_ICD])],
+        rules=[CohortRule("washout", params={"days": 180})],
+        attributes=("age_at_index", "sex", "death_date"),
+        follow_up=FollowUp(outcome=[EntryCriterion("npr", [HIP])], horizon_days=300)),
 }
 
 

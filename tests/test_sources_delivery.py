@@ -108,7 +108,7 @@ def test_import_then_read_back_gives_the_same_frames(delivery_dir, tmp_path):
     out = tmp_path / "parquet"
     first = import_delivery(delivery_dir, out)
     assert (out / MANIFEST).is_file()
-    assert json.loads((out / MANIFEST).read_text())["kprlink_import"] == 1
+    assert json.loads((out / MANIFEST).read_text())["kprlink_import"] == 2
     back = read_delivery(out)
     assert first.frames().keys() == back.frames().keys()
     for name, frame in first.frames().items():

@@ -20,7 +20,6 @@ The full linkage (report included) is deferred to first use of
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -107,11 +106,10 @@ class _Folder:
     """The Parquet frames of an imported delivery, read as Arrow tables."""
 
     def __init__(self, root: Path) -> None:
-        from kprlink.sources.delivery import MANIFEST
+        from kprlink.sources._manifest import load_manifest
 
         self.root = root
-        self.files: dict[str, str] = json.loads(
-            (root / MANIFEST).read_text(encoding="utf-8"))["frames"]
+        self.files: dict[str, str] = load_manifest(root)["frames"]
         self._schemas: dict[str, Any] = {}
 
     def schema(self, field: str) -> Any:

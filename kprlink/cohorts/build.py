@@ -24,6 +24,14 @@ import numpy as np
 import pandas as pd
 
 from kprlink.codes import contact_types
+from kprlink.cohorts._followup import (
+    FOLLOW_UP_COLUMNS,
+    _imported_coverage,
+    _needs_coverage,
+    _washout,
+    add_follow_up,
+    coverage_of,
+)
 from kprlink.cohorts.definition import CohortDefinition, CohortRule, EntryCriterion
 from kprlink.cohorts.events import _int64, _member, _positions, diagnosis_events, frames_of
 from kprlink.exceptions import MissingColumnsError, Problem, SpecError
@@ -57,7 +65,8 @@ def cohort_columns(definition: CohortDefinition) -> dict[str, tuple[str, ...] | 
     ['key', 'kuhr_claims', 'kuhr_diagnoses', 'npr_diagnoses', 'npr_episodes']
     """
     out: dict[str, tuple[str, ...] | None] = dict(_COLUMNS)
-    if any(e.contact_types for e in definition.entry):
+    outcome = definition.follow_up.outcome if definition.follow_up is not None else ()
+    if any(e.contact_types for e in (*definition.entry, *outcome)):
         out["kuhr_fees"] = None
     return out
 
@@ -203,9 +212,12 @@ def _lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
                      dtype=values.dtype, name=values.name)
 
 
-def _rule_mask(rule: CohortRule, people: pd.DataFrame,
-               all_events: pd.DataFrame) -> np.ndarray:
+def _rule_mask(rule: CohortRule, people: pd.DataFrame, all_events: pd.DataFrame,
+               entry_events: pd.DataFrame, coverage: tuple[Any, Any]) -> np.ndarray:
     p = rule.params
+    if rule.kind == "washout":
+        return _washout(people, entry_events, int(p["days"]),
+                        p.get("coverage_start", coverage[0]))
     if rule.kind == "age_at_index":
         age = people["age_at_index"]
         return np.asarray(((age >= p.get("min_age", 0)) & (age <= p.get("max_age", 200)))
@@ -266,6 +278,19 @@ def _as_definition(definition: Any) -> CohortDefinition:
     raise SpecError(f"build_cohort() needs a CohortDefinition, a TOML path or a mapping as "
                     f"`definition`; got {type(definition).__name__}",
                     [Problem("definition", None, "wrong_type", type(definition).__name__)])
+
+
+def _add_follow_up(people: pd.DataFrame, definition: CohortDefinition, all_ev: pd.DataFrame,
+                   frames: dict[str, Any], coverage: tuple[Any, Any]) -> pd.DataFrame:
+    fu = definition.follow_up
+    m = np.zeros(len(all_ev), dtype=bool)
+    for e in fu.outcome:
+        m |= _entry_mask(all_ev, e, frames)
+    end = fu.end_of_data if fu.end_of_data is not None else coverage[1]
+    if end is None:
+        end = people["index_date"].max() if len(people) else pd.Timestamp(definition.window_end)
+    return add_follow_up(people, all_ev.loc[m] if fu.outcome else None, end_of_data=end,
+                         horizon_days=fu.horizon_days)
 
 
 def build_cohort(data: Any, definition: CohortDefinition | str | os.PathLike[str]
@@ -346,13 +371,18 @@ def _from_imported(root: Path, definition: CohortDefinition) -> CohortResult:
         return _link(frames_of(read_delivery(root, columns=columns)))
 
     res = _build(frames, definition, LinkageResult(persons, linked.report),
-                 first=(whole["n_diag_rows"], whole["n_diag_persons"]))
+                 first=(whole["n_diag_rows"], whole["n_diag_persons"]),
+                 coverage=_imported_coverage(root, definition))
     return CohortResult(res.persons, res.attrition, res.events, full, definition)
 
 
 def _build(frames: dict[str, Any], definition: CohortDefinition, linkage: LinkageResult, *,
-           first: tuple[int, int] | None = None) -> CohortResult:
-    """The builder's steps on canonical frames; `first` overrides the input row's counts."""
+           first: tuple[int, int] | None = None,
+           coverage: tuple[Any, Any] | None = None) -> CohortResult:
+    """The builder's steps on canonical frames; `first` overrides the input row's counts,
+    `coverage` the delivery's first and last dates (taken from `frames` by default)."""
+    if coverage is None:
+        coverage = coverage_of(frames) if _needs_coverage(definition) else (None, None)
     persons = linkage.persons
     rows: list[tuple[str, str, int, int]] = []
     all_ev = diagnosis_events(frames, persons=persons, codelists=definition.codelists)
@@ -363,7 +393,7 @@ def _build(frames: dict[str, Any], definition: CohortDefinition, linkage: Linkag
     m = np.zeros(len(all_ev), dtype=bool)
     for e in definition.entry:
         m |= _entry_mask(all_ev, e, frames)
-    ev = all_ev.loc[m]
+    ev = entry_ev = all_ev.loc[m]
     rows.append(("entry events (any date)", "entry", len(ev), ev["person_id"].nunique()))
     start, end = pd.Timestamp(definition.window_start), pd.Timestamp(definition.window_end)
     ev = ev.loc[((ev["date"] >= start) & (ev["date"] <= end)).to_numpy(bool)]
@@ -383,7 +413,7 @@ def _build(frames: dict[str, Any], definition: CohortDefinition, linkage: Linkag
     people["n_events"] = people["person_id"].map(rec.groupby("person_id").size()).astype("int64")
     people["sources"] = _sources(rec, people["person_id"])
     for rule in definition.rules:
-        keep = _rule_mask(rule, people, all_ev)
+        keep = _rule_mask(rule, people, all_ev, entry_ev, coverage)
         if rule.exclude:
             keep = ~keep
         people = people.loc[keep].reset_index(drop=True)
@@ -393,6 +423,9 @@ def _build(frames: dict[str, Any], definition: CohortDefinition, linkage: Linkag
     att["n_records_excluded"] = (-att["n_records"].diff()).fillna(0).astype("int64")
     att["n_persons_excluded"] = (-att["n_persons"].diff()).fillna(0).astype("int64")
     cols = ["person_id", "kpr_id", "npr_id", "index_date", *definition.attributes]
+    if definition.follow_up is not None:
+        people = _add_follow_up(people, definition, all_ev, frames, coverage)
+        cols += [c for c in FOLLOW_UP_COLUMNS if c not in cols]
     out = people[cols].sort_values(["kpr_id", "npr_id"], na_position="last",
                                    kind="stable").reset_index(drop=True)
     return CohortResult(out, att, ev.reset_index(drop=True), linkage, definition)

@@ -35,6 +35,7 @@ RULE_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "alive_at_index": ((), ()),
     "linked": ((), ()),
     "lookback": (("codelists", "days"), ("sources",)),
+    "washout": (("days",), ("coverage_start",)),
 }
 #: Output attributes a definition may ask for.
 ATTRIBUTES = ("age_at_index", "sex", "birth_year", "municipality_at_index", "sources",
@@ -126,6 +127,20 @@ def _inline(cl: CodeList) -> dict[str, Any]:
     return d
 
 
+def _criteria(items: Sequence[Mapping[str, Any]], base: Path | None, where: str,
+              problems: list[Problem]) -> list[EntryCriterion]:
+    """Entry criteria from their file form (entries, follow-up outcomes)."""
+    out = []
+    for i, e in enumerate(items):
+        w = f"{where} {i + 1}"
+        lists = [_codelist(r, base, w, problems) for r in e.get("codelists", [])]
+        try:
+            out.append(EntryCriterion(**{**e, "codelists": [c for c in lists if c]}))
+        except (SpecError, TypeError) as err:
+            problems.extend(getattr(err, "problems", [Problem(w, None, "bad_entry", str(err))]))
+    return out
+
+
 @dataclass(frozen=True)
 class CohortRule:
     """One ordered inclusion or exclusion rule.
@@ -138,7 +153,10 @@ class CohortRule:
         (municipalities: 4-digit codes or 2-digit county prefixes, at the index
         record), ``alive_at_index``, ``linked`` (linked to both registers through
         the key), ``lookback`` (a qualifying event of `codelists` in `sources`
-        within `days` days before the index date).
+        within `days` days before the index date), ``washout`` (incident
+        cohorts: no entry event in the `days` days before the index date, and
+        the delivery covers that whole look-back: index − days >=
+        `coverage_start`, by default the delivery's first claim or episode date).
     name : str
         Label in the attrition table.
     exclude : bool, default False
@@ -166,7 +184,7 @@ class CohortRule:
                 problems.append(Problem(where, None, "missing_param", f"needs {lack}"))
             if extra:
                 problems.append(Problem(where, None, "unknown_param", f"unknown {extra}"))
-            if self.kind == "lookback" and "days" in self.params and (
+            if self.kind in ("lookback", "washout") and "days" in self.params and (
                     not isinstance(self.params["days"], int) or self.params["days"] < 1):
                 problems.append(Problem(where, "days", "bad_days", "days must be an int >= 1"))
             if self.kind == "age_at_index":
@@ -218,6 +236,10 @@ class CohortDefinition:
     attributes : sequence of str, optional
         Output columns beyond the ids and ``index_date`` (see :data:`ATTRIBUTES`).
     version, description, source : str
+    follow_up : FollowUp, optional
+        How persons are followed after the index date; the built cohort then
+        carries ``outcome_date, exit_date, exit_reason, status, time_days,
+        person_years`` (see :func:`kprlink.cohorts.add_follow_up`).
 
     Raises
     ------
@@ -241,6 +263,7 @@ class CohortDefinition:
     version: str = "1"
     description: str = ""
     source: str = ""
+    follow_up: Any = None
 
     def _repr_html_(self) -> str:
         from kprlink._html import definition_card
@@ -248,6 +271,8 @@ class CohortDefinition:
         return definition_card(self)
 
     def __post_init__(self) -> None:
+        from kprlink.cohorts._followup import FollowUp
+
         where = f"cohort {self.name!r}"
         problems: list[Problem] = []
         start = _date(self.window_start, where, "window_start", problems)
@@ -264,6 +289,8 @@ class CohortDefinition:
         if len(set(names)) != len(names):
             problems.append(Problem(where, "rules", "duplicate_rule_name",
                                     "rule names must differ"))
+        if self.follow_up is not None and not isinstance(self.follow_up, FollowUp):
+            problems.append(Problem(where, "follow_up", "bad_follow_up", "needs a FollowUp"))
         if problems:
             raise SpecError(f"invalid cohort definition {self.name!r}", problems)
         object.__setattr__(self, "window_start", start)
@@ -281,16 +308,21 @@ class CohortDefinition:
         for r in self.rules:
             for c in r.params.get("codelists", ()):
                 seen.setdefault(c.digest, c)
+        for c in (self.follow_up.codelists if self.follow_up is not None else ()):
+            seen.setdefault(c.digest, c)
         return list(seen.values())
 
     def to_dict(self) -> dict[str, Any]:
         """The file form; code lists are written inline so the file stands alone."""
-        return {"kprlink_spec": SPEC_VERSION, "kind": "cohort", "name": self.name,
-                "version": self.version, "description": self.description, "source": self.source,
-                "window": {"start": self.window_start, "end": self.window_end},
-                "entry": [e.to_dict() for e in self.entry],
-                "rule": [r.to_dict() for r in self.rules],
-                "output": {"attributes": list(self.attributes)}}
+        d = {"kprlink_spec": SPEC_VERSION, "kind": "cohort", "name": self.name,
+             "version": self.version, "description": self.description, "source": self.source,
+             "window": {"start": self.window_start, "end": self.window_end},
+             "entry": [e.to_dict() for e in self.entry],
+             "rule": [r.to_dict() for r in self.rules],
+             "output": {"attributes": list(self.attributes)}}
+        if self.follow_up is not None:  # absent otherwise: digests of older files unchanged
+            d["follow_up"] = self.follow_up.to_dict()
+        return d
 
     @property
     def digest(self) -> str:
@@ -315,21 +347,15 @@ class CohortDefinition:
         if data.get("kind", "cohort") != "cohort":
             problems.append(Problem(where, "kind", "wrong_kind", f"kind {data.get('kind')!r}"))
         known = {"kprlink_spec", "kind", "name", "version", "description", "source", "window",
-                 "entry", "rule", "output"}
+                 "entry", "rule", "output", "follow_up"}
         extra = sorted(set(data) - known)
         if extra:
             problems.append(Problem(where, None, "unknown_keys", f"unknown keys {extra}"))
         window = data.get("window", {})
         if "name" not in data or "start" not in window or "end" not in window:
             problems.append(Problem(where, None, "missing_keys", "needs name, window.start/end"))
-        entries, rules = [], []
-        for i, e in enumerate(data.get("entry", [])):
-            w = f"{where} entry {i + 1}"
-            cls_ = [_codelist(r, base, w, problems) for r in e.get("codelists", [])]
-            try:
-                entries.append(EntryCriterion(**{**e, "codelists": [c for c in cls_ if c]}))
-            except (SpecError, TypeError) as err:
-                problems.extend(getattr(err, "problems", [Problem(w, None, "bad_entry", str(err))]))
+        entries = _criteria(data.get("entry", []), base, f"{where} entry", problems)
+        rules = []
         for i, r in enumerate(data.get("rule", [])):
             w = f"{where} rule {i + 1}"
             params = {k: v for k, v in r.items() if k not in ("kind", "name", "exclude")}
@@ -341,6 +367,15 @@ class CohortDefinition:
                                   bool(r.get("exclude", False)), params))
             except SpecError as err:
                 problems.extend(err.problems)
+        follow_up = None
+        if "follow_up" in data:
+            from kprlink.cohorts._followup import FollowUp
+
+            try:
+                follow_up = FollowUp.from_dict(data["follow_up"], base=base,
+                                               where=f"{where} follow_up")
+            except SpecError as err:
+                problems.extend(err.problems)
         if problems:
             raise SpecError(f"cannot read {where}", problems)
         out = data.get("output", {})
@@ -348,7 +383,7 @@ class CohortDefinition:
                    out.get("attributes", ("age_at_index", "sex", "municipality_at_index",
                                           "sources")),
                    str(data.get("version", "1")), data.get("description", ""),
-                   data.get("source", ""))
+                   data.get("source", ""), follow_up)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> CohortDefinition:

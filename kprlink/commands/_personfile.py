@@ -6,13 +6,26 @@ from pathlib import Path
 
 import pandas as pd
 
+from kprlink._atomic import _inside
 from kprlink.exceptions import KprlinkError, Problem
 
 RELEASE_MARKER = "provenance.json"
 
 
-def check_person_path(path: Path) -> None:
-    """Refuse to write a person-level file into a released output folder."""
+def check_person_path(path: Path, *, data: Path | None = None) -> None:
+    """Refuse to write a person-level file into a released output folder or the delivery.
+
+    A file inside the delivery folder (`data`), or the folder itself, is refused:
+    the next read of the delivery would take it for part of it (a cohort read
+    as a second key file).
+    """
+    if data is not None and _inside(path, data):
+        raise KprlinkError(
+            f"{path} is inside the delivery folder {data}; kprlink never writes into a "
+            "delivery.",
+            [Problem(str(path), None, "overlaps_data",
+                     "the output file lies in the delivery folder (or is it)",
+                     hint="Write it to your work folder, outside the delivery.")])
     for parent in [path.parent, *path.parent.parents]:
         if (parent / RELEASE_MARKER).is_file():
             raise KprlinkError(
@@ -27,12 +40,19 @@ def check_person_path(path: Path) -> None:
 
 
 def write_persons(frame: pd.DataFrame, path: Path) -> None:
-    """Write `frame` as Parquet or CSV by suffix."""
+    """Write `frame` as Parquet or CSV by suffix (to a temporary sibling, then renamed)."""
+    import os
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".csv":
-        frame.to_csv(path, index=False)
-    else:
-        frame.to_parquet(path, index=False)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        if path.suffix.lower() == ".csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def mask_count(n: int, *, min_cell_count: int = 5, base: int = 5) -> str:

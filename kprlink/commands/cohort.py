@@ -35,13 +35,14 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(2, "No such file", str(args.definition))
     if not args.data.is_dir():
         raise FileNotFoundError(2, "No such delivery folder", str(args.data))
-    check_person_path(args.out)
+    check_person_path(args.out, data=args.data)
+    if args.attrition is not None:  # checked before the work (any suffix: a CSV is written)
+        check_person_path(args.attrition.with_suffix(".csv"), data=args.data)
     definition = CohortDefinition.from_toml(args.definition)
     # a folder: only the columns the cohort needs (an imported one: only its candidates' rows)
     result = build_cohort(args.data, definition)
     write_persons(result.persons, args.out)
     if args.attrition is not None:
-        check_person_path(args.attrition.with_suffix(".csv"))
         result.summary().to_csv(args.attrition, index=False)
     table = masked_table(result.attrition, ["n_records", "n_persons", "n_records_excluded",
                                             "n_persons_excluded"],

@@ -16,7 +16,11 @@ HELP = "Read a delivery (folder or file), validate it and write canonical Parque
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``kprlink import``."""
     p.add_argument("path", type=Path, help="a delivery folder or one extract file")
-    p.add_argument("--out", type=Path, required=True, help="output folder for the Parquet files")
+    p.add_argument("--out", type=Path, required=True,
+                   help="output folder for the Parquet files (must not exist, see --force; "
+                   "never inside or around the delivery)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing import in --out")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from kprlink.sources import import_delivery
     from kprlink.sources.delivery import MANIFEST
 
-    delivery = import_delivery(args.path, args.out)
+    delivery = import_delivery(args.path, args.out, force=args.force)
     frames = json.loads((Path(args.out) / MANIFEST).read_text(encoding="utf-8"))["frames"]
     written = ", ".join(
         f"{k} ({pq.ParquetFile(Path(args.out) / v).metadata.num_rows:,} rows)"

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.data.is_dir():
         raise FileNotFoundError(2, "No such delivery folder", str(args.data))
-    check_person_path(args.out)
+    check_person_path(args.out, data=args.data)
     # only what the linkage reads (a national delivery does not fit whole in memory)
     d = read_delivery(args.data, columns=None if args.shared_id_col is not None else {
         "npr_episodes": ("npr_id", "date_in", "year", "sex", "birth_year", "death_date"),

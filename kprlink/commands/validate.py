@@ -30,9 +30,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Validate and print; KprlinkError propagates (the CLI exits 2)."""
     from kprlink.sources import read_delivery, read_extract
+    from kprlink.sources._manifest import is_imported, load_manifest
 
     path: Path = args.path
     if path.is_dir():
+        if is_imported(path):  # every frame file's digest, not only its size
+            load_manifest(path, digests=True)
         report = read_delivery(path).report
     else:
         if not path.exists():

@@ -8,9 +8,8 @@ reads and validates them, and returns a :class:`Delivery`.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from kprlink.exceptions import Problem, ValidationError
+from kprlink.sources._manifest import (MANIFEST, is_imported, load_manifest,
+                                       refuse_partial_import, sha256_file, write_manifest)
 from kprlink.sources._projection import check_columns
 from kprlink.sources.canonical import STRING_DTYPE
 from kprlink.sources.validation import _REASON_COLUMNS, _TABLE_COLUMNS
@@ -100,22 +101,8 @@ class Delivery:
         return self.report.summary()
 
 
-#: Name of the manifest :func:`import_delivery` writes beside the Parquet frames.
-MANIFEST = "kprlink_import.json"
 _FILE_COLUMNS = ["file", "contract", "format", "encoding", "separator", "rows", "sha256"]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def is_imported(path: str | Path) -> bool:
-    """Whether `path` is a folder written by :func:`import_delivery`."""
-    return Path(path).is_dir() and (Path(path) / MANIFEST).is_file()
+_sha256 = sha256_file
 
 
 def exclude_orphans(report: ValidationReport, label: str, n: int,
@@ -210,6 +197,7 @@ def read_delivery(path: str | Path, *,
         raise FileNotFoundError(2, "No such file or directory", str(root))
     if is_imported(root):
         return _read_imported(root, columns)
+    refuse_partial_import(root)
     plan, unclassified, fatal = plan_files(root)
     frames: dict[str, list[pd.DataFrame]] = {}
     reports: list[ValidationReport] = []
@@ -251,71 +239,62 @@ def read_delivery(path: str | Path, *,
 
 
 def import_delivery(path: str | Path, out: str | Path, *,
-                    chunk_rows: int | None = None) -> Delivery:
+                    chunk_rows: int | None = None, force: bool = False) -> Delivery:
     """Read a delivery once and write its canonical frames to Parquet in `out`.
 
-    Writes ``<field>.parquet`` per frame and ``kprlink_import.json`` (files,
-    report); :func:`read_delivery` on `out` gives the same frames, fast.
+    Writes ``<field>.parquet`` per frame and, last, ``kprlink_import.json``
+    (files, report, and the size and SHA-256 of every frame file) into a
+    temporary sibling of `out`, then renames it into place: an interrupted
+    import leaves `out` as it was (temporary folders of dead processes are
+    removed by the next import). :func:`read_delivery` on `out` gives the same
+    frames, fast, and refuses the folder if its files no longer match the
+    manifest.
 
     Parameters
     ----------
     path : str or Path
         Delivery folder or file.
     out : str or Path
-        Output folder (created; existing frames of the same names are replaced).
-
+        Output folder; must not exist unless `force`, and must not overlap
+        `path` (equal, inside or containing it).
     chunk_rows : int, optional
         A delivery with a Parquet file of more rows than this (default
         4,000,000) is imported file by file, large files in chunks of this many
         rows, so memory stays bounded (national deliveries); the frames are
         the same.
+    force : bool, default False
+        Replace an existing `out` that is an earlier import (holds
+        ``kprlink_import.json``) or is empty; any other folder is refused.
 
     Returns
     -------
     Delivery
         The delivery as read from `path`; when imported in chunks, its files
         and report only (read the frames with ``read_delivery(out, ...)``).
+
+    Raises
+    ------
+    OutputFolderError
+        `out` exists (without `force`, or is not an import), or overlaps `path`.
     """
+    from kprlink._atomic import atomic_folder
     from kprlink.sources._import_stream import CHUNK_ROWS, import_streaming, streamable
 
     root, dest = Path(path), Path(out)
+    if not root.exists():
+        raise FileNotFoundError(2, "No such file or directory", str(root))
     chunk_rows = CHUNK_ROWS if chunk_rows is None else chunk_rows
-    if streamable(root, chunk_rows):
-        return import_streaming(root, dest, chunk_rows)  # type: ignore[no-any-return]
-    delivery = read_delivery(path)
-    dest.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for field_, frame in delivery.frames().items():
-        frame.to_parquet(dest / f"{field_}.parquet", index=False)
-        written[field_] = f"{field_}.parquet"
-    write_manifest(dest, delivery.path, written, delivery.files, delivery.report)
+    with atomic_folder(dest, force=force, inputs={"data": root}, marker=MANIFEST,
+                       what="import") as tmp:
+        if streamable(root, chunk_rows):
+            return import_streaming(root, tmp, chunk_rows)  # type: ignore[no-any-return]
+        delivery = read_delivery(path)
+        written = {}
+        for field_, frame in delivery.frames().items():
+            frame.to_parquet(tmp / f"{field_}.parquet", index=False)
+            written[field_] = f"{field_}.parquet"
+        write_manifest(tmp, delivery.path, written, delivery.files, delivery.report)
     return delivery
-
-
-def write_manifest(dest: Path, source: Path, written: Mapping[str, str], files: pd.DataFrame,
-                   rep: ValidationReport) -> None:
-    """Write ``kprlink_import.json``: the frames, files and the validation report."""
-    manifest = {
-        "kprlink_import": 1,
-        "source": str(source),
-        "frames": dict(written),
-        "files": files.astype("object").where(files.notna(), None)
-        .to_dict(orient="records"),
-        "table": rep.table.astype("object").to_dict(orient="records"),
-        "reasons": rep.reasons.astype("object").where(rep.reasons.notna(), None)
-        .to_dict(orient="records"),
-        "problems": [asdict(p) for p in rep.problems],
-        "fatal": [asdict(p) for p in rep.fatal],
-        "unclassified": list(rep.unclassified),
-    }
-    (dest / MANIFEST).write_text(json.dumps(manifest, indent=1, default=_json_default),
-                                 encoding="utf-8")
-
-
-def _json_default(v: object) -> object:
-    if hasattr(v, "item"):
-        return v.item()
-    return str(v)
 
 
 def _arrow_strings(t: object) -> pd.StringDtype | None:
@@ -352,12 +331,7 @@ def _to_frame(table: Any) -> pd.DataFrame:
 
 def _read_imported(root: Path,
                    columns: Mapping[str, Collection[str] | None] | None = None) -> Delivery:
-    m = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
-    if m.get("kprlink_import") != 1:
-        raise ValidationError(f"{root / MANIFEST}: unknown manifest version",
-                              [Problem(MANIFEST, None, "unknown_manifest",
-                                       f"kprlink_import = {m.get('kprlink_import')!r}",
-                                       hint="Import the delivery again.")])
+    m = load_manifest(root)
     frames = {f: _read_frame(root / name, None if columns is None else columns[f])
               for f, name in m["frames"].items() if columns is None or f in columns}
     table = pd.DataFrame(m["table"], columns=_TABLE_COLUMNS)
