@@ -105,6 +105,11 @@ class StudySpec:
     published: tuple[PublishedFigure, ...] = ()
     directory: Path | None = field(default=None, compare=False)
 
+    def _repr_html_(self) -> str:
+        from kprlink._html import definition_card
+
+        return definition_card(self)
+
     def __post_init__(self) -> None:
         problems = _check(self)
         if problems:

@@ -89,6 +89,17 @@ class StudyResult:
                 f"{n:,} cells, {sup:,} suppressed, "
                 f"{'all passed' if self.all_passed else 'CHECK FAILED'} → {self.out}>")
 
+    def _repr_html_(self) -> str:
+        from kprlink._html import card
+
+        study = self.provenance.get("study", {})
+        facts = [(k, study[k]) for k in ("name", "version", "digest") if k in study]
+        facts += [("kprlink", self.provenance.get("kprlink_version", "")),
+                  ("output", str(self.out)), ("all cells passed", self.all_passed)]
+        warn = [] if self.all_passed else ["the release check failed: see checker/release_log.csv"]
+        return card(repr(self), facts, warnings=warn,
+                    tables=[("tables", self.summary().rename_axis("table").reset_index())])
+
 
 def shipped_studies() -> list[str]:
     """Names of the studies shipped with kprlink (``kprlink/studies/<name>/study.toml``).
