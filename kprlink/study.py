@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from kprlink import _atomic, _provenance, _report
+from kprlink import _atomic, _exceeding, _provenance, _report
 from kprlink._studyspec import DisclosureSpec, PublishedFigure, StudySpec, TableSpec
 from kprlink.analyses import AnalysisTable, StudyContext, get_step, register, step_kinds
 from kprlink.analyses._registry import cohort_only, params_dict
@@ -211,7 +211,8 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
             _atomic.write_csv(tmp / "tables" / f"{t.name}.csv", table)
             figures = _figure(t, at, table, tmp)
             sections.append(_report.ReportSection(
-                name=t.name, title=t.title, table=table, notes=at.notes,
+                name=t.name, title=t.title, table=table,
+                notes=at.notes + _exceeding.exceeding_note(t.name, at, ref_date=spec.ref_date),
                 excluded=dict(at.excluded), figures=figures,
                 published=[vars(p) for p in spec.published if p.table == t.name],
                 n_cells=len(table), n_suppressed=int((table["status"] != "published").sum())))
@@ -318,7 +319,7 @@ def _suppress(cells: pd.DataFrame, at: AnalysisTable, rule: DisclosureSpec
                               else pd.unique(cells[d].dropna()))], ordered=True)
             for d in dims})
         rr = kl.release_rates(inner, dims=dims, rule=_rule(rule), count_col=at.count_col,
-                              denom_col="population", audit=True)
+                              denom_col="population", audit=True, exceeding="suppress")
         table, res = rr.released, rr.suppression
         table = table.rename(columns={"share": "share_pct"})
         for c in ("share_pct", "share_lower", "share_upper"):
