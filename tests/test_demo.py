@@ -32,7 +32,7 @@ def test_demo_end_to_end(tmp_path: Path,
               "tables.xlsx"):
         assert (out / f).is_file(), f
     assert not list(out.rglob("*.parquet"))
-    assert (tmp_path / "demo-out.work" / "cohort.parquet").is_file()
+    assert (tmp_path / "demo-out.work" / "study" / "cohort.parquet").is_file()
     table = pd.read_csv(out / "tables" / "share_by_age_sex.csv")
     shown = table["n"].dropna()
     assert not ((shown >= 1) & (shown <= 4)).any()

@@ -109,3 +109,63 @@ def test_study_with_counts_above_small_populations_completes(delivery, tmp_path,
     assert (shown["n"] <= shown["population"]).all()
     report = next((tmp_path / "o").rglob("report.md")).read_text(encoding="utf-8")
     assert f"{len(named)} cell(s) counted more persons than their population" in report
+
+
+# ------------------------------------------------------------------ study spec faults
+def _study(tmp_path: Path, edit) -> Path:
+    """A copy of the shipped dementia study with `edit` applied to its study.toml text."""
+    import shutil
+
+    from kprlink.study import find_study
+
+    folder = tmp_path / "study"
+    shutil.copytree(find_study("dementia_2016_2017"), folder)
+    toml = folder / "study.toml"
+    toml.write_text(edit(toml.read_text(encoding="utf-8")), encoding="utf-8")
+    return folder
+
+
+def test_unknown_table_params_exit_2(delivery, tmp_path, capsys):
+    from kprlink.cli import main
+    from kprlink.exceptions import SpecError
+    from kprlink.study import StudySpec
+
+    folder = _study(tmp_path, lambda t: t.replace("params = { min_age = 65 }",
+                                                  "params = { min_age = 65, max_age = 90 }"))
+    with pytest.raises(SpecError) as err:
+        StudySpec.from_toml(folder)
+    assert [p.column for p in err.value.problems] == ["tables.municipal_variation.params"]
+    assert "max_age" in str(err.value) and "min_age" in str(err.value)
+    assert main(["run", str(folder), "--data", str(delivery), "--out", str(tmp_path / "o"),
+                 "--quiet"]) == 2
+    msg = capsys.readouterr().err
+    assert "max_age" in msg and "Traceback" not in msg
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("cohort", ["/etc/passwd", "../outside.toml", "linked.toml"])
+def test_cohort_path_stays_in_the_study_folder(delivery, tmp_path, cohort, capsys):
+    from kprlink.cli import main
+    from kprlink.exceptions import SpecError
+    from kprlink.study import StudySpec
+
+    (tmp_path / "outside.toml").write_text("x = 1\n")
+    folder = _study(tmp_path, lambda t: t.replace('cohort = "cohort.toml"',
+                                                  f'cohort = "{cohort}"'))
+    (folder / "linked.toml").symlink_to(tmp_path / "outside.toml")
+    with pytest.raises(SpecError) as err:
+        StudySpec.from_toml(folder)
+    assert [p.column for p in err.value.problems] == ["cohort"]
+    assert main(["run", str(folder), "--data", str(delivery), "--out", str(tmp_path / "o"),
+                 "--quiet"]) == 2
+    assert "outside the study folder" in capsys.readouterr().err
+
+
+def test_cohort_in_a_subfolder_of_the_study_is_fine(tmp_path):
+    from kprlink.study import StudySpec
+
+    folder = _study(tmp_path, lambda t: t.replace('cohort = "cohort.toml"',
+                                                  'cohort = "definitions/cohort.toml"'))
+    (folder / "definitions").mkdir()
+    (folder / "cohort.toml").rename(folder / "definitions" / "cohort.toml")
+    assert StudySpec.from_toml(folder).cohort_path.is_file()
