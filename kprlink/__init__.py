@@ -13,45 +13,44 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-from kprlink import (
-    cohorts,
-    codes,
-    demography,
-    disclosure,
-    exceptions,
-    linkage,
-    plots,
-    sources,
-    stats,
-    study,
-    synth,
-    tables,
-)
-from kprlink.cohorts import *  # noqa: F403
-from kprlink.codes import *  # noqa: F403
-from kprlink.demography import *  # noqa: F403
-from kprlink.disclosure import *  # noqa: F403
-from kprlink.exceptions import *  # noqa: F403
-from kprlink.linkage import *  # noqa: F403
-from kprlink.plots import *  # noqa: F403
-from kprlink.sources import *  # noqa: F403
-from kprlink.stats import *  # noqa: F403
-from kprlink.study import *  # noqa: F403
-from kprlink.synth import *  # noqa: F403
-from kprlink.tables import *  # noqa: F403
+# Submodules load on first use (module-level ``__getattr__``, PEP 562), so
+# ``import kprlink`` and ``kprlink --help`` do not pay for pandas, scipy,
+# statsmodels and matplotlib. ``kl.<name>`` imports every submodule once, in
+# this order (later ones win, as the star imports did), then answers.
+_SUBMODULES = ("cohorts", "codes", "demography", "disclosure", "exceptions", "linkage",
+               "plots", "sources", "stats", "study", "synth", "tables")
 
-__all__ = sorted(
-    {"__version__"}
-    | set(exceptions.__all__)
-    | set(sources.__all__)
-    | set(codes.__all__)
-    | set(linkage.__all__)
-    | set(cohorts.__all__)
-    | set(demography.__all__)
-    | set(disclosure.__all__)
-    | set(stats.__all__)
-    | set(tables.__all__)
-    | set(plots.__all__)
-    | set(study.__all__)
-    | set(synth.__all__)
-)
+
+def _load_all() -> dict[str, object]:
+    import importlib
+
+    exported: dict[str, object] = {}
+    for name in _SUBMODULES:
+        module = importlib.import_module(f"kprlink.{name}")
+        exported.update({n: getattr(module, n) for n in module.__all__})
+    globals().update(exported)
+    globals()["__all__"] = sorted({"__version__"} | set(exported))
+    return exported
+
+
+def __getattr__(name: str) -> object:
+    import importlib
+    import importlib.util
+
+    if name.startswith("__") and name != "__all__":
+        raise AttributeError(name)
+    # a submodule (``from kprlink import commands``) loads alone
+    if name in _SUBMODULES or (not name.startswith("_")
+                               and importlib.util.find_spec(f"kprlink.{name}") is not None):
+        return importlib.import_module(f"kprlink.{name}")
+    exported = _load_all()
+    if name == "__all__":
+        return globals()["__all__"]
+    if name not in exported:
+        raise AttributeError(f"module 'kprlink' has no attribute {name!r}")
+    return exported[name]
+
+
+def __dir__() -> list[str]:
+    _load_all()
+    return sorted(set(globals()) | set(_SUBMODULES))

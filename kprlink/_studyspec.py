@@ -109,6 +109,11 @@ class StudySpec:
     published: tuple[PublishedFigure, ...] = ()
     directory: Path | None = field(default=None, compare=False)
 
+    def _repr_html_(self) -> str:
+        from kprlink._html import definition_card
+
+        return definition_card(self)
+
     def __post_init__(self) -> None:
         problems = _check(self)
         if problems:
@@ -291,6 +296,11 @@ def _check(spec: StudySpec) -> list[Problem | str]:
             bad(f"tables.{t.name}", f"table name must match {_NAME.pattern}")
         if t.kind not in known:
             bad(f"tables.{t.name}.kind", f"unknown kind {t.kind!r}; known: {known}")
+        else:
+            unknown, takes = _unknown_params(t)
+            if unknown:
+                bad(f"tables.{t.name}.params", f"kind {t.kind!r} takes no parameter(s) "
+                    f"{unknown}; it takes {takes}")
         if t.figure is not None and t.figure not in FIGURE_KINDS:
             bad(f"tables.{t.name}.figure", f"unknown figure {t.figure!r}; known: "
                 f"{list(FIGURE_KINDS)}")
@@ -299,7 +309,35 @@ def _check(spec: StudySpec) -> list[Problem | str]:
             bad("published", f"published figure {p.label!r} refers to unknown table {p.table!r}")
         if p.status not in _PUB_STATUS:
             bad("published", f"status {p.status!r} is not one of {list(_PUB_STATUS)}")
-    if spec.cohort is not None and spec.directory is not None \
+    if spec.cohort is not None and not _within(spec.directory or Path("."), spec.cohort):
+        bad("cohort", f"cohort file {spec.cohort!r} lies outside the study folder; a study "
+            "reads only files inside its own folder (give a path relative to it)")
+    elif spec.cohort is not None and spec.directory is not None \
             and not (spec.directory / spec.cohort).is_file():
         bad("cohort", f"cohort file {spec.cohort!r} not found in {spec.directory}")
     return problems
+
+
+def _within(folder: Path, rel: str) -> bool:
+    """Whether `rel` (relative to `folder`) names a path inside `folder`, links resolved."""
+    if Path(rel).is_absolute():
+        return False
+    try:
+        (folder / rel).resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _unknown_params(t: TableSpec) -> tuple[list[str], list[str]]:
+    """Parameters of `t` its step does not take, and those it takes (none if it takes any)."""
+    import inspect
+
+    from kprlink.analyses import get_step
+
+    sig = inspect.signature(get_step(t.kind))
+    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        return [], []
+    takes = [n for n, p in list(sig.parameters.items())[1:]
+             if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return sorted(k for k, _ in t.params if k not in takes), takes

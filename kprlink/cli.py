@@ -55,6 +55,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_message(err: OSError) -> str:
+    """One paragraph for an operating-system error (what, where, what to do)."""
+    import errno
+
+    where = f" {err.filename!r}" if err.filename else ""
+    what = err.strerror or type(err).__name__
+    if err.errno == errno.ENOSPC:
+        todo = ("The disk is full: free space (or choose --out/--work on another disk) and "
+                "run again; nothing half-written is used.")
+    elif err.errno == errno.EROFS:
+        todo = "The folder is read-only: choose a writable --out/--work."
+    else:
+        todo = "Check the path, its permissions and free space, and try again."
+    return f"cannot use{where}: {what}. {todo}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     parser = build_parser()
@@ -76,6 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"kprlink {args.command}: cannot use {err.filename!r}: {err.strerror}. "
             "Check the path and try again.\n"
         )
+        return EXIT_BAD_INPUT
+    except OSError as err:  # a full disk, a read-only or vanished folder: no traceback
+        sys.stderr.write(f"kprlink {args.command}: {_os_message(err)}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:  # pragma: no cover
         sys.stderr.write("kprlink: interrupted\n")

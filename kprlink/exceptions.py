@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas loads on use: ``kprlink --help`` stays fast
+    import pandas as pd
 
 __all__ = [
     "KprlinkError",
@@ -95,6 +97,8 @@ class KprlinkError(Exception):
     @property
     def failure_cases(self) -> pd.DataFrame:
         """The problems as a DataFrame (one row per problem)."""
+        import pandas as pd
+
         rows = []
         for p in self.problems:
             if isinstance(p, Problem):
@@ -149,6 +153,7 @@ class MissingColumnsError(KprlinkError, KeyError):
 
         Examples
         --------
+        >>> import pandas as pd
         >>> MissingColumnsError.require(pd.DataFrame({"a": [1]}), ["a", "b"], "f")
         Traceback (most recent call last):
         ...

@@ -34,7 +34,7 @@ from typing import Any
 
 import pandas as pd
 
-from kprlink import _atomic, _provenance, _report
+from kprlink import _atomic, _exceeding, _provenance, _report
 from kprlink import _study_release as _release
 from kprlink import _study_write as _write
 from kprlink import _ledger
@@ -186,9 +186,8 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
         A released number failed the check or the joint audit (nothing is
         written).
     """
-    from tqdm.auto import tqdm
-
     import kprlink as kl
+    from kprlink._progress import progress as _progress
 
     spec = study if isinstance(study, StudySpec) else StudySpec.from_toml(find_study(study))
     data_dir, out_dir = Path(data), Path(out)
@@ -212,7 +211,7 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
         persons = ctx.cohort()
         delivery.restrict(kpr_ids=persons["kpr_id"], npr_ids=persons["npr_id"])
     steps: dict[str, AnalysisTable] = {}
-    for t in tqdm(spec.tables, desc=spec.name, unit="table", disable=not progress):
+    for t in _progress(spec.tables, desc=spec.name, unit="table", disable=not progress):
         log.info("table %s (%s)", t.name, t.kind)
         steps[t.name] = get_step(t.kind)(ctx, **params_dict(t.params))
     universe = (ctx.cohort()["person_id"].to_numpy("int64")
@@ -240,7 +239,8 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
             _atomic.write_csv(rel_dir / "tables" / f"{t.name}.csv", shown)
             figures = _figure(t, at, rel.table, rel_dir, spec.disclosure.symbol)
             sections.append(_report.ReportSection(
-                name=t.name, title=t.title, table=shown, notes=at.notes,
+                name=t.name, title=t.title, table=shown,
+                notes=at.notes + _exceeding.exceeding_note(t.name, at, ref_date=spec.ref_date),
                 excluded=_release.left_out_text(t.name, joint, at.excluded, spec.disclosure),
                 figures=figures,
                 published=[vars(p) for p in spec.published if p.table == t.name],

@@ -65,3 +65,17 @@ def test_import_bad_delivery_exit_2(tmp_path, capsys):
     assert main(["import", str(tmp_path / "d"), "--out", str(tmp_path / "pq")]) == 2
     assert "kpr_id" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]  # no folder, no leftover
+
+
+def test_validate_empty_or_unrecognised_folder_exit_2(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["validate", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert "no register extract recognised" in err and "holds no files" in err
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.csv").write_text("a;b\n1;2\n", encoding="utf-8")
+    assert main(["validate", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "notes.csv" in err and "--contract" in err and "Traceback" not in err

@@ -32,7 +32,7 @@ def test_demo_end_to_end(tmp_path: Path,
               "checker/provenance.json", "release/tables.xlsx"):
         assert (out / f).is_file(), f
     assert not list(out.rglob("*.parquet"))
-    assert (tmp_path / "demo-out.work" / "run" / "cohort.parquet").is_file()
+    assert (tmp_path / "demo-out.work" / "study" / "cohort.parquet").is_file()
     table = pd.read_csv(out / "release" / "tables" / "share_by_age_sex.csv", dtype=str)
     shown = pd.to_numeric(table["n"].where(table["n"] != ":"))
     assert not ((shown >= 1) & (shown <= 4)).any()

@@ -268,3 +268,32 @@ def test_import_out_never_overlaps_the_delivery(raw, tmp_path, where, capsys):
     assert main(["import", str(raw), "--out", str(out), "--force"]) == 2
     assert "overlap" in capsys.readouterr().err
     assert sorted(p.name for p in raw.iterdir()) == before
+
+
+def test_full_disk_mid_import_exit_2_without_traceback(raw, tmp_path, monkeypatch, capsys):
+    real, calls = pd.DataFrame.to_parquet, []
+
+    def full(self, path, *a, **k):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device", str(path))
+        return real(self, path, *a, **k)
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full)
+    assert main(["import", str(raw), "--out", str(tmp_path / "imp")]) == 2
+    msg = capsys.readouterr().err
+    assert "disk is full" in msg and "Traceback" not in msg
+    assert _siblings(tmp_path / "imp") == ["raw"]
+
+
+def test_read_only_folder_exit_2(raw, tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):  # root ignores permissions
+            pytest.skip("running as a user who may write anywhere")
+        assert main(["import", str(raw), "--out", str(ro / "imp")]) == 2
+        assert "Traceback" not in capsys.readouterr().err
+    finally:
+        ro.chmod(0o700)

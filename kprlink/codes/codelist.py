@@ -107,6 +107,11 @@ class CodeList:
     source: str = ""
     description: str = ""
 
+    def _repr_html_(self) -> str:
+        from kprlink._html import definition_card
+
+        return definition_card(self)
+
     def __post_init__(self) -> None:
         problems: list[Problem] = []
         where = f"CodeList {self.name!r}"

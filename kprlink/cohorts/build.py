@@ -15,7 +15,8 @@ and excluded):
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from kprlink.cohorts._followup import (
 )
 from kprlink.cohorts.definition import CohortDefinition, CohortRule, EntryCriterion
 from kprlink.cohorts.events import _int64, _member, _positions, diagnosis_events, frames_of
-from kprlink.exceptions import MissingColumnsError
+from kprlink.exceptions import DataQualityWarning, MissingColumnsError, Problem, SpecError
 from kprlink.linkage.keyfile import LinkageResult, link_extracts
 
 __all__ = ["CohortResult", "build_cohort", "cohort_columns"]
@@ -90,6 +91,9 @@ class CohortResult:
         The linkage used (property). For a cohort built from an imported
         folder it is computed on first access (it reads every row).
     definition : CohortDefinition
+    warnings : tuple of str
+        What the build could not use (a register or key file missing from the
+        delivery); also in the attrition notes, the report and on stderr.
     """
 
     persons: pd.DataFrame
@@ -97,6 +101,7 @@ class CohortResult:
     events: pd.DataFrame
     _linkage: LinkageResult | Callable[[], LinkageResult]
     definition: CohortDefinition
+    warnings: tuple[str, ...] = ()
 
     @property
     def linkage(self) -> LinkageResult:
@@ -111,8 +116,21 @@ class CohortResult:
                                      digest=self.definition.digest)
 
     def __repr__(self) -> str:
+        warn = f", {len(self.warnings)} warning(s)" if self.warnings else ""
         return (f"<CohortResult {self.definition.name!r}: {len(self.persons):,} persons, "
-                f"{len(self.attrition) - 1} steps>")
+                f"{len(self.attrition) - 1} steps{warn}>")
+
+    def _repr_html_(self) -> str:
+        from kprlink import __version__
+        from kprlink._html import card
+
+        d = self.definition
+        facts = [("persons", len(self.persons)), ("qualifying events", len(self.events)),
+                 ("window", f"{d.window_start} to {d.window_end}"),
+                 ("definition", f"{d.name} version {d.version}"), ("digest", d.digest),
+                 ("kprlink", __version__)]
+        return card(repr(self), facts, warnings=self.warnings,
+                    tables=[("attrition", self.attrition)])
 
 
 def _check_filters(e: EntryCriterion, frames: dict[str, Any]) -> None:
@@ -131,7 +149,7 @@ def _check_filters(e: EntryCriterion, frames: dict[str, Any]) -> None:
 
 def _entry_mask(ev: pd.DataFrame, e: EntryCriterion, frames: dict[str, Any]) -> np.ndarray:
     _check_filters(e, frames)
-    m = (ev["source"] == e.source).to_numpy(bool)
+    m = np.array(ev["source"] == e.source, dtype=bool)  # a copy: updated in place
     hit = np.zeros(len(ev), dtype=bool)
     for cl in e.codelists:
         hit |= cl.matches(ev["code"]) & ev["system"].isin(cl.event_systems).to_numpy(bool)
@@ -188,6 +206,13 @@ def _sources(rec: pd.DataFrame, person_id: pd.Series) -> np.ndarray:
     return out
 
 
+def _lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
+    """``keys.map(values)`` for a unique-indexed `values` (pandas 3.0 cannot map
+    through an empty datetime Series; reindex can)."""
+    return pd.Series(values.reindex(keys.to_numpy()).to_numpy(), index=keys.index,
+                     dtype=values.dtype, name=values.name)
+
+
 def _rule_mask(rule: CohortRule, people: pd.DataFrame, all_events: pd.DataFrame,
                entry_events: pd.DataFrame, coverage: tuple[Any, Any]) -> np.ndarray:
     p = rule.params
@@ -219,9 +244,41 @@ def _rule_mask(rule: CohortRule, people: pd.DataFrame, all_events: pd.DataFrame,
     if "sources" in p:
         hit &= ev["source"].isin(list(p["sources"])).to_numpy(bool)
     ev = ev.loc[hit, ["person_id", "date"]]
-    idx = ev["person_id"].map(people.set_index("person_id")["index_date"])
+    idx = _lookup(ev["person_id"], people.set_index("person_id")["index_date"])
     prior = (ev["date"] < idx) & (ev["date"] >= idx - pd.Timedelta(days=int(p["days"])))
     return people["person_id"].isin(ev.loc[prior.fillna(False), "person_id"]).to_numpy(bool)
+
+
+def _as_definition(definition: Any) -> CohortDefinition:
+    """`definition` as a :class:`CohortDefinition`: a definition, a TOML path or a mapping.
+
+    Raises
+    ------
+    SpecError
+        If `definition` is none of these (or the file or mapping is invalid).
+
+    >>> dem = {"kprlink_spec": 1, "name": "dem",
+    ...        "window": {"start": "2016-07-01", "end": "2017-06-30"},
+    ...        "entry": [{"source": "npr", "codelists": [
+    ...            {"name": "dem", "system": "ICD-10", "codes": ["F00-F03"]}]}]}
+    >>> _as_definition(dem).name
+    'dem'
+    """
+    if isinstance(definition, CohortDefinition):
+        return definition
+    if isinstance(definition, (str, os.PathLike)):
+        path = Path(definition)
+        if not path.is_file():
+            raise SpecError(f"cohort definition {str(path)!r} is not a file",
+                            [Problem(str(path), None, "not_found",
+                                     "pass a CohortDefinition or the path of a cohort TOML "
+                                     "file (see docs/getting_started.md)")])
+        return CohortDefinition.from_toml(path)
+    if isinstance(definition, Mapping):
+        return CohortDefinition.from_dict(definition)
+    raise SpecError(f"build_cohort() needs a CohortDefinition, a TOML path or a mapping as "
+                    f"`definition`; got {type(definition).__name__}",
+                    [Problem("definition", None, "wrong_type", type(definition).__name__)])
 
 
 def _add_follow_up(people: pd.DataFrame, definition: CohortDefinition, all_ev: pd.DataFrame,
@@ -237,7 +294,8 @@ def _add_follow_up(people: pd.DataFrame, definition: CohortDefinition, all_ev: p
                          horizon_days=fu.horizon_days)
 
 
-def build_cohort(data: Any, definition: CohortDefinition, *,
+def build_cohort(data: Any, definition: CohortDefinition | str | os.PathLike[str]
+                 | Mapping[str, Any], *,
                  linkage: LinkageResult | None = None) -> CohortResult:
     """Build a cohort from a delivery.
 
@@ -248,7 +306,9 @@ def build_cohort(data: Any, definition: CohortDefinition, *,
         modified; or a delivery folder, read with
         ``read_delivery(data, columns=cohort_columns(definition))`` (only the
         columns the build needs; every row still validated and counted).
-    definition : CohortDefinition
+    definition : CohortDefinition, str, Path or mapping
+        The definition, or the path of its TOML file (code-list files resolve
+        against its folder), or its file form as a mapping.
     linkage : LinkageResult, optional
         Reuse a linkage; by default :func:`kprlink.linkage.link_extracts` on the
         delivery's episodes, claims and key.
@@ -262,7 +322,10 @@ def build_cohort(data: Any, definition: CohortDefinition, *,
     MissingColumnsError
         If a frame lacks a canonical column, or an entry filters on contact types
         and the delivery has no fee-code file (``err.missing == ["kuhr_fees"]``).
+    SpecError
+        If `definition` is not a definition, a readable cohort TOML or mapping.
     """
+    definition = _as_definition(definition)
     if isinstance(data, (str, os.PathLike)):
         from kprlink.sources import read_delivery
         from kprlink.sources.delivery import is_imported
@@ -311,7 +374,8 @@ def _from_imported(root: Path, definition: CohortDefinition) -> CohortResult:
     res = _build(frames, definition, LinkageResult(persons, linked.report),
                  first=(whole["n_diag_rows"], whole["n_diag_persons"]),
                  coverage=_imported_coverage(root, definition))
-    return CohortResult(res.persons, res.attrition, res.events, full, definition)
+    return CohortResult(res.persons, res.attrition, res.events, full, definition,
+                        res.warnings)
 
 
 def _build(frames: dict[str, Any], definition: CohortDefinition, linkage: LinkageResult, *,
@@ -336,7 +400,7 @@ def _build(frames: dict[str, Any], definition: CohortDefinition, linkage: Linkag
     start, end = pd.Timestamp(definition.window_start), pd.Timestamp(definition.window_end)
     ev = ev.loc[((ev["date"] >= start) & (ev["date"] <= end)).to_numpy(bool)]
     rows.append(("in study window", "window", len(ev), ev["person_id"].nunique()))
-    death = ev["person_id"].map(persons.set_index("person_id")["death_date"])
+    death = _lookup(ev["person_id"], persons.set_index("person_id")["death_date"])
     ev = ev.loc[~np.asarray((ev["date"] > death).fillna(False), dtype=bool)]
     rows.append(("not after death", "death", len(ev), ev["person_id"].nunique()))
     ev = ev.sort_values(["person_id", "date", "source", "record_id"], kind="stable")
@@ -366,7 +430,33 @@ def _build(frames: dict[str, Any], definition: CohortDefinition, linkage: Linkag
         cols += [c for c in FOLLOW_UP_COLUMNS if c not in cols]
     out = people[cols].sort_values(["kpr_id", "npr_id"], na_position="last",
                                    kind="stable").reset_index(drop=True)
-    return CohortResult(out, att, ev.reset_index(drop=True), linkage, definition)
+    return CohortResult(out, att, ev.reset_index(drop=True), linkage, definition,
+                        _input_warnings(frames, definition))
+
+
+def _input_warnings(frames: dict[str, Any], definition: CohortDefinition) -> tuple[str, ...]:
+    """What the delivery lacks for `definition`, each also raised as DataQualityWarning.
+
+    A criterion on a register whose diagnosis file is absent matches nobody, and
+    without a key file KPR and NPR persons cannot be linked: say so rather than
+    silently build a one-register cohort.
+    """
+    out = []
+    sources = {e.source for e in definition.entry}
+    for source, name, label in (("kpr_kuhr", "kuhr_diagnoses", "KPR-KUHR diagnosis"),
+                                ("npr", "npr_diagnoses", "NPR diagnosis")):
+        if source in sources and frames.get(name) is None:
+            out.append(f"the delivery has no {label} file: the entry criteria on {source} "
+                       f"match nobody, so cohort {definition.name!r} holds only persons "
+                       "found through the other register")
+    if frames.get("key") is None and frames.get("kuhr_claims") is not None \
+            and frames.get("npr_episodes") is not None:
+        out.append("the delivery has no key file (NPR-KPR pseudonym pairs): nobody is "
+                   "linked across registers, a person with events in both counts twice")
+    for text in out:
+        warnings.warn(f"build_cohort(): {text}. Add the missing file to the delivery or "
+                      "drop the criterion.", DataQualityWarning, stacklevel=3)
+    return tuple(out)
 
 
 def diagnosis_persons(frames: dict[str, Any], persons: pd.DataFrame) -> int:

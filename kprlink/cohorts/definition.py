@@ -265,6 +265,11 @@ class CohortDefinition:
     source: str = ""
     follow_up: Any = None
 
+    def _repr_html_(self) -> str:
+        from kprlink._html import definition_card
+
+        return definition_card(self)
+
     def __post_init__(self) -> None:
         from kprlink.cohorts._followup import FollowUp
 

@@ -45,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
     delivery = work / "delivery"
     generate_delivery(delivery, SynthConfig(scale=args.scale, seed=args.seed,
                                             progress=not args.quiet))
-    # person-level run files beside the delivery, never inside it
-    res = run_study(study, data=delivery, out=out, work=work / "run", force=args.force,
+    # the study's intermediates beside the delivery, never inside it (nor it inside them)
+    res = run_study(study, data=delivery, out=out, work=work / "study", force=args.force,
                     progress=not args.quiet)
     sys.stdout.write(describe(res))
     sys.stdout.write(f"  synthetic delivery (person-level, keep it out of releases): {delivery}\n")

@@ -7,12 +7,8 @@ import csv
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from kprlink.disclosure.release import write_release_log
-from kprlink.disclosure.rules import SuppressionRule
-from kprlink.disclosure.secondary import suppress_table
 from kprlink.exceptions import DisclosureError, KprlinkError, ReleaseRefusedError
 
 NAME = "suppress"
@@ -20,6 +16,9 @@ HELP = ("Protect a table of inner cells: write the full table with all margins (
         "a status column (published/primary/secondary) and suppressed counts left empty.")
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,6 +40,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Read, protect, audit and write; refuses (exit 2) when a hidden cell is recoverable."""
+    import pandas as pd
+
+    from kprlink.disclosure.release import write_release_log
+    from kprlink.disclosure.rules import SuppressionRule
+    from kprlink.disclosure.secondary import suppress_table
+
     path = Path(args.table)
     dims = [d.strip() for d in args.dims.split(",") if d.strip()]
     if not dims:

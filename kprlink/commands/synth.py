@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 
-from kprlink.synth import SynthConfig, generate_delivery
 
 NAME = "synth"
 HELP = "Write a synthetic KPR + NPR delivery (any scale) with its truth folder."
@@ -28,6 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate the delivery; a bad setting raises SpecError (exit 2)."""
+    from kprlink.synth import SynthConfig, generate_delivery
+
     config = SynthConfig(scale=args.scale, seed=args.seed, fmt=args.fmt,
                          defect_rate=args.defect_rate, progress=not args.quiet)
     res = generate_delivery(args.out, config)

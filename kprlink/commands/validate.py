@@ -36,7 +36,9 @@ def run(args: argparse.Namespace) -> int:
     if path.is_dir():
         if is_imported(path):  # every frame file's digest, not only its size
             load_manifest(path, digests=True)
-        report = read_delivery(path).report
+        delivery = read_delivery(path)
+        report = delivery.report
+        _require_recognised(path, delivery)
     else:
         if not path.exists():
             raise FileNotFoundError(2, "No such file or directory", str(path))
@@ -45,3 +47,26 @@ def run(args: argparse.Namespace) -> int:
     text = report.to_markdown() if args.markdown else str(report)
     sys.stdout.write(text + "\n")
     return 0
+
+
+def _require_recognised(path: Path, delivery: object) -> None:
+    """Refuse (exit 2) a folder where no file matches a register contract."""
+    import dataclasses
+
+    from kprlink.exceptions import KprlinkError, Problem
+
+    frames = [f.name for f in dataclasses.fields(delivery)  # type: ignore[arg-type]
+              if f.name not in ("path", "files", "report")]
+    if any(getattr(delivery, name) is not None for name in frames):
+        return
+    others = sorted(p.name for p in path.iterdir() if p.is_file())
+    what = (f"none of its {len(others)} file(s) matches a register contract "
+            f"({', '.join(others[:5])}{' …' if len(others) > 5 else ''})" if others
+            else "the folder holds no files")
+    raise KprlinkError(
+        f"no register extract recognised in {str(path)!r}: {what}",
+        [Problem(str(path), None, "nothing_recognised",
+                 "no KPR, NPR, key or population file was found.",
+                 hint="Point at the delivery folder itself (files like kpr_kuhr_regninger.csv, "
+                      "npr_episoder.csv, nokkel_npr_kpr.csv; see docs/formats.md), or "
+                      "validate one file with --contract")])

@@ -179,6 +179,11 @@ class AgeBands:
     labels: tuple[str, ...] = ()
     name: str = "custom"
 
+    def _repr_html_(self) -> str:
+        from kprlink._html import definition_card
+
+        return definition_card(self)
+
     def __post_init__(self) -> None:
         problems: list[str] = []
         b = tuple(self.breaks)

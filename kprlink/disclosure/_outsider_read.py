@@ -143,6 +143,9 @@ _MAX_N = [
 _MIN_WIDTH = re.compile(r"(?:min_width|minimum (?:interval )?width)\D{0,12}(\d+)", re.I)
 _DIFF = re.compile(r"protect_differences\s*[=:]\s*true|population minus|"
                    r"denominator\s*(?:-|minus|less)\s*(?:the\s+)?count", re.I)
+_TABLE = re.compile(r"\bTable `([^`]+)`")
+_EXCEEDED = re.compile(r"more persons than (?:their|its|the) population|"
+                       r"exceed(?:s|ing)? (?:their|its|the) population", re.I)
 _LEFT_OUT = re.compile(r"(left out|excluded|not counted|leaves out)", re.I)
 _ITEM = re.compile(r"([^:;.\n]*?[A-Za-z][^:;\n]*?)\s*:\s*(\d[\d\s,\u00a0]*)(?=[;.\s]|$)")
 
@@ -155,6 +158,8 @@ class ReportFacts:
     min_width: int | None
     protect_differences: bool
     numbers: pd.DataFrame  # line, label, value
+    #: tables whose section says some cells count more persons than their population
+    population_exceeded: frozenset[str] = frozenset()
 
 
 def read_report(release: Path) -> ReportFacts:
@@ -178,4 +183,11 @@ def read_report(release: Path) -> ReportFacts:
                 rows.append({"line": no, "label": m[1].strip(" :*_-"),
                              "value": int(digits)})
     numbers = pd.DataFrame(rows, columns=["line", "label", "value"])
-    return ReportFacts(max_n, int(mw[1]) if mw else None, bool(_DIFF.search(text)), numbers)
+    exceeded, current = set(), None
+    for line in text.splitlines():
+        if m := _TABLE.search(line):
+            current = m[1]
+        if current and _EXCEEDED.search(line):
+            exceeded.add(current)
+    return ReportFacts(max_n, int(mw[1]) if mw else None, bool(_DIFF.search(text)), numbers,
+                       frozenset(exceeded))

@@ -27,7 +27,7 @@ it is stated; otherwise ``max_n = 4`` and ``min_width = 1``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +122,12 @@ def run_attack(folder: str | Path, *, max_n: int | None = None,
             found.append(_finding("report.md", f"line {row['line']}: {row['label']}",
                                   row["value"], row["value"], "text"))
     notes: list[str] = []
+    # a population is no bound where the report says cells count more persons than it
+    tables = [replace(t, population=None) if t.name in facts.population_exceeded else t
+              for t in tables]
+    for name in sorted(facts.population_exceeded):
+        notes.append(f"{name}: the report says some cells exceed their population; "
+                     "populations not used as bounds")
     additive = []
     for t in tables:
         if Model([t]).solver().feasible():

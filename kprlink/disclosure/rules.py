@@ -61,6 +61,11 @@ class SuppressionRule:
     min_width: float = 1.0
     name: str | None = None
 
+    def _repr_html_(self) -> str:
+        from kprlink._html import definition_card
+
+        return definition_card(self)
+
     def __post_init__(self) -> None:
         problems = []
         if isinstance(self.max_n, bool) or not isinstance(self.max_n, int | np.integer):

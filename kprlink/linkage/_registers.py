@@ -177,7 +177,7 @@ def person_profiles(events: pd.DataFrame, *, id_col: str, date_col: str,
                             f"{len(events):,} events" for k in bad])
     has_time = time_col is not None and time_col in events.columns
     for name, mask in sets.items():
-        keep = np.asarray(pd.Series(mask).fillna(False).to_numpy(), dtype=bool)
+        keep = np.array(pd.Series(mask).fillna(False).to_numpy(), dtype=bool)  # a copy
         if name in (minute_sets or {}):  # no time column: no events
             keep &= has_time
             times = events[time_col][keep] if has_time else pd.Series([], dtype="string")

@@ -110,6 +110,11 @@ class LinkageSpec:
     target_precision: float | None = None
     joint_frequency: tuple[str, ...] = ()
 
+    def _repr_html_(self) -> str:
+        from kprlink._html import definition_card
+
+        return definition_card(self)
+
     def __post_init__(self) -> None:
         problems: list[str] = []
         comps = tuple(self.comparisons) if not isinstance(self.comparisons, str) else ()

@@ -69,6 +69,27 @@ class LinkageResult:
         return (f"<LinkageResult npr×kpr: {linked:,} linked, {left:,} unmatched left, "
                 f"{right:,} unmatched right>")
 
+    def _repr_html_(self) -> str:
+        from kprlink._html import card
+
+        p, r = self.persons, self.report
+        warnings = []
+        n_key = len(r.key_conflicts)
+        if n_key:
+            warnings.append(f"{n_key:,} key id(s) map to more than one partner across "
+                            "deliveries (see report.key_conflicts)")
+        n_dem = int(r.demographic_conflicts["person_id"].nunique()) \
+            if len(r.demographic_conflicts) else 0
+        if n_dem:
+            warnings.append(f"{n_dem:,} linked person(s) differ in sex or birth year "
+                            "between the registers (see report.demographic_conflicts)")
+        facts = [("method", r.method), ("persons", len(p)),
+                 ("linked", int((p["linked"] & p["in_npr"]).sum())),
+                 ("NPR only", int((p["in_npr"] & ~p["linked"]).sum())),
+                 ("KPR only", int((p["in_kpr"] & ~p["linked"]).sum()))]
+        return card(repr(self), facts, warnings=warnings,
+                    tables=[("report", r.summary())])
+
 
 def _check(frame: pd.DataFrame | None, name: str, cols: Sequence[str]) -> pd.DataFrame:
     if frame is None:

@@ -149,6 +149,21 @@ class Contract:
                     break
         return out
 
+    def same_field(self, delivered: Iterable[str]) -> dict[str, list[str]]:
+        """Canonical names that two or more delivered columns match (aliases, any case).
+
+        >>> c = Contract("s", "f", (Column("kpr_id", "int", True, ("kpr_lnr", "lopenr")),))
+        >>> c.same_field(["kpr_lnr", "KPR_lnr", "x"])
+        {'kpr_id': ['kpr_lnr', 'KPR_lnr']}
+        """
+        canon = {alias_key(n): col.name for col in self.columns for n in col.all_names}
+        found: dict[str, list[str]] = {}
+        for d in delivered:
+            name = canon.get(alias_key(d))
+            if name is not None:
+                found.setdefault(name, []).append(str(d))
+        return {k: v for k, v in found.items() if len(v) > 1}
+
     def score(self, delivered: Iterable[str]) -> float:
         """Share of required columns found among ``delivered`` (for detection)."""
         found = set(self.resolve(delivered).values())

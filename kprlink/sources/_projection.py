@@ -30,9 +30,9 @@ __all__ = ["Projection", "FIELDS", "projection_for", "check_columns"]
 #: Canonical columns the row checks (:func:`~kprlink.sources.validation.check_rows`)
 #: compare, by contract; a projected read always loads them.
 CHECKED: dict[str, tuple[str, ...]] = {
-    "kpr_kuhr.claims": ("date", "death_date"),
-    "npr.episodes": ("date_in", "date_out", "death_date"),
-    "kpr_ho.services": ("start_date", "end_date", "death_date"),
+    "kpr_kuhr.claims": ("date", "death_date", "birth_year"),
+    "npr.episodes": ("date_in", "date_out", "death_date", "birth_year"),
+    "kpr_ho.services": ("start_date", "end_date", "death_date", "birth_year"),
     "kpr_ho.functions": ("assessment_date",),
     "kpr_ho.indicators": ("date",),
 }
@@ -135,8 +135,12 @@ def projection_for(contract: Contract, header: list[str] | None,
     pats = [re.compile(p, re.IGNORECASE) for p in groups]
     from kprlink.sources.canonical import _MONTHLY_HOURS
 
+    # every column naming a kept field (a second alias too: to_canonical refuses
+    # conflicting ones)
+    canon = {alias_key(n): c.name for c in contract.columns for n in c.all_names}
     delivered = tuple(
         h for h in header
-        if mapping.get(h) in keep_set or any(p.match(str(h)) for p in pats)
+        if mapping.get(h) in keep_set or canon.get(alias_key(h)) in keep_set
+        or any(p.match(str(h)) for p in pats)
         or (_MONTHLY in keep_set and alias_key(h) in _MONTHLY_HOURS))
     return Projection(delivered, keep, derived)

@@ -267,6 +267,23 @@ def repeated_columns(contract: Contract, columns: Sequence[str]) -> list[str]:
     return [c for c in columns if any(p.match(str(c)) for p in pats)]
 
 
+def _refuse_conflicts(raw: pd.DataFrame, same: dict[str, list[str]], ledger: Ledger) -> None:
+    """Two delivered columns for one field (``kpr_lnr`` and ``KPR_lnr``): fatal unless
+    they hold the same values in every row (then the first is used)."""
+    for name, cols in same.items():
+        first = raw[cols[0]].astype("string").str.strip()
+        differ = np.zeros(len(raw), dtype=bool)
+        for other in cols[1:]:
+            o = raw[other].astype("string").str.strip()
+            differ |= ~((first == o).fillna(False) | (first.isna() & o.isna())).to_numpy(bool)
+        if differ.any():
+            rows, n = ledger.rows_of(differ)
+            ledger.fail("conflicting_columns", name,
+                        f"columns {cols} all name {name!r} and differ in {n:,} row(s) "
+                        f"(rows {', '.join(map(str, rows))}); kprlink cannot tell which to use",
+                        "Drop or rename all but the right one (ask the provider which it is).")
+
+
 def to_canonical(raw: pd.DataFrame, contract: Contract, ledger: Ledger) -> pd.DataFrame:
     """Convert a delivered frame to `contract`'s canonical schema.
 
@@ -278,6 +295,8 @@ def to_canonical(raw: pd.DataFrame, contract: Contract, ledger: Ledger) -> pd.Da
     """
     wide = repeated_columns(contract, raw.columns)
     mapping = contract.resolve([c for c in raw.columns if c not in wide])
+    _refuse_conflicts(raw, contract.same_field([c for c in raw.columns if c not in wide]),
+                      ledger)
     by_canon = {v: k for k, v in mapping.items()}
     monthly = [c for c in raw.columns if alias_key(c) in _MONTHLY_HOURS]
     for name in contract.required:

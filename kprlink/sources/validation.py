@@ -308,7 +308,8 @@ def _as_ts(d: dt.date) -> pd.Timestamp:
 def check_rows(df: pd.DataFrame, contract_name: str, ledger: Ledger) -> None:
     """Cross-column checks of a canonical frame, recorded in ``ledger``.
 
-    Checks end before start, events after death, coverage and duplicate ids.
+    Checks end before start, birth after the event (the birth year is set to
+    missing), events after death, coverage and duplicate ids.
     """
     from kprlink.sources import kpr_ho, kpr_kuhr
 
@@ -325,6 +326,16 @@ def check_rows(df: pd.DataFrame, contract_name: str, ledger: Ledger) -> None:
                        "Check the dates with the data provider; the row is not used.")
     event = {"kpr_kuhr.claims": "date", "npr.episodes": "date_in",
              "kpr_ho.services": "start_date"}.get(contract_name)
+    if event and has(event, "birth_year"):
+        born = pd.array(df["birth_year"], dtype="Int64")
+        m = (born > pd.DatetimeIndex(df[event]).year).fillna(False)
+        m = np.asarray(m, dtype=bool)
+        if m.any():  # an age below 0 at the event: the birth year is wrong, the event is not
+            df["birth_year"] = pd.Series(born, index=df.index).mask(m)
+        ledger.repair("born_after_event", "birth_year", m,
+                      f"birth_year is after the year of {event}",
+                      "Set to missing in these rows (the person's birth year comes from "
+                      "their other records); ask the provider.")
     if event and has(event, "death_date"):
         m = (df[event] > df["death_date"]).fillna(False).to_numpy(bool)
         ledger.exclude("after_death", event, m,

@@ -176,6 +176,9 @@ class ReleasedRates:
 
     released: pd.DataFrame
     suppression: Any
+    #: Inner cells (their dims) whose count exceeded the denominator; suppressed
+    #: (``exceeding="suppress"``).
+    exceeding: pd.DataFrame | None = None
 
     def __repr__(self) -> str:
         n_hidden = int(self.released["share"].isna().sum())
@@ -186,10 +189,14 @@ class ReleasedRates:
         return self.suppression.summary()
 
 
+#: Reason of a cell whose count exceeds its denominator (``exceeding="suppress"``).
+_OVER = "count_exceeds_denominator"
+
+
 def release_rates(cells: pd.DataFrame, *, dims: Sequence[str], rule: Any,
                   count_col: str = "n", denom_col: str = "population", scale: float = 100.0,
                   level: float = 0.95, method: str = "wilson",
-                  audit: bool = True) -> ReleasedRates:
+                  audit: bool = True, exceeding: str = "error") -> ReleasedRates:
     """Release counts and shares (e.g. percent with dementia) per cell and margin.
 
     Parameters
@@ -212,6 +219,14 @@ def release_rates(cells: pd.DataFrame, *, dims: Sequence[str], rule: Any,
         Interval method.
     audit : bool, default True
         Run the disclosure audit.
+    exceeding : {"error", "suppress"}, default "error"
+        A cell whose count exceeds its denominator (persons counted where they
+        lived at the event, the population on 1 January: in a small
+        municipality the two differ): ``"error"`` refuses the table;
+        ``"suppress"`` makes such cells primary (reason
+        ``count_exceeds_denominator``, protected by secondary suppression like
+        any other) and lists them in ``ReleasedRates.exceeding``. A shown
+        margin whose count exceeds its denominator gets no share.
 
     Returns
     -------
@@ -244,21 +259,34 @@ def release_rates(cells: pd.DataFrame, *, dims: Sequence[str], rule: Any,
     if den.isna().any() or (den != np.round(den)).any():
         problems.append(f"{denom_col} must hold whole numbers (round mid-period "
                         "denominators explicitly first)")
-    if (num > den).any():
-        problems.append(f"{int((num > den).sum())} cell(s) have {count_col} > {denom_col}")
+    if exceeding not in ("error", "suppress"):
+        raise SpecError(f"release_rates(exceeding={exceeding!r}): use 'error' or 'suppress'.",
+                        [f"exceeding={exceeding!r}"])
+    over = (num > den).fillna(False).to_numpy(bool)
+    if over.any() and exceeding == "error":
+        cells_over = cells.loc[over, dims].astype(str).agg("; ".join, axis=1).tolist()
+        problems.append(f"{int(over.sum())} cell(s) have {count_col} > {denom_col} "
+                        f"({', '.join(cells_over[:10])}); pass exceeding='suppress' to "
+                        "suppress them instead")
     if problems:
         raise SpecError("release_rates(): invalid cells.", problems)
     inner = cells[dims + [count_col, denom_col]].copy()
     inner[denom_col] = den.round().astype("int64")
+    flag = None
+    if over.any():
+        flag = _OVER
+        inner[flag] = over
     res = _suppress_table()(inner, dims, count_col=count_col, rule=rule, audit=audit,
-                            denominator_col=denom_col)
+                            denominator_col=denom_col, primary_col=flag)
     out = res.released.copy()
-    shown = out[count_col].notna().to_numpy()
     k = out[count_col].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     n = out[denom_col].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        shown = out[count_col].notna().to_numpy() & ~(k > n)
     ci = proportion_ci(np.where(shown, k, np.nan), n, level=level,
                        method=method)  # type: ignore[arg-type]
     out["share"] = ci["proportion"].to_numpy() * scale
     out["share_lower"] = ci["lower"].to_numpy() * scale
     out["share_upper"] = ci["upper"].to_numpy() * scale
-    return ReleasedRates(out, res)
+    return ReleasedRates(out, res, exceeding=cells.loc[over, dims].reset_index(drop=True)
+                         if over.any() else None)

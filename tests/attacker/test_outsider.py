@@ -237,3 +237,16 @@ def test_rate_beside_a_hidden_value_is_a_finding(tmp_path: Path) -> None:
     f = attack_release(write_release(tmp_path / "o", {"t": t}))
     assert f[f["kind"] == "derived_shown"]["cell"].tolist() == [
         "group=y [consultation_per_person]"]
+
+
+def test_population_is_no_bound_where_the_report_says_it_is_exceeded(tmp_path: Path) -> None:
+    # main's runner suppresses cells counting more persons than their population (movers)
+    rows = [("Total", 30, 300), ("0929", None, 0), ("0930", None, 100), ("0931", 25, 200)]
+    t = table(rows, ["municipality", "n", "population"])
+    f = attack_release(write_release(tmp_path / "a", {"m": t}))
+    assert f[["cell", "lower", "upper"]].values.tolist() == [["municipality=0929", 0, 0],
+                                                             ["municipality=0930", 5, 5]]
+    said = ("Table `m`: by municipality. 1 cell(s) counted more persons than their population "
+            "on 2017-01-01; they are suppressed.")
+    res = run_attack(write_release(tmp_path / "b", {"m": t}, report=said))
+    assert res.findings.empty and res.notes
