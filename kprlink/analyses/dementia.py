@@ -136,20 +136,10 @@ def cohort_by_municipality(ctx: StudyContext, *, min_age: int = 65) -> AnalysisT
     unknown = in_age & (muni.isna() | ~muni.isin(known).fillna(False))
     df = pd.DataFrame({"person_id": persons["person_id"], "municipality": muni})[
         in_age.fillna(False) & ~unknown.fillna(False)]
-    # residence at the index date and on 1 January can differ: a municipality with
-    # more cohort persons than residents of that age has no valid share (and a
-    # published population below its count would mislead the audit and readers)
-    n_by = df["municipality"].value_counts()
-    over = set(n_by.index[n_by.to_numpy() > n_by.index.map(
-        pop.set_index("municipality")["population"]).to_numpy()])
-    beyond = df["municipality"].isin(over)
-    df = df[~beyond]
     return AnalysisTable.from_persons(
         df, {"municipality": sorted(known)}, population=pop,
         excluded={f"aged {min_age}+ with unknown municipality or one not in the "
                   "population table": int(unknown.fillna(False).sum()),
-                  f"aged {min_age}+ in a municipality with fewer residents of that age on "
-                  f"{ctx.spec.ref_date} than cohort persons": int(beyond.sum()),
                   f"under {min_age} or unknown age": int((~in_age.fillna(False)).sum())},
         notes=(f"Persons aged {min_age}+ with registered dementia per 100 population of "
                f"that age on {ctx.spec.ref_date}, by municipality of residence at the index "

@@ -37,6 +37,8 @@ __all__ = ["JointResult", "PriorRelease", "StudyTable", "protect_study"]
 
 #: Reason written for a cell few persons contribute to (events, stays, contacts).
 CONTRIBUTORS = "contributors<={}"
+#: Reason written for a cell counting more persons than its published population.
+EXCEEDS = "count_exceeds_denominator"
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,11 @@ def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
     few = (contributors >= 1) & (contributors <= rule.max_n) & ~primary
     primary = primary | few
     reason = np.where(few, CONTRIBUTORS.format(rule.max_n), reason)
+    # more persons than the population (residence at the event vs on 1 January):
+    # no valid share, and the published population is no bound on it
+    exceed = ~np.isnan(pop) & (values > np.nan_to_num(pop, nan=np.inf)) & ~primary
+    primary = primary | exceed
+    reason = np.where(exceed, EXCEEDS, reason)
     starts = np.cumsum([0] + [len(m.cells) for m in models])
     labels = [f"{t.name}: " + "; ".join(f"{d}={v}" for d, v in zip(t.dims, r, strict=True))
               for t, mod in zip(tables, models, strict=True)
