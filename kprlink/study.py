@@ -180,9 +180,8 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
     ReleaseRefusedError
         A released cell failed the check (never expected; nothing is written).
     """
-    from tqdm.auto import tqdm
-
     import kprlink as kl
+    from kprlink._progress import progress as _progress
 
     spec = study if isinstance(study, StudySpec) else StudySpec.from_toml(find_study(study))
     data_dir, out_dir = Path(data), Path(out)
@@ -200,7 +199,7 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
         delivery.restrict(kpr_ids=persons["kpr_id"], npr_ids=persons["npr_id"])
     sections, logs, released, audits = [], [], {}, {}
     with _atomic.atomic_folder(out_dir, force=force, inputs=folders) as tmp:
-        for t in tqdm(spec.tables, desc=spec.name, unit="table", disable=not progress):
+        for t in _progress(spec.tables, desc=spec.name, unit="table", disable=not progress):
             log.info("table %s (%s)", t.name, t.kind)
             at = get_step(t.kind)(ctx, **params_dict(t.params))
             table, audit, problems = _release(at, spec.disclosure)

@@ -16,7 +16,7 @@ from kprlink.cohorts import (
     build_cohort,
     diagnosis_events,
 )
-from kprlink.exceptions import LinkageError, MissingColumnsError, SpecError
+from kprlink.exceptions import DataQualityWarning, LinkageError, MissingColumnsError, SpecError
 from kprlink.linkage import link_extracts
 
 DEM = load_phenotype("dementia_icd10")
@@ -159,7 +159,14 @@ def test_empty_and_missing_frames():
     res = build_cohort(data, reference())
     assert res.persons.empty and (res.attrition[["n_records", "n_persons"]] == 0).all().all()
     npr_only = {k: v for k, v in delivery().items() if k.startswith("npr")}
-    assert ids(build_cohort(npr_only, reference())) == {(None, 1), (None, 2), (None, 3)}
+    with pytest.warns(DataQualityWarning, match="no KPR-KUHR diagnosis file"):
+        res = build_cohort(npr_only, reference())
+    assert ids(res) == {(None, 1), (None, 2), (None, 3)}
+    assert len(res.warnings) == 1 and "NPR diagnosis" not in res.warnings[0]
+    assert "1 warning" in repr(res) and "no KPR-KUHR diagnosis file" in res._repr_html_()
+    no_key = {k: v for k, v in delivery().items() if k != "key"}
+    with pytest.warns(DataQualityWarning, match="no key file"):
+        assert any("no key file" in w for w in build_cohort(no_key, reference()).warnings)
 
 
 def test_events_table():

@@ -23,6 +23,7 @@ from kprlink.cohorts import (
     build_cohort,
 )
 from kprlink.cohorts._imported import _chosen_pairs
+from kprlink.exceptions import DataQualityWarning
 from kprlink.linkage.keyfile import _resolve_key
 from kprlink.sources import import_delivery, read_delivery
 from kprlink.sources.delivery import is_imported
@@ -150,8 +151,11 @@ def test_fast_path_with_one_register_only(tmp_path):
         f.unlink()
     import_delivery(raw, tmp_path / "imp")
     definition = DEFINITIONS["dementia, all attributes"]
-    got = build_cohort(tmp_path / "imp", definition)
-    want = build_cohort(read_delivery(tmp_path / "imp"), definition)
+    with pytest.warns(DataQualityWarning, match="no NPR diagnosis file"):
+        got = build_cohort(tmp_path / "imp", definition)
+    with pytest.warns(DataQualityWarning, match="no NPR diagnosis file"):
+        want = build_cohort(read_delivery(tmp_path / "imp"), definition)
+    assert got.warnings == want.warnings and len(got.warnings) == 1
     assert len(got.persons) > 0 and set(got.persons["sources"]) == {"kpr_kuhr"}
     pd.testing.assert_frame_equal(got.persons, want.persons)
     pd.testing.assert_frame_equal(got.attrition, want.attrition)

@@ -105,3 +105,19 @@ def test_cli_bad_input_exits_2(synth, tmp_path, capsys):
     assert main(["link", "--data", str(tmp_path / "nodir"), "--out", target]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.count("kprlink ") >= 4
+
+
+def test_cli_cohort_without_kuhr_diagnoses_or_key_warns_on_stderr(synth, tmp_path, capsys):
+    import shutil
+
+    out, _ = synth
+    partial = tmp_path / "partial"
+    shutil.copytree(out, partial, ignore=shutil.ignore_patterns(
+        "kpr_kuhr_diagnoser*", "nokkel_*", "truth"))
+    target = tmp_path / "work" / "cohort.parquet"
+    assert main(["cohort", str(COHORT_TOML), "--data", str(partial),
+                 "--out", str(target)]) == 0
+    err = capsys.readouterr().err
+    assert "WARNING" in err and "no KPR-KUHR diagnosis file" in err and "no key file" in err
+    truth = pd.read_parquet(out / "truth" / "dementia_registered.parquet")
+    assert 0 < len(pd.read_parquet(target)) < len(truth)

@@ -15,6 +15,7 @@ and excluded):
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from kprlink.cohorts._followup import (
 )
 from kprlink.cohorts.definition import CohortDefinition, CohortRule, EntryCriterion
 from kprlink.cohorts.events import _int64, _member, _positions, diagnosis_events, frames_of
-from kprlink.exceptions import MissingColumnsError, Problem, SpecError
+from kprlink.exceptions import DataQualityWarning, MissingColumnsError, Problem, SpecError
 from kprlink.linkage.keyfile import LinkageResult, link_extracts
 
 __all__ = ["CohortResult", "build_cohort", "cohort_columns"]
@@ -373,7 +374,8 @@ def _from_imported(root: Path, definition: CohortDefinition) -> CohortResult:
     res = _build(frames, definition, LinkageResult(persons, linked.report),
                  first=(whole["n_diag_rows"], whole["n_diag_persons"]),
                  coverage=_imported_coverage(root, definition))
-    return CohortResult(res.persons, res.attrition, res.events, full, definition)
+    return CohortResult(res.persons, res.attrition, res.events, full, definition,
+                        res.warnings)
 
 
 def _build(frames: dict[str, Any], definition: CohortDefinition, linkage: LinkageResult, *,
@@ -428,7 +430,33 @@ def _build(frames: dict[str, Any], definition: CohortDefinition, linkage: Linkag
         cols += [c for c in FOLLOW_UP_COLUMNS if c not in cols]
     out = people[cols].sort_values(["kpr_id", "npr_id"], na_position="last",
                                    kind="stable").reset_index(drop=True)
-    return CohortResult(out, att, ev.reset_index(drop=True), linkage, definition)
+    return CohortResult(out, att, ev.reset_index(drop=True), linkage, definition,
+                        _input_warnings(frames, definition))
+
+
+def _input_warnings(frames: dict[str, Any], definition: CohortDefinition) -> tuple[str, ...]:
+    """What the delivery lacks for `definition`, each also raised as DataQualityWarning.
+
+    A criterion on a register whose diagnosis file is absent matches nobody, and
+    without a key file KPR and NPR persons cannot be linked: say so rather than
+    silently build a one-register cohort.
+    """
+    out = []
+    sources = {e.source for e in definition.entry}
+    for source, name, label in (("kpr_kuhr", "kuhr_diagnoses", "KPR-KUHR diagnosis"),
+                                ("npr", "npr_diagnoses", "NPR diagnosis")):
+        if source in sources and frames.get(name) is None:
+            out.append(f"the delivery has no {label} file: the entry criteria on {source} "
+                       f"match nobody, so cohort {definition.name!r} holds only persons "
+                       "found through the other register")
+    if frames.get("key") is None and frames.get("kuhr_claims") is not None \
+            and frames.get("npr_episodes") is not None:
+        out.append("the delivery has no key file (NPR-KPR pseudonym pairs): nobody is "
+                   "linked across registers, a person with events in both counts twice")
+    for text in out:
+        warnings.warn(f"build_cohort(): {text}. Add the missing file to the delivery or "
+                      "drop the criterion.", DataQualityWarning, stacklevel=3)
+    return tuple(out)
 
 
 def diagnosis_persons(frames: dict[str, Any], persons: pd.DataFrame) -> int:

@@ -28,7 +28,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build and write; KprlinkError propagates (the CLI exits 2)."""
+    import warnings
+
     from kprlink.cohorts import CohortDefinition, build_cohort
+    from kprlink.exceptions import DataQualityWarning
     from kprlink.commands._personfile import check_person_path, masked_table, write_persons
 
     if not args.definition.is_file():
@@ -40,7 +43,11 @@ def run(args: argparse.Namespace) -> int:
         check_person_path(args.attrition.with_suffix(".csv"), data=args.data)
     definition = CohortDefinition.from_toml(args.definition)
     # a folder: only the columns the cohort needs (an imported one: only its candidates' rows)
-    result = build_cohort(args.data, definition)
+    with warnings.catch_warnings():  # said once below, in the command's own words
+        warnings.simplefilter("ignore", DataQualityWarning)
+        result = build_cohort(args.data, definition)
+    for text in result.warnings:
+        sys.stderr.write(f"kprlink cohort: WARNING: {text}.\n")
     write_persons(result.persons, args.out)
     if args.attrition is not None:
         result.summary().to_csv(args.attrition, index=False)
