@@ -169,3 +169,17 @@ def test_cohort_in_a_subfolder_of_the_study_is_fine(tmp_path):
     (folder / "definitions").mkdir()
     (folder / "cohort.toml").rename(folder / "definitions" / "cohort.toml")
     assert StudySpec.from_toml(folder).cohort_path.is_file()
+
+
+def test_run_removes_what_a_killed_run_left(delivery, tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    left = tmp_path / f".o.tmp-{dead}"
+    (left / "tables").mkdir(parents=True)
+    (left / "tables" / "share.csv").write_text("n\n3\n")  # a table before its release check
+    run_study("welfare_technology_2017", data=delivery, out=tmp_path / "o", work=tmp_path / "w")
+    assert not left.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
