@@ -315,7 +315,38 @@ def _check(spec: StudySpec) -> list[Problem | str]:
     elif spec.cohort is not None and spec.directory is not None \
             and not (spec.directory / spec.cohort).is_file():
         bad("cohort", f"cohort file {spec.cohort!r} not found in {spec.directory}")
+    elif spec.cohort is not None and spec.directory is not None:
+        for ref in _outside_codelists(spec.directory, spec.directory / spec.cohort):
+            bad("cohort", f"code-list file {ref!r} of {spec.cohort!r} lies outside the study "
+                "folder; a study reads only files inside its own folder")
     return problems
+
+
+def _outside_codelists(folder: Path, cohort: Path) -> list[str]:
+    """Code-list file references of the cohort file that lead out of `folder`."""
+    try:
+        data = tomllib.loads(cohort.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []  # the cohort definition reports what is wrong with it
+
+    def refs(v: Any) -> list[str]:
+        if isinstance(v, dict):
+            return [r for k, x in v.items()
+                    for r in ([x] if k == "codelists" and isinstance(x, str) else
+                              x if k == "codelists" and isinstance(x, list) else refs(x))
+                    if isinstance(r, str)]
+        if isinstance(v, list):
+            return [r for x in v for r in refs(x)]
+        return []
+
+    def inside(r: str) -> bool:
+        try:
+            (cohort.parent / r).resolve().relative_to(folder.resolve())  # absolute r: r
+        except ValueError:
+            return False
+        return True
+
+    return [r for r in refs(data) if r.endswith((".json", ".toml")) and not inside(r)]
 
 
 def _within(folder: Path, rel: str) -> bool:

@@ -76,6 +76,7 @@ def test_cli_cohort_and_link(synth, tmp_path, capsys):
                  "--attrition", str(tmp_path / "work" / "attrition.csv")]) == 0
     text = capsys.readouterr().out
     assert "not after death" in text
+    assert "rounded to the nearest 5" in text and "exact counts are in the files" in text
     truth = pd.read_parquet(out / "truth" / "dementia_registered.parquet")
     assert len(pd.read_parquet(target)) == len(truth)
     assert pd.read_csv(tmp_path / "work" / "attrition.csv")["digest"].nunique() == 1

@@ -63,6 +63,20 @@ def _siblings(path: Path) -> list[str]:
     return sorted(p.name for p in path.parent.iterdir())
 
 
+def _disk_full_at(monkeypatch: pytest.MonkeyPatch, n: int) -> list:
+    """Make the `n`-th frame file written raise ENOSPC (a full disk); returns the calls."""
+    real, calls = pd.DataFrame.to_parquet, []
+
+    def full(self, path, *a, **k):
+        calls.append(path)
+        if len(calls) == n:
+            raise OSError(28, "No space left on device", str(path))
+        return real(self, path, *a, **k)
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full)
+    return calls
+
+
 # ------------------------------------------------------------------ atomic write
 def test_import_writes_digests_and_reads_back(imported):
     m = load_manifest(imported, digests=True)
@@ -74,15 +88,7 @@ def test_import_writes_digests_and_reads_back(imported):
 
 
 def test_failure_mid_import_leaves_nothing(raw, tmp_path, monkeypatch):
-    real, calls = pd.DataFrame.to_parquet, []
-
-    def flaky(self, path, *a, **k):
-        calls.append(path)
-        if len(calls) == 3:
-            raise OSError(28, "No space left on device")
-        return real(self, path, *a, **k)
-
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", flaky)
+    calls = _disk_full_at(monkeypatch, 3)
     with pytest.raises(OSError):
         import_delivery(raw, tmp_path / "imp")
     assert len(calls) == 3
@@ -91,15 +97,7 @@ def test_failure_mid_import_leaves_nothing(raw, tmp_path, monkeypatch):
 
 def test_failure_over_an_earlier_import_keeps_it_whole(raw, imported, monkeypatch):
     before = read_delivery(imported)
-    real, calls = pd.DataFrame.to_parquet, []
-
-    def flaky(self, path, *a, **k):
-        calls.append(path)
-        if len(calls) == 2:
-            raise OSError(28, "No space left on device")
-        return real(self, path, *a, **k)
-
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", flaky)
+    _disk_full_at(monkeypatch, 2)
     with pytest.raises(OSError):
         import_delivery(raw, imported, force=True)
     monkeypatch.undo()
@@ -271,15 +269,7 @@ def test_import_out_never_overlaps_the_delivery(raw, tmp_path, where, capsys):
 
 
 def test_full_disk_mid_import_exit_2_without_traceback(raw, tmp_path, monkeypatch, capsys):
-    real, calls = pd.DataFrame.to_parquet, []
-
-    def full(self, path, *a, **k):
-        calls.append(path)
-        if len(calls) == 2:
-            raise OSError(28, "No space left on device", str(path))
-        return real(self, path, *a, **k)
-
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", full)
+    _disk_full_at(monkeypatch, 2)
     assert main(["import", str(raw), "--out", str(tmp_path / "imp")]) == 2
     msg = capsys.readouterr().err
     assert "disk is full" in msg and "Traceback" not in msg

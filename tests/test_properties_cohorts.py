@@ -86,7 +86,9 @@ def test_every_person_has_a_qualifying_event_in_window(data, min_age):
     assert ((ev["date"] >= START) & (ev["date"] <= END)).all()
     first = ev.groupby("person_id")["date"].min()
     assert (res.persons.set_index("person_id")["index_date"] == first).all()
-    death = ev["person_id"].map(res.linkage.persons.set_index("person_id")["death_date"])
+    deaths = res.linkage.persons.set_index("person_id")["death_date"]
+    # reindex, not map: pandas 3.0 cannot map through an empty datetime Series
+    death = pd.Series(deaths.reindex(ev["person_id"].to_numpy()).to_numpy(), index=ev.index)
     assert not (ev["date"] > death).any()
 
 

@@ -141,7 +141,7 @@ def test_release_curve_never_shows_small_counts():
                 continue
             assert len(part) > 3
             # steps chain: each starts with those left after the previous one
-            left = part["n_at_risk"] - part[["n_events", "n_competing", "n_censored"]].sum(1)
+            left = part["n_at_risk"] - part[["n_events", "n_competing", "n_censored"]].sum(axis=1)
             assert (part["n_at_risk"].iloc[1:].to_numpy() == left.iloc[:-1].to_numpy()).all()
             # estimates are the estimator's at each step's end; events add up
             np.testing.assert_allclose(part["estimate"], raw.loc[part["time"], "estimate"])
@@ -152,7 +152,7 @@ def test_release_curve_never_shows_small_counts():
         assert a.loc[0, "n_at_risk"] == (d["g"] == "a").sum() and a.loc[0, "n_events"] == 0
         # read off released steps only: every figure is a released at-risk after a step
         ra = rel[rel["g"] == "a"]
-        after = set(ra["n_at_risk"] - ra[["n_events", "n_competing", "n_censored"]].sum(1))
+        after = set(ra["n_at_risk"] - ra[["n_events", "n_competing", "n_censored"]].sum(axis=1))
         assert a.loc[365, "n_at_risk"] in after
         assert risk.loc[risk["g"] == "tiny", "n_at_risk"].isna().all()
     # a larger rule merges more

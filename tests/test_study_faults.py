@@ -169,3 +169,44 @@ def test_cohort_in_a_subfolder_of_the_study_is_fine(tmp_path):
     (folder / "definitions").mkdir()
     (folder / "cohort.toml").rename(folder / "definitions" / "cohort.toml")
     assert StudySpec.from_toml(folder).cohort_path.is_file()
+
+
+def test_run_removes_what_a_killed_run_left(delivery, tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    left = tmp_path / f".o.tmp-{dead}"
+    (left / "tables").mkdir(parents=True)
+    (left / "tables" / "share.csv").write_text("n\n3\n")  # a table before its release check
+    run_study("welfare_technology_2017", data=delivery, out=tmp_path / "o", work=tmp_path / "w")
+    assert not left.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("ref", ["/etc/codes.json", "../codes.json"])
+def test_cohort_code_list_files_stay_in_the_study_folder(tmp_path, ref):
+    from kprlink.exceptions import SpecError
+    from kprlink.study import StudySpec
+
+    folder = _study(tmp_path, lambda t: t)
+    cohort = folder / "cohort.toml"
+    cohort.write_text(cohort.read_text(encoding="utf-8").replace(
+        'codelists = ["dementia_icd10"]', f'codelists = ["{ref}"]'), encoding="utf-8")
+    with pytest.raises(SpecError) as err:
+        StudySpec.from_toml(folder)
+    assert [p.column for p in err.value.problems] == ["cohort"]
+    assert ref in str(err.value)
+
+
+def test_cohort_code_list_file_inside_the_study_is_fine(tmp_path):
+    from kprlink.codes import load_phenotype
+    from kprlink.study import StudySpec
+
+    folder = _study(tmp_path, lambda t: t)
+    load_phenotype("dementia_icd10").to_json(folder / "dem.json")
+    cohort = folder / "cohort.toml"
+    cohort.write_text(cohort.read_text(encoding="utf-8").replace(
+        'codelists = ["dementia_icd10"]', 'codelists = ["dem.json"]'), encoding="utf-8")
+    assert StudySpec.from_toml(folder).cohort_path == folder / "cohort.toml"

@@ -284,6 +284,9 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["synth", "--scale", "0.0005", "--seed", "1", "--out", str(tmp_path / "o"),
                  "--quiet"]) == 0
     assert (tmp_path / "o" / "truth" / "manifest.json").exists()
+    summary = capsys.readouterr().out.splitlines()
+    assert len(summary) == 1 and summary[0].startswith("synth: ")
+    assert " rows (scale 0.0005, seed 1) written to " in summary[0]
     assert main(["synth", "--scale", "5", "--out", str(tmp_path / "x")]) == 2
     assert "scale" in capsys.readouterr().err
 

@@ -186,7 +186,9 @@ def _washout(people: pd.DataFrame, entry_events: pd.DataFrame, days: int,
     covered = (np.ones(len(people), dtype=bool) if coverage_start is None
                else (start >= pd.Timestamp(coverage_start)).to_numpy(bool))
     ev = entry_events[["person_id", "date"]]
-    at = ev["person_id"].map(people.set_index("person_id")["index_date"])
+    # reindex, not map: pandas 3.0 cannot map through an empty datetime Series
+    dates = people.set_index("person_id")["index_date"]
+    at = pd.Series(dates.reindex(ev["person_id"].to_numpy()).to_numpy(), index=ev.index)
     prior = ((ev["date"] < at) & (ev["date"] >= at - pd.Timedelta(days=days))).fillna(False)
     seen = people["person_id"].isin(ev.loc[prior.to_numpy(bool), "person_id"]).to_numpy(bool)
     return covered & ~seen

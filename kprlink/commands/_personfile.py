@@ -73,8 +73,13 @@ def mask_count(n: int, *, min_cell_count: int = 5, base: int = 5) -> str:
 
 
 def masked_table(frame: pd.DataFrame, count_cols: list[str], *, min_cell_count: int) -> str:
-    """`frame` as text with its count columns masked by :func:`mask_count`."""
+    """`frame` as text with its count columns masked by :func:`mask_count`, and a note
+    saying so (the files written beside hold the exact counts)."""
     shown = frame.copy()
     for c in count_cols:
         shown[c] = [mask_count(int(v), min_cell_count=min_cell_count) for v in frame[c]]
-    return shown.to_string(index=False)
+    small = (f", 1 to {min_cell_count - 1} shown as <{min_cell_count}"
+             if min_cell_count > 1 else "")
+    note = (f"({', '.join(count_cols)}: rounded to the nearest 5 for the screen{small}; "
+            "exact counts are in the files)")
+    return shown.to_string(index=False) + "\n" + note

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
+import time
 
 
 NAME = "synth"
@@ -31,6 +33,11 @@ def run(args: argparse.Namespace) -> int:
 
     config = SynthConfig(scale=args.scale, seed=args.seed, fmt=args.fmt,
                          defect_rate=args.defect_rate, progress=not args.quiet)
+    t0 = time.monotonic()
     res = generate_delivery(args.out, config)
     log.info("%r", res)
+    sys.stdout.write(f"synth: {len(res.files)} files, {int(res.files['rows'].sum()):,} rows "
+                     f"(scale {args.scale}, seed {args.seed}) written to {args.out} in "
+                     f"{time.monotonic() - t0:.1f} s; truth/ holds person-level answers, "
+                     "keep it out of releases.\n")
     return 0
