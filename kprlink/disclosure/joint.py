@@ -145,7 +145,7 @@ def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
     ...                ("age",), persons=persons)
     >>> res = protect_study([t], SuppressionRule(max_n=4, protect_zeros=False))
     >>> res.tables["t"]["status"].tolist()
-    ['secondary', 'primary', 'secondary']
+    ['published', 'primary', 'secondary']
     """
     names = [t.name for t in tables]
     if len(set(names)) != len(names) or PRIOR in names:
