@@ -29,6 +29,9 @@ ROUNDS = 16
 #: Narrow cells left after them that get their own MILPs (the rest keep the LP interval,
 #: flagged ``integer_checked = False`` for the checker).
 MAX_SINGLE = 40
+#: Wall-clock budget of the whole integer step (seconds); what it leaves unsettled keeps
+#: the LP interval (rounded inwards), flagged ``integer_checked = False``.
+INTEGER_BUDGET_S = 30.0
 
 
 def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
@@ -149,11 +152,14 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
         pending = np.ones(len(narrow), dtype=bool)
         # whole-number points that move many narrow cells at once: each certifies
         # that every cell it moves takes at least two integer values
+        import time
+
+        deadline = time.monotonic() + INTEGER_BUDGET_S
         rng = np.random.default_rng(7)
         stale = 0
         for r in range(ROUNDS):
             pending = seen_hi - seen_lo < min_width - 1e-9
-            if not pending.any():
+            if not pending.any() or time.monotonic() > deadline:
                 break
             # all pending cells at first; then random halves (pushes can conflict)
             pick = pending if r == 0 else pending & (rng.random(len(pending)) < 0.5)
@@ -172,6 +178,8 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
         pending = seen_hi - seen_lo < min_width - 1e-9
         verified[narrow[~pending]] = True
         for q in np.flatnonzero(pending)[:MAX_SINGLE]:
+            if time.monotonic() > deadline:
+                break
             pos = narrow[q]
             obj = objs[pos]
             lo = hi = 0.0
