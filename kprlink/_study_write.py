@@ -81,9 +81,8 @@ def write_report(rel_dir: Path, spec: StudySpec, sections: list[_report.ReportSe
                  release_log: pd.DataFrame, record: Mapping[str, Any]) -> None:
     """report.md and report.html under ``release/``."""
     d = spec.disclosure
-    shown = [s for s in sections]
-    checks = {"cells": sum(s.n_cells for s in shown),
-              "suppressed": sum(s.n_suppressed for s in shown), "symbol": d.symbol}
+    checks = {"cells": sum(s.n_cells for s in sections),
+              "suppressed": sum(s.n_suppressed for s in sections), "symbol": d.symbol}
     meta = {"Period": f"{spec.period_start} – {spec.period_end}",
             "Reference date (ages, denominators)": str(spec.ref_date),
             "Disclosure rule": f"counts 1–{d.max_n} suppressed"

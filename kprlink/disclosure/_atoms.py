@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from kprlink.disclosure.joint import StudyTable
 
 
-def _inner_index(t: StudyTable, model_cells: pd.DataFrame) -> pd.DataFrame:
+def _inner_index(t: StudyTable) -> pd.DataFrame:
     cells = t.cells[list(t.dims)].astype("string").reset_index(drop=True)
     return cells.assign(_inner=np.arange(len(cells)))
 
@@ -28,7 +28,7 @@ def _atoms(tables: Sequence[StudyTable], offsets: list[int], n_inner: int,
     pid_parts, col_parts = [], []
     own_parts = []
     for t, off in zip(tables, offsets, strict=True):
-        idx = _inner_index(t, t.cells)
+        idx = _inner_index(t)
         if t.persons is None:
             own_parts.append((off, t.cells[t.count_col].to_numpy(dtype=np.int64)))
             continue
@@ -47,6 +47,9 @@ def _atoms(tables: Sequence[StudyTable], offsets: list[int], n_inner: int,
         raise DisclosureError("the study's tables and their persons disagree.", problems)
     blocks = []
     z_parts = []
+    pm = sparse.csr_matrix((0, n_inner), dtype=np.int64)
+    everyone = np.zeros(0, np.int64)
+    n_person_atoms = 0
     if pid_parts or universe is not None:
         pid = np.concatenate(pid_parts) if pid_parts else np.zeros(0, np.int64)
         col = np.concatenate(col_parts) if col_parts else np.zeros(0, np.int64)
@@ -68,13 +71,13 @@ def _atoms(tables: Sequence[StudyTable], offsets: list[int], n_inner: int,
             np.add.at(h1, coo.row, w1[coo.col] * mult)
             np.add.at(h2, coo.row, w2[coo.col] * (mult * np.uint64(2654435761)))
         keys = np.stack([h1, h2], axis=1)
-        _, first, inverse, z = np.unique(keys, axis=0, return_index=True,
-                                         return_inverse=True, return_counts=True)
+        _, first, z = np.unique(keys, axis=0, return_index=True, return_counts=True)
         atoms = pm[first]
         extra = _zero_atoms(atoms, z, tables, offsets)
         blocks.append(sparse.vstack([atoms, extra], format="csr"))
         z_parts.append(np.concatenate([z.astype(np.int64),
                                        np.zeros(extra.shape[0], np.int64)]))
+        n_person_atoms = len(z_parts[0])
     for off, counts in own_parts:
         k = len(counts)
         blocks.append(sparse.csr_matrix((np.ones(k, dtype=np.int64),
@@ -84,9 +87,7 @@ def _atoms(tables: Sequence[StudyTable], offsets: list[int], n_inner: int,
     a = sparse.vstack(blocks, format="csr") if blocks else sparse.csr_matrix((0, n_inner))
     z_all = np.concatenate(z_parts) if z_parts else np.zeros(0, np.int64)
     is_person = np.zeros(len(z_all), dtype=bool)
-    is_person[:len(z_parts[0]) if (pid_parts or universe is not None) else 0] = True
-    if not (pid_parts or universe is not None):
-        pm, everyone = sparse.csr_matrix((0, n_inner), dtype=np.int64), np.zeros(0, np.int64)
+    is_person[:n_person_atoms] = True
     return a, z_all, is_person, pm, everyone
 
 

@@ -113,16 +113,9 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
             return integer_extreme(ak, bk, local, sense, fallback=-np.inf)
         if k not in solvers:
             solvers[k] = _ComponentLP(ak, bk)
-        value = solvers[k].minimise(local, sense)
-        sol = solvers[k].x
-        if sol is None or np.abs(sol - np.round(sol)).max(initial=0.0) > 1e-7:
-            fractional[0] = True  # the optimum is not at a whole-number point
-        return value
+        return solvers[k].minimise(local, sense)
 
-    fractional = [False]
     out = np.flatnonzero(hidden)
-    exact_lo = np.ones(len(hidden), dtype=bool)
-    exact_hi = np.ones(len(hidden), dtype=bool)
     lower = np.zeros(len(out))
     upper = np.zeros(len(out))
     objs = []
@@ -134,13 +127,9 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
             upper[pos] = np.inf
         for k in np.unique(var_comp[obj[constrained[obj]]]):
             sel = obj[constrained[obj] & (var_comp[obj] == k)]
-            fractional[0] = False
             lower[pos] += extreme(int(k), sel, 1.0, False)
-            exact_lo[pos] &= not fractional[0]
             if np.isfinite(upper[pos]):
-                fractional[0] = False
                 upper[pos] -= extreme(int(k), sel, -1.0, False)
-                exact_hi[pos] &= not fractional[0]
     lower, upper = np.round(lower, 9), np.round(upper, 9)
     verified = np.zeros(len(out), dtype=bool)
     if integer:

@@ -17,21 +17,12 @@ import pandas as pd
 from scipy import sparse
 
 from kprlink.disclosure._model import TableModel
+from kprlink.disclosure.magnitude import _sensitive
 from kprlink.disclosure.rules import DominanceRule, SuppressionRule
 from kprlink.disclosure.secondary import _protect, candidate_order, model_matrix
 
 #: Dominance rules applied together to person contributions.
 DOMINANCE = (DominanceRule(n=1, k=80.0), DominanceRule(n=2, k=99.0))
-
-
-def _top_sums(c: sparse.csc_matrix, n: int) -> np.ndarray:
-    """Sum of the `n` largest entries of each column."""
-    out = np.zeros(c.shape[1])
-    for j in range(c.shape[1]):
-        col = c.data[c.indptr[j]:c.indptr[j + 1]]
-        if len(col):
-            out[j] = np.sort(col)[::-1][:n].sum()
-    return out
 
 
 def protect_values(model: TableModel, cells: pd.DataFrame, persons: pd.DataFrame | None,
@@ -64,10 +55,10 @@ def protect_values(model: TableModel, cells: pd.DataFrame, persons: pd.DataFrame
         contributors = np.diff(per_cell.indptr).astype(np.int64)
         few = (contributors >= 1) & (contributors <= rule.max_n)
         reason[few] = f"contributors<={rule.max_n}"
-        total = np.asarray(per_cell.sum(axis=0)).ravel()
+        pc = per_cell.tocoo()
+        long = pd.DataFrame({"cell": pc.col, "contributor": pc.row, "x": pc.data})
         for d in dominance:
-            dom = (reason == "") & (total > 0) & (_top_sums(per_cell, d.n)
-                                                  > d.k / 100.0 * total)
+            dom = (reason == "") & _sensitive(long, n_cells, d)
             reason[dom] = d.name
     else:
         # without person rows a value of 1..max_n is all that can be judged

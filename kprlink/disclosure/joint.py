@@ -164,9 +164,10 @@ def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
     uni = None if universe is None else np.unique(np.asarray(universe, dtype=np.int64))
     a, z, is_person, pm_persons, everyone = _atoms(tables, offsets, n_inner, uni)
     # published cells: (cells x global inner), then over atoms
+    mms = [model_matrix(mod) for mod in models]
+    starts = np.cumsum([0] + [len(m.cells) for m in models])
     m_blocks = []
-    for mod, off in zip(models, offsets, strict=True):
-        mm = model_matrix(mod).tocoo()
+    for mm, off in zip((m.tocoo() for m in mms), offsets, strict=True):
         m_blocks.append(sparse.csr_matrix((mm.data, (mm.row, mm.col + off)),
                                           shape=(mm.shape[0], n_inner)))
     cell_inner = sparse.vstack(m_blocks, format="csr")
@@ -189,22 +190,19 @@ def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
     contributors = (x > 0).astype(np.int64) @ z
     pop = np.full(x.shape[0], np.nan)
     bound_rows, bound_vals = [], []
-    cell_off = 0
-    for t, mod in zip(tables, models, strict=True):
-        nc = len(mod.cells)
+    for t, mod, mm, cell_off in zip(tables, models, mms, starts, strict=False):
         if t.population is not None:
             dims = list(t.dims)
             p = t.cells[dims].astype("string").merge(
                 t.population[[*dims, "population"]].astype({d: "string" for d in dims}),
                 on=dims, how="left")["population"].to_numpy(dtype=float)
-            pm = model_matrix(mod) @ np.nan_to_num(p, nan=0.0)
-            known = model_matrix(mod) @ np.isnan(p).astype(float) == 0
-            pop[cell_off:cell_off + nc] = np.where(known, pm, np.nan)
+            known = mm @ np.isnan(p).astype(float) == 0
+            pop[cell_off:cell_off + len(mod.cells)] = np.where(known, mm @ np.nan_to_num(p, nan=0.0),
+                                                   np.nan)
             inner_rows = cell_off + mod.inner_cell
             ok = ~np.isnan(p)
             bound_rows.append(inner_rows[ok])
             bound_vals.append(p[ok])
-        cell_off += nc
     primary, reason = rule.primary(values, denominators=pop)
     few = (contributors >= 1) & (contributors <= rule.max_n) & ~primary
     primary = primary | few
@@ -214,7 +212,6 @@ def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
     exceed = ~np.isnan(pop) & (values > np.nan_to_num(pop, nan=np.inf)) & ~primary
     primary = primary | exceed
     reason = np.where(exceed, EXCEEDS, reason)
-    starts = np.cumsum([0] + [len(m.cells) for m in models])
     labels = [f"{t.name}: " + "; ".join(f"{d}={v}" for d, v in zip(t.dims, r, strict=True))
               for t, mod in zip(tables, models, strict=True)
               for r in mod.cells[list(t.dims)].astype("string").itertuples(index=False)]
@@ -233,15 +230,11 @@ def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
     virtual: list[np.ndarray] = []
     vweights: list[np.ndarray] = []
     if rule.singletons:
-        cell_off = 0
-        for mod, off in zip(models, offsets, strict=True):
-            nc = len(mod.cells)
-            vals_t = values[cell_off:cell_off + nc]
-            for sel in singleton_sums(mod, vals_t, primary[cell_off:cell_off + nc], rule):
+        for mod, off, s0, s1 in zip(models, offsets, starts[:-1], starts[1:], strict=True):
+            for sel in singleton_sums(mod, values[s0:s1], primary[s0:s1], rule):
                 row = sparse.csr_matrix(a[:, off + sel].sum(axis=1).T)
                 virtual.append(row.indices)
                 vweights.append(row.data.astype(np.int64))
-            cell_off += nc
     for d in diff_rows:
         virtual.append(d.indices)
         vweights.append(d.data.astype(np.int64))
@@ -290,10 +283,10 @@ def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
     if intervals is not None:
         lower[intervals.index] = intervals["lower"].to_numpy()
         upper[intervals.index] = intervals["upper"].to_numpy()
-    out, cell_off = {}, 0
-    for t, mod in zip(tables[:n_current], models, strict=False):
-        nc = len(mod.cells)
-        s = slice(cell_off, cell_off + nc)
+    out = {}
+    for t, mod, s0, s1 in zip(tables[:n_current], models, starts[:-1], starts[1:],
+                              strict=False):
+        s = slice(s0, s1)
         df = mod.cells[list(t.dims)].astype("string").reset_index(drop=True)
         df[t.count_col] = pd.array(values[s], dtype="Int64")
         if t.population is not None:
@@ -314,7 +307,6 @@ def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
                     f"{d}={df.at[i, d]}" for d in t.dims) + " interval too narrow"
                     for i in np.flatnonzero(narrow.to_numpy())]
         out[t.name] = _display_order(df, t)
-        cell_off += nc
     left_out = {}
     for j, (name, _) in enumerate(left_rows):
         c = n_cells + j
