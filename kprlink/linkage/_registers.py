@@ -16,6 +16,7 @@ import pandas as pd
 
 from kprlink.exceptions import LinkageError, MissingColumnsError
 from kprlink.linkage._birth_month import birth_month_interval
+from kprlink.linkage._link import link_probabilistic
 from kprlink.linkage._result import ProbabilisticLinkResult
 from kprlink.linkage._spec import LinkageSpec
 
@@ -247,8 +248,6 @@ def link_registers_probabilistic(
     LinkageError
         As :func:`link_probabilistic`.
     """
-    from kprlink.linkage.probabilistic import link_probabilistic
-
     missing = sorted({"npr_id", "kpr_id"} - set(key.columns))
     if missing:
         raise MissingColumnsError(f"link_registers_probabilistic() needs {missing} in `key`.",
