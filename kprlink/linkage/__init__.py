@@ -25,6 +25,12 @@ from kprlink.linkage.probabilistic import __all__ as _probabilistic_all  # noqa:
 __all__ += _probabilistic_all
 # --- end probabilistic linkage ---
 
+# --- saved models (issue 15; owner: model.py) ---
+from kprlink.linkage.model import LinkageModel  # noqa: E402
+
+__all__ += ["LinkageModel"]
+# --- end saved models ---
+
 # --- key-file linkage (issue 4; owner: keyfile.py, report.py) ---
 from kprlink.linkage.keyfile import DEFAULT_COVERAGE, LinkageResult, link_extracts  # noqa: E402
 from kprlink.linkage.report import LinkageReport  # noqa: E402

@@ -15,6 +15,7 @@ import pandas as pd
 from kprlink.exceptions import LinkageError, LinkageQualityWarning, MissingColumnsError
 from kprlink.linkage import _fs_em as fs
 from kprlink.linkage._comparisons import comparison_matrix, term_frequency_adjustment
+from kprlink.linkage._digest import frames_digest
 from kprlink.linkage._holdout import validate_held_out
 from kprlink.linkage._result import ProbabilisticLinkResult, _pairs
 from kprlink.linkage._scoring import (
@@ -121,7 +122,8 @@ def link_probabilistic(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpe
         return ProbabilisticLinkResult(
             links=links, candidates=cand.iloc[:, :4], model=_model_table(spec, sc.fit),
             blocking=sc.blocking, validation=None, spec=spec,
-            info=_info(sc, len(left), len(right), n_removed, 0))
+            info={**_info(sc, len(left), len(right), n_removed, 0),
+                  "data_digest": frames_digest(left, right)})
     return _link_with_labels(left, right, spec, labels, lid, rid, u, rng,
                              validation_fraction, max_validation_labels)
 
@@ -177,17 +179,7 @@ def _link_with_labels(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpec
     idx, n_removed = sc.accepted(spec, threshold)
     model_links = _links_frame(spec, sc, idx, lid.iloc[ul].reset_index(drop=True),
                                rid.iloc[ur].reset_index(drop=True), "model")
-    gk = comparison_matrix(spec.comparisons, left, right, pl, pr)
-    pat, _, inv = fs.patterns(gk)
-    wk = fs.pattern_weights(pat, m, u)[inv] + term_frequency_adjustment(
-        spec.comparisons, right, pr, gk, u, joint=spec.joint_frequency)
-    odds = np.log2(sc.fit.prior / (1 - sc.fit.prior))
-    key_links = pd.DataFrame({"left_id": lab["left_id"].to_numpy(),
-                              "right_id": lab["right_id"].to_numpy(), "match_weight": wk,
-                              "match_probability": 1 / (1 + np.exp2(-(wk + odds))),
-                              "source": "key"})
-    for j, c in enumerate(spec.comparisons):
-        key_links[f"gamma_{c.label}"] = gk[:, j]
+    key_links = _key_links(spec, left, right, lab, pl, pr, m, u, sc.fit.prior)
     links = pd.concat([key_links, model_links], ignore_index=True)
     fit = fs.EMFit(m, u, sc.fit.prior, sc.fit.n_iter, sc.fit.converged, sc.fit.swapped)
     sc.fit = fit
@@ -195,10 +187,29 @@ def _link_with_labels(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpec
                         rid.iloc[ur].reset_index(drop=True), "model")
     info = _info(sc, len(lid), len(rid), n_removed, len(lab))
     info.update(n_left_unlabelled=len(ul), n_right_unlabelled=len(ur),
-                threshold_used=threshold)
+                threshold_used=threshold, data_digest=frames_digest(left, right))
     return ProbabilisticLinkResult(links=links, candidates=cand.iloc[:, :4],
                                    model=_model_table(spec, fit), blocking=sc.blocking,
                                    validation=validation, spec=spec, info=info)
+
+
+def _key_links(spec: LinkageSpec, left: pd.DataFrame, right: pd.DataFrame,
+               lab: pd.DataFrame, pl: np.ndarray, pr: np.ndarray, m: list[np.ndarray],
+               u: list[np.ndarray], prior: float) -> pd.DataFrame:
+    """The labelled pairs as links (``source="key"``), weighed by the model."""
+    gk = comparison_matrix(spec.comparisons, left, right, pl, pr)
+    pat, _, inv = fs.patterns(gk)
+    wk = (fs.pattern_weights(pat, m, u)[inv] if len(pat) else np.zeros(0)) + \
+        term_frequency_adjustment(spec.comparisons, right, pr, gk, u,
+                                  joint=spec.joint_frequency)
+    odds = np.log2(prior / (1 - prior))
+    key_links = pd.DataFrame({"left_id": lab["left_id"].to_numpy(),
+                              "right_id": lab["right_id"].to_numpy(), "match_weight": wk,
+                              "match_probability": 1 / (1 + np.exp2(-(wk + odds))),
+                              "source": "key"})
+    for j, c in enumerate(spec.comparisons):
+        key_links[f"gamma_{c.label}"] = gk[:, j]
+    return key_links
 
 
 def deduplicate(df: pd.DataFrame, spec: LinkageSpec, *,

@@ -198,6 +198,71 @@ def _is_in(df: pd.DataFrame, col: str, values: tuple[object, ...]) -> pd.Series:
     return df[col].isin(values).fillna(False).astype(bool)
 
 
+def register_spec(**kwargs: object) -> LinkageSpec:
+    """The default spec of :func:`link_registers_probabilistic` (keyword overrides).
+
+    >>> register_spec(target_precision=0.99).competition
+    True
+    """
+    kw: dict[str, object] = dict(referral_days=True, referral_times=True, district=True,
+                                 birth_month=True, referral_dates=True, discharge_dates=True,
+                                 moves=True, competition=True)
+    kw.update(kwargs)
+    return LinkageSpec.person_profile(**kw)  # type: ignore[arg-type]
+
+
+def register_profiles(npr_episodes: pd.DataFrame, kuhr_claims: pd.DataFrame,
+                      key: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame,
+                                                  dict[str, int]]:
+    """NPR and KPR profiles, the usable key pairs as labels, and the key counts.
+
+    The profiles and key rules of :func:`link_registers_probabilistic` (which
+    see); persons keyed to someone absent from the other register are dropped.
+    """
+    missing = sorted({"npr_id", "kpr_id"} - set(key.columns))
+    if missing:
+        raise MissingColumnsError(f"link_registers_probabilistic() needs {missing} in `key`.",
+                                  missing=missing)
+    acute = _is_in(npr_episodes, "urgency", (1, 2, 3))
+    npr = person_profiles(npr_episodes, id_col="npr_id", date_col="date_in",
+                          day_sets={"acute_days": acute}, time_col="time_in",
+                          minute_sets={"acute_minutes": acute},
+                          date_sets={"referral_days": "referral_received"})
+    # discharge days of inpatient stays (GP follow-up after the epikrise)
+    inpatient = _is_in(npr_episodes, "care_level", (1,)).to_numpy()
+    out_col = "date_out" if "date_out" in npr_episodes.columns else "date_in"
+    npr["discharge_days"] = _day_arrays(npr_episodes["npr_id"][inpatient],
+                                        npr_episodes[out_col][inpatient], npr.index)
+    lv = _is_in(kuhr_claims, "service_type", ("Legevakt",))
+    kpr = person_profiles(kuhr_claims, id_col="kpr_id", date_col="date", day_sets={
+        "out_of_hours_days": lv,
+        "gp_days": _is_in(kuhr_claims, "service_type", ("Fastlege",))},
+        time_col="time", minute_sets={"out_of_hours_minutes": lv}, age_col="age")
+    k = key.dropna(subset=["npr_id", "kpr_id"])
+    n_key_na = len(key) - len(k)
+    if "delivery" in k.columns:
+        k = k.sort_values("delivery", kind="stable")
+    latest = k.drop_duplicates("npr_id", keep="last").drop_duplicates("kpr_id", keep="last")
+    in_npr, in_kpr = latest["npr_id"].isin(npr.index), latest["kpr_id"].isin(kpr.index)
+    usable = in_npr & in_kpr
+    # a person the key maps to someone absent from the other register has no
+    # partner there: leave them out of the model (counted in info)
+    npr = npr.drop(index=latest.loc[in_npr & ~in_kpr, "npr_id"])
+    kpr = kpr.drop(index=latest.loc[in_kpr & ~in_npr, "kpr_id"])
+    labels = pd.DataFrame({"left_id": latest.loc[usable, "npr_id"].to_numpy(),
+                           "right_id": latest.loc[usable, "kpr_id"].to_numpy()})
+    if labels.empty:
+        raise LinkageError("link_registers_probabilistic(): no key pair names persons "
+                           "present in both registers; nothing to train on.",
+                           [f"{len(key):,} key rows, {int(usable.sum())} usable"])
+    counts = {"n_key_rows": len(key), "n_key_missing_id": n_key_na,
+              "n_key_superseded": len(k) - len(latest),
+              "n_key_not_in_registers": int((~usable).sum()),
+              "n_left_keyed_partner_absent": int((in_npr & ~in_kpr).sum()),
+              "n_right_keyed_partner_absent": int((in_kpr & ~in_npr).sum())}
+    return npr, kpr, labels, counts
+
+
 def link_registers_probabilistic(
     npr_episodes: pd.DataFrame, kuhr_claims: pd.DataFrame, key: pd.DataFrame, *,
     spec: LinkageSpec | None = None, validation_fraction: float = 0.5,
@@ -248,55 +313,13 @@ def link_registers_probabilistic(
     LinkageError
         As :func:`link_probabilistic`.
     """
-    missing = sorted({"npr_id", "kpr_id"} - set(key.columns))
-    if missing:
-        raise MissingColumnsError(f"link_registers_probabilistic() needs {missing} in `key`.",
-                                  missing=missing)
-    spec = spec or LinkageSpec.person_profile(referral_days=True, referral_times=True,
-                                              district=True, birth_month=True,
-                                              referral_dates=True, discharge_dates=True,
-                                              moves=True, competition=True)
-    acute = _is_in(npr_episodes, "urgency", (1, 2, 3))
-    npr = person_profiles(npr_episodes, id_col="npr_id", date_col="date_in",
-                          day_sets={"acute_days": acute}, time_col="time_in",
-                          minute_sets={"acute_minutes": acute},
-                          date_sets={"referral_days": "referral_received"})
-    # discharge days of inpatient stays (GP follow-up after the epikrise)
-    inpatient = _is_in(npr_episodes, "care_level", (1,)).to_numpy()
-    out_col = "date_out" if "date_out" in npr_episodes.columns else "date_in"
-    npr["discharge_days"] = _day_arrays(npr_episodes["npr_id"][inpatient],
-                                        npr_episodes[out_col][inpatient], npr.index)
-    lv = _is_in(kuhr_claims, "service_type", ("Legevakt",))
-    kpr = person_profiles(kuhr_claims, id_col="kpr_id", date_col="date", day_sets={
-        "out_of_hours_days": lv,
-        "gp_days": _is_in(kuhr_claims, "service_type", ("Fastlege",))},
-        time_col="time", minute_sets={"out_of_hours_minutes": lv}, age_col="age")
-    k = key.dropna(subset=["npr_id", "kpr_id"])
-    n_key_na = len(key) - len(k)
-    if "delivery" in k.columns:
-        k = k.sort_values("delivery", kind="stable")
-    latest = k.drop_duplicates("npr_id", keep="last").drop_duplicates("kpr_id", keep="last")
-    in_npr, in_kpr = latest["npr_id"].isin(npr.index), latest["kpr_id"].isin(kpr.index)
-    usable = in_npr & in_kpr
-    # a person the key maps to someone absent from the other register has no
-    # partner there: leave them out of the model (counted in info)
-    npr = npr.drop(index=latest.loc[in_npr & ~in_kpr, "npr_id"])
-    kpr = kpr.drop(index=latest.loc[in_kpr & ~in_npr, "kpr_id"])
-    labels = pd.DataFrame({"left_id": latest.loc[usable, "npr_id"].to_numpy(),
-                           "right_id": latest.loc[usable, "kpr_id"].to_numpy()})
-    if labels.empty:
-        raise LinkageError("link_registers_probabilistic(): no key pair names persons "
-                           "present in both registers; nothing to train on.",
-                           [f"{len(key):,} key rows, {int(usable.sum())} usable"])
+    spec = spec or register_spec()
+    npr, kpr, labels, counts = register_profiles(npr_episodes, kuhr_claims, key)
     res = link_probabilistic(npr, kpr, spec, labels=labels,
                              validation_fraction=validation_fraction,
                              max_validation_labels=max_validation_labels)
     info = dict(res.info)
-    info.update(n_key_rows=len(key), n_key_missing_id=n_key_na,
-                n_key_superseded=len(k) - len(latest),
-                n_key_not_in_registers=int((~usable).sum()),
-                n_left_keyed_partner_absent=int((in_npr & ~in_kpr).sum()),
-                n_right_keyed_partner_absent=int((in_kpr & ~in_npr).sum()))
+    info.update(counts)
     return ProbabilisticLinkResult(links=res.links, candidates=res.candidates,
                                    model=res.model, blocking=res.blocking,
                                    validation=res.validation, spec=res.spec, info=info)

@@ -133,7 +133,10 @@ class ProbabilisticLinkResult:
             "em_converged": i["em_converged"],
             "em_classes_swapped": i["em_classes_swapped"],
             "em_estimates_discarded": i["em_estimates_discarded"],
-            "threshold": self.spec.threshold, "spec_digest": self.spec.digest,
+            # the threshold links were cut at (with labels and a target precision,
+            # chosen on held-out pairs; never below the spec's)
+            "threshold": float(i.get("threshold_used", self.spec.threshold)),
+            "spec_threshold": self.spec.threshold, "spec_digest": self.spec.digest,
             "kprlink_version": __version__,
         }
         for k in ("n_key_rows", "n_key_missing_id", "n_key_superseded",

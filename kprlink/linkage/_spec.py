@@ -195,6 +195,38 @@ class LinkageSpec:
         d["blocking"] = [list(r) for r in self.blocking]
         return {"kprlink_spec": 1, "kind": "linkage_spec", **d}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, object]) -> LinkageSpec:
+        """The spec of :meth:`to_dict` (``kprlink_spec`` 1); round-trips exactly.
+
+        Raises
+        ------
+        SpecError
+            An unknown ``kprlink_spec`` or ``kind``, or an unknown comparison kind.
+
+        Examples
+        --------
+        >>> s = LinkageSpec.person_profile(referral_days=True, target_precision=0.99)
+        >>> LinkageSpec.from_dict(s.to_dict()) == s
+        True
+        """
+        d = dict(d)
+        if d.pop("kprlink_spec", None) != 1 or d.pop("kind", None) != "linkage_spec":
+            raise SpecError("LinkageSpec.from_dict(): not a kprlink_spec 1 linkage_spec.",
+                            ["kprlink_spec/kind: expected 1 / 'linkage_spec'"])
+        kinds = {t.__name__: t for t in (*_COMPARISON_TYPES, DateComparison)}
+        comps, problems = [], []
+        for c in d.pop("comparisons", []):  # type: ignore[attr-defined]
+            c = dict(c)
+            kind = kinds.get(c.pop("kind", None))
+            if kind is None:
+                problems.append(f"comparisons: unknown kind in {c!r}.")
+                continue
+            comps.append(kind(**c))
+        if problems:
+            raise SpecError("LinkageSpec.from_dict(): bad comparisons.", problems)
+        return cls(comparisons=tuple(comps), **d)  # type: ignore[arg-type]
+
     @property
     def digest(self) -> str:
         """Short hash of the canonical JSON."""

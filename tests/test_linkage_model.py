@@ -1,0 +1,111 @@
+"""LinkageModel: saved, loaded, and applied to the same and to a later delivery."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import kprlink as kl
+from kprlink.exceptions import LinkageError, SpecError
+from kprlink.linkage import LinkageModel, LinkageSpec, link_registers_probabilistic
+from kprlink.linkage._registers import register_spec
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("synth") / "d"
+    kl.generate_delivery(root, kl.SynthConfig(scale=0.002, seed=11, fmt="parquet"))
+    d = kl.read_delivery(root)
+    truth = pd.read_parquet(Path(root) / "truth" / "linkage_pairs.parquet")
+    rng = np.random.default_rng(3)
+    keyed = pd.unique(d.key["npr_id"].dropna())
+    removed = rng.choice(keyed, int(round(0.05 * len(keyed))), replace=False)
+    key = d.key[~d.key["npr_id"].isin(removed)]
+    res = link_registers_probabilistic(d.npr_episodes, d.kuhr_claims, key,
+                                       spec=register_spec(target_precision=0.99))
+    return d, key, truth, res
+
+
+def _pairs(links: pd.DataFrame, source: str) -> set[tuple[int, int]]:
+    x = links[links["source"] == source]
+    return set(zip(x["left_id"].tolist(), x["right_id"].tolist()))
+
+
+def test_round_trip_json_is_exact(fitted, tmp_path: Path) -> None:
+    *_, res = fitted
+    model = LinkageModel.from_result(res)
+    path = model.to_json(tmp_path / "model.json")
+    back = LinkageModel.from_json(path)
+    assert back == model and back.digest == model.digest
+    for a, b in zip(back.m + back.u, model.m + model.u):
+        assert np.array_equal(a, b)  # floats written exactly
+    assert back.threshold == res.info["threshold_used"] > res.spec.threshold
+    assert back.data_digest == res.info["data_digest"] and len(back.data_digest) == 12
+    assert back.validation["precision"] == pytest.approx(
+        float(res.validation["precision"].iloc[0]))
+    # the file names no person: no id of either register appears in it
+    text = path.read_text()
+    d = json.loads(text)
+    assert set(d) >= {"spec", "m", "u", "prior", "threshold", "data_digest"}
+    ids = set(res.links["left_id"].astype(str)) | set(res.links["right_id"].astype(str))
+    numbers = {tok.strip('",[]{}:') for tok in text.split()}
+    assert not ids & numbers
+
+
+def test_applied_to_the_same_delivery_gives_the_same_links(fitted) -> None:
+    d, key, _, res = fitted
+    model = LinkageModel.from_result(res)
+    again = model.link_registers(d.npr_episodes, d.kuhr_claims, key)
+    assert again.info["same_data"] is True
+    assert _pairs(again.links, "model") == _pairs(res.links, "model")
+    assert _pairs(again.links, "key") == _pairs(res.links, "key")
+    got = again.links[again.links["source"] == "model"].sort_values(["left_id", "right_id"])
+    exp = res.links[res.links["source"] == "model"].sort_values(["left_id", "right_id"])
+    np.testing.assert_allclose(got["match_probability"], exp["match_probability"])
+    assert again.summary().set_index("metric").loc["threshold", "value"] == model.threshold
+
+
+def test_applied_to_a_later_delivery(fitted) -> None:
+    """The next delivery: more persons fall out of the key; the saved model, not refitted,
+    links them about as well as a model refitted on that delivery."""
+    d, key, truth, res = fitted
+    model = LinkageModel.from_result(res)
+    rng = np.random.default_rng(8)
+    keyed = pd.unique(key["npr_id"].dropna())
+    later_key = key[~key["npr_id"].isin(rng.choice(keyed, len(keyed) // 10, replace=False))]
+    later = model.link_registers(d.npr_episodes, d.kuhr_claims, later_key)
+    assert later.info["same_data"] is False
+    npr, kpr = set(d.npr_episodes["npr_id"]), set(d.kuhr_claims["kpr_id"])
+    target = truth[~truth["npr_id"].isin(later_key["npr_id"]) & truth["npr_id"].isin(npr)
+                   & truth["kpr_id"].isin(kpr)]
+    t = set(zip(target["npr_id"], target["kpr_id"]))
+    found = _pairs(later.links, "model")
+    tp = len(found & t)
+    refit = link_registers_probabilistic(d.npr_episodes, d.kuhr_claims, later_key,
+                                         spec=register_spec(target_precision=0.99))
+    tp_refit = len(_pairs(refit.links, "model") & t)
+    assert len(t) > 100 and tp / len(found) >= 0.97
+    assert tp >= 0.9 * tp_refit
+
+
+def test_bad_files_and_results_are_refused(fitted, tmp_path: Path) -> None:
+    *_, res = fitted
+    d = LinkageModel.from_result(res).to_dict()
+    with pytest.raises(SpecError):
+        LinkageModel.from_dict({**d, "kind": "codelist"})
+    first = res.spec.comparisons[0].label
+    with pytest.raises(SpecError) as err:
+        LinkageModel.from_dict({**d, "m": {k: v for k, v in d["m"].items() if k != first}})
+    assert len(err.value.problems) == 1
+    with pytest.raises(SpecError) as err:
+        LinkageModel.from_dict({**d, "m": {**d["m"], first: [0.5]}, "prior": 2.0})
+    assert len(err.value.problems) == 2
+    spec = LinkageSpec(comparisons=[kl.ExactComparison("x")], blocking=["x"], prior=0.5,
+                       n_random_pairs=10)
+    dup = kl.deduplicate(pd.DataFrame({"x": [1, 1, 2]}), spec)
+    with pytest.raises(LinkageError):
+        LinkageModel.from_result(dup)
