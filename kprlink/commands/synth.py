@@ -24,6 +24,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="file format of the register extracts (default csv)")
     p.add_argument("--defect-rate", type=float, default=0.01,
                    help="rate of injected delivery defects; 0 = clean (default 0.01)")
+    p.add_argument("--years", default=None, metavar="FIRST-LAST",
+                   help="a multi-year delivery, one file per register and year, e.g. "
+                        "2016-2024 (KPR-KUHR from 1 July 2016, KPR helse og omsorg from "
+                        "2017); without it the single-year 2016-2017 delivery")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -34,10 +38,16 @@ def run(args: argparse.Namespace) -> int:
     config = SynthConfig(scale=args.scale, seed=args.seed, fmt=args.fmt,
                          defect_rate=args.defect_rate, progress=not args.quiet)
     t0 = time.monotonic()
-    res = generate_delivery(args.out, config)
+    if args.years is not None:
+        from kprlink.synth.years import generate_years, parse_years
+
+        res = generate_years(args.out, config, years=parse_years(args.years))
+    else:
+        res = generate_delivery(args.out, config)
     log.info("%r", res)
     sys.stdout.write(f"synth: {len(res.files)} files, {int(res.files['rows'].sum()):,} rows "
-                     f"(scale {args.scale}, seed {args.seed}) written to {args.out} in "
+                     f"(scale {args.scale}, seed {args.seed}"
+                     f"{', years ' + args.years if args.years else ''}) written to {args.out} in "
                      f"{time.monotonic() - t0:.1f} s; truth/ holds person-level answers, "
                      "keep it out of releases.\n")
     return 0
