@@ -30,16 +30,22 @@ from typing import Literal
 
 Dtype = Literal["int", "small", "float", "str", "category", "code", "date", "time", "bool"]
 
-_KEY_RE = re.compile(r"[^a-z0-9æøå]")
+_KEY_RE = re.compile(r"[^a-z0-9]")
+#: Norwegian letters folded as deliveries spell them without æøå (``kjønn``/``kjonn``,
+#: ``fødselsår``/``fodselsaar``/``fodselsar``: å and ``aa`` both become ``a``).
+_FOLD = str.maketrans({"æ": "ae", "ø": "o", "å": "a", "ä": "ae", "ö": "o"})
 
 
 def alias_key(name: str) -> str:
-    """Normalise a column name for alias matching: lower-case, no ``_``/spaces.
+    """Normalise a column name for alias matching: lower-case, no ``_``/spaces, æøå folded.
 
     >>> alias_key("KPR_lnr") == alias_key("kprLnr")
     True
+    >>> alias_key("Kjønn") == alias_key("kjonn"), alias_key("fødselsår") == alias_key("fodselsaar")
+    (True, True)
     """
-    return _KEY_RE.sub("", str(name).strip().lstrip("\ufeff").lower())
+    key = str(name).strip().lstrip("\ufeff").lower().translate(_FOLD)
+    return _KEY_RE.sub("", key).replace("aa", "a")
 
 
 @dataclass(frozen=True)

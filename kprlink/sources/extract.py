@@ -26,8 +26,8 @@ from kprlink.sources._legacy_kuhr import legacy_dates, split_legacy
 from kprlink.sources._projection import Projection, check_columns, projection_for
 from kprlink.sources._npr_long import npr_diagnoses_long, npr_procedures_long, wide_columns
 from kprlink.sources.canonical import to_canonical
-from kprlink.sources.readers import RawFrame, detect_format, read_header, read_raw
-from kprlink.sources.readers import check_separator, sniff_encoding, sniff_separator
+from kprlink.sources.readers import RawFrame, detect_format, header_names, read_raw
+from kprlink.sources.readers import check_separator, sniff_encoding
 from kprlink.sources.validation import Ledger, ValidationReport, check_rows, check_unique
 from kprlink.sources.validation import raise_fatal
 
@@ -128,8 +128,7 @@ def peek_columns(path: Path, fmt: str, encoding: str | None,
     if fmt == "csv":
         with path.open("rb") as fh:
             enc = encoding or sniff_encoding(fh.read(1 << 16))
-        line = read_header(path, enc)
-        return [h.strip().strip('"') for h in line.split(sep or sniff_separator(line))]
+        return header_names(path, enc, sep)[0]
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -248,6 +247,13 @@ def _from_raw(raw: RawFrame, contract: Contract, name: str,
         df = df.reset_index(drop=True)
     rows = np.arange(first_row, first_row + len(df))
     ledger = Ledger(name, contract.name, len(df), rows)
+    if raw.repairs:
+        mapping = contract.resolve(df.columns)
+        for delivered, mask in raw.repairs:
+            ledger.repair("encoding_repaired", mapping.get(delivered, delivered), mask,
+                          f"{delivered!r} held bytes that are not UTF-8 in a UTF-8 file; "
+                          "those fields were decoded as latin-1 (cp1252)",
+                          "Ask the provider to deliver the file in one encoding.")
     canon = to_canonical(df, contract, ledger)
     raise_fatal(ledger.fatal, ledger.missing, name)
     if contract is npr.EPISODES and canon["episode_id"].isna().all():

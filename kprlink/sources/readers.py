@@ -13,10 +13,14 @@ spss       .sav .zsav                      pyreadstat
 stata      .dta                            pyreadstat
 =========  ==============================  ===================================
 
-CSV encodings are UTF-8, UTF-8 with BOM or latin-1: a BOM means UTF-8; else a
-sample that decodes as UTF-8 is UTF-8, otherwise latin-1. When latin-1 bytes
-turn up after the sample, the file is read again as latin-1. The separator is
-the most frequent of ``;``, ``,``, tab and ``|`` in the header line.
+CSV encodings are UTF-8, UTF-8 with BOM or latin-1, decided per file and
+repaired per field (:mod:`~kprlink.sources._encoding`): a BOM means UTF-8; a
+sample with UTF-8 characters is UTF-8; when bytes that are not UTF-8 turn up,
+only those fields are decoded as cp1252 and their rows counted as repaired
+(``encoding_repaired``), unless no field of the file is UTF-8 at all (then the
+file is latin-1). Header names are decoded field by field, so ``kjønn`` matches
+its alias in any encoding. The separator is the most frequent of ``;``, ``,``,
+tab and ``|`` in the header line.
 
 CSV columns are read with explicit types from the contract (numbers as
 integers or floats, dates as timestamps, everything else as strings); when a
@@ -31,13 +35,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from kprlink.sources._contract import Contract
-from kprlink.sources.validation import Ledger
+from kprlink.sources._encoding import decode_field, repair_fields, sniff_encoding, split_header
 
 __all__ = ["RawFrame", "detect_format", "sniff_encoding", "sniff_separator", "read_raw",
            "read_header", "check_separator", "FORMATS"]
@@ -55,6 +61,17 @@ _SAMPLE = 1 << 16
 _NULLS = ["", "NA", "N/A", "NULL", "null", "NaN", "nan", "."]
 
 
+class Ledger(Protocol):
+    """Where a reader records why a file is unusable (a validation ``Ledger``).
+
+    Readers sit below validation (``readers -> validation -> delivery -> import``):
+    they only need this one method, not the validation module.
+    """
+
+    def fail(self, reason: str, column: str | None, message: str, hint: str = "") -> None:
+        """Record a fatal problem: the file is unusable."""
+
+
 @dataclass(frozen=True)
 class RawFrame:
     """A file as delivered (delivered column names), with how it was read."""
@@ -63,6 +80,8 @@ class RawFrame:
     format: str
     encoding: str | None
     sep: str | None
+    #: (delivered column, rows) whose fields were not UTF-8 and were decoded as cp1252.
+    repairs: tuple[tuple[str, np.ndarray], ...] = ()
 
 
 def detect_format(path: str | Path) -> str | None:
@@ -83,21 +102,6 @@ def detect_format(path: str | Path) -> str | None:
     return None
 
 
-def sniff_encoding(sample: bytes) -> str:
-    """``utf-8-sig`` with a BOM, ``utf-8`` when `sample` decodes, else ``latin-1``.
-
-    >>> sniff_encoding("kjønn".encode("latin-1")), sniff_encoding(b"\\xef\\xbb\\xbfa;b")
-    ('latin-1', 'utf-8-sig')
-    """
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
-    except UnicodeDecodeError:
-        return "latin-1"
-    return "utf-8"
-
-
 def sniff_separator(header: str) -> str:
     """The most frequent of ``;``, ``,``, tab and ``|`` in a header line.
 
@@ -110,10 +114,19 @@ def sniff_separator(header: str) -> str:
 
 
 def read_header(path: Path, encoding: str) -> str:
-    """The first line of a text file, decoded."""
+    """The first line of a text file, decoded field by field (see ``_encoding``)."""
     with path.open("rb") as fh:
         first = fh.readline(1 << 20)
-    return first.decode(encoding, errors="replace").lstrip("\ufeff").rstrip("\r\n")
+    return decode_field(first.removeprefix(codecs.BOM_UTF8).rstrip(b"\r\n"), encoding)
+
+
+def header_names(path: Path, encoding: str, sep: str | None) -> tuple[list[str], str]:
+    """Delivered column names of a CSV file and the separator (given or sniffed)."""
+    with path.open("rb") as fh:
+        first = fh.readline(1 << 20)
+    line = first.decode("latin-1")  # separators are ASCII: any 8-bit decoding finds them
+    use = sep or sniff_separator(line)
+    return split_header(first, use, encoding), use
 
 
 def check_separator(path: Path, encoding: str | None, sep: str, ledger: Ledger) -> bool:
@@ -170,48 +183,48 @@ def _read_csv(path: Path, contract: Contract | None, encoding: str | None, sep: 
     with path.open("rb") as fh:
         sample = fh.read(_SAMPLE)
     enc = encoding or sniff_encoding(sample)
-    header_line = read_header(path, enc)
-    sniffed = sniff_separator(header_line)
-    use_sep = sep or sniffed
-    header = [h.strip().strip('"') for h in header_line.split(use_sep)]
     if sep is not None and not check_separator(path, enc, sep, ledger):
         return None
+    header, use_sep = header_names(path, enc, sep)
     if len(set(header)) != len(header):
         dupes = sorted({h for h in header if header.count(h) > 1})
         ledger.fail("duplicate_column", None, f"duplicate column names {dupes}",
                     "Rename the duplicated columns.")
         return None
     parse = pacsv.ParseOptions(delimiter=use_sep)
+    wanted = list(columns) if columns is not None else None
 
     def attempt(enc_: str, types: dict[str, pa.DataType]) -> pa.Table:
+        # names as decoded above (field by field), not as Arrow decodes the header
         read = pacsv.ReadOptions(encoding="utf8" if enc_ in ("utf-8", "utf-8-sig") else enc_,
-                                 block_size=1 << 24)
+                                 block_size=1 << 24, column_names=header, skip_rows=1)
         conv = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
-                                    include_columns=list(columns) if columns is not None
-                                    else None,
-                                    null_values=_NULLS, quoted_strings_can_be_null=True,
+                                    include_columns=wanted, null_values=_NULLS,
+                                    quoted_strings_can_be_null=True,
                                     timestamp_parsers=[pacsv.ISO8601])
         return pacsv.read_csv(path, read_options=read, parse_options=parse,
                               convert_options=conv)
 
     typed = _column_types(header, contract)
     text = {c: pa.string() for c in header}
-    tries = [(enc, typed), (enc, text)]
-    if encoding is None and enc == "utf-8":
-        tries += [("latin-1", typed), ("latin-1", text)]
     last: Exception | None = None
-    for enc_, types in tries:
+    for types in (typed, text):
         try:
-            table = attempt(enc_, types)
+            return RawFrame(_to_pandas(attempt(enc, types)), "csv", enc, use_sep)
         except (pa.ArrowInvalid, UnicodeDecodeError) as err:
             last = err
-            continue
-        if table.column_names and table.column_names[0].startswith("\ufeff"):
-            table = table.rename_columns([table.column_names[0].lstrip("\ufeff"),
-                                          *table.column_names[1:]])
-        return RawFrame(_to_pandas(table), "csv", enc_, use_sep)
     msg = str(last).splitlines()[0] if last else "unknown error"
-    if "UTF8" in msg or "utf-8" in msg.lower():
+    utf8_error = "UTF8" in msg or "utf-8" in msg.lower()
+    if encoding is None and enc == "utf-8" and utf8_error:
+        # stray bytes that are not UTF-8: decide the file, repair only those fields
+        try:
+            raw = attempt("utf-8", {c: pa.binary() for c in header})
+        except pa.ArrowInvalid as err:
+            msg, utf8_error = str(err).splitlines()[0], False
+        else:
+            table, decided, repairs = repair_fields(raw)
+            return RawFrame(_to_pandas(table), "csv", decided, use_sep, repairs)
+    if utf8_error:
         ledger.fail("wrong_encoding", None, f"text is not valid {enc}: {msg}",
                     "Pass encoding='latin-1' (or leave encoding out to detect it).")
     else:
