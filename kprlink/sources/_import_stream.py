@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from kprlink.exceptions import Problem
+from kprlink.sources._plan import no_rows, plan_files
 from kprlink.sources.validation import N_ROWS_SHOWN, ValidationReport
 
 __all__: list[str] = []
@@ -188,37 +189,6 @@ def _orphans(frame: pd.DataFrame, claim_ids: np.ndarray,
     return kept, n, shown
 
 
-def plan_files(root: Path) -> tuple[list[tuple[Path, str, Any]], list[str], list[Problem]]:
-    """A delivery's files to read: (file, format, contract from the header or None
-    where the format has no header to peek), files matching no contract, and
-    files whose header cannot be read."""
-    from kprlink.sources.extract import MIN_SCORE, detect_contract, peek_columns
-    from kprlink.sources.readers import detect_format
-
-    files = sorted(p for p in root.iterdir() if p.is_file()) if root.is_dir() else [root]
-    plan: list[tuple[Path, str, Any]] = []
-    unclassified: list[str] = []
-    fatal: list[Problem] = []
-    for f in files:
-        fmt = detect_format(f)
-        if fmt is None or f.name.startswith("."):
-            unclassified.append(f.name)
-            continue
-        try:
-            cols = peek_columns(f, fmt, None, None)
-        except (OSError, UnicodeDecodeError, ValueError) as err:
-            fatal.append(Problem(f.name, None, "unreadable", f"cannot read header: {err}"))
-            continue
-        contract = None
-        if cols is not None:
-            contract, score = detect_contract(cols)
-            if contract is None or score < MIN_SCORE:
-                unclassified.append(f.name)
-                continue
-        plan.append((f, fmt, contract))
-    return plan, unclassified, fatal
-
-
 def _chunkable(contract: Any) -> bool:
     """Files of `contract` can be read in chunks: unique keys are integer columns
     (checked across chunks packed into one int64), no single-file legacy split."""
@@ -315,6 +285,9 @@ def import_streaming(root: Path, dest: Path, chunk_rows: int = CHUNK_ROWS) -> An
             except ValidationError as err:  # collected and raised once, as read_delivery does
                 fatal += [p for p in err.problems if isinstance(p, Problem)]
                 missing += list(getattr(err, "missing", []))
+                continue
+            if int(res.report.table["rows_in"].iloc[0]) == 0:
+                fatal.append(no_rows(name, contract.name))
                 continue
             how = {"encoding": res.encoding, "separator": res.sep}
             _write_result(res, contract, claim_ids, writer, claim_parts, orphans)

@@ -20,7 +20,9 @@ import pandas as pd
 from kprlink.exceptions import Problem, ValidationError
 from kprlink.sources._manifest import (MANIFEST, is_imported, load_manifest,
                                        refuse_partial_import, sha256_file, write_manifest)
+from kprlink.sources._plan import no_rows, plan_files
 from kprlink.sources._projection import check_columns
+from kprlink.sources.extract import read_extract
 from kprlink.sources.canonical import STRING_DTYPE
 from kprlink.sources.validation import _REASON_COLUMNS, _TABLE_COLUMNS
 from kprlink.sources.validation import N_ROWS_SHOWN, ValidationReport, raise_fatal
@@ -146,7 +148,10 @@ def read_delivery(path: str | Path, *,
 
     Top-level files only: sub-folders (the synthetic generator's ``truth/``) are
     never read. Each file's contract is detected from its header; files that
-    match no contract are listed in ``report.unclassified``, not read. A folder
+    match no contract are listed in ``report.unclassified``, not read. Links
+    to files are followed; a broken link, a link loop, a file with no bytes, a
+    register file with a header and no rows, and a header separated by ``:`` or
+    another character kprlink does not read are errors (see ``_plan``). A folder
     written by :func:`import_delivery` is read back from its Parquet frames.
     KUHR diagnoses and fee codes whose claim was not kept are excluded and
     counted. Every fatal problem of every file is collected, then raised once.
@@ -187,9 +192,6 @@ def read_delivery(path: str | Path, *,
     >>> len(d.key), d.report.unclassified
     (1, ('notes.txt',))
     """
-    from kprlink.sources._import_stream import plan_files
-    from kprlink.sources.extract import read_extract
-
     root = Path(path)
     if columns is not None:
         check_columns(columns, root.name)
@@ -213,6 +215,9 @@ def read_delivery(path: str | Path, *,
                 continue
             fatal += [p for p in err.problems if isinstance(p, Problem)]
             missing += list(getattr(err, "missing", []))
+            continue
+        if int(res.report.table["rows_in"].iloc[0]) == 0:
+            fatal.append(no_rows(f.name, res.contract.name))
             continue
         reports.append(res.report)
         kept_rows[f.name] = getattr(res, "_kept_rows", None)

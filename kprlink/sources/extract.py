@@ -19,7 +19,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from kprlink.exceptions import ValidationError
+from kprlink.exceptions import Problem, ValidationError
 from kprlink.sources import keyfile, kpr_ho, kpr_kuhr, npr, population
 from kprlink.sources._contract import Contract
 from kprlink.sources._legacy_kuhr import legacy_dates, split_legacy
@@ -209,6 +209,10 @@ def read_extract(path: str | Path, contract: Contract | str | None = None, *,
             cols = list(raw.data.columns)
         chosen, score = detect_contract(cols)
         if chosen is None or score < MIN_SCORE:
+            foreign = foreign_separator(cols) if fmt == "csv" else None
+            if foreign is not None:
+                raise ValidationError(f"{name} is not usable: 1 problem(s).",
+                                      [separator_problem(name, *foreign)])
             raise ValidationError(f"{name} matches no kprlink contract.", [
                 _no_contract_problem(name, cols)])
     assert chosen is not None
@@ -222,9 +226,40 @@ def read_extract(path: str | Path, contract: Contract | str | None = None, *,
     return _from_raw(raw, chosen, name, proj)
 
 
-def _no_contract_problem(name: str, cols: list[str]) -> object:
-    from kprlink.exceptions import Problem
+#: Characters a header may be separated by that kprlink never detects.
+_FOREIGN_SEPARATORS = (":", " ", "#", "!", "~", "^", "/")
 
+
+def foreign_separator(columns: list[str]) -> tuple[str, str] | None:
+    """(separator, contract) when a one-column header splits on a separator kprlink
+    does not detect into a header that matches a contract.
+
+    >>> foreign_separator(["lopenr:inndato:utdato:omsorgsniva"])
+    (':', 'npr.episodes')
+    """
+    if len(columns) != 1:
+        return None
+    for sep in _FOREIGN_SEPARATORS:
+        parts = [p.strip().strip('"') for p in columns[0].split(sep)]
+        if len(parts) < 2:
+            continue
+        contract, score = detect_contract(parts)
+        if contract is not None and score >= MIN_SCORE:
+            return sep, contract.name
+    return None
+
+
+def separator_problem(name: str, sep: str, contract: str) -> Problem:
+    """The error for a file whose header is `sep`-separated."""
+    shown = "a space" if sep == " " else repr(sep)
+    return Problem(name, None, "wrong_separator",
+                   f"the header is separated by {shown} (it then matches {contract}); "
+                   "kprlink reads ';', ',', tab or '|'",
+                   hint="Save the file again with ';' as the separator (the data "
+                        "provider's export setting).")
+
+
+def _no_contract_problem(name: str, cols: list[str]) -> object:
     shown = ", ".join(repr(c) for c in cols[:8])
     return Problem(name, None, "unknown_contract",
                    f"the header ({shown}{' …' if len(cols) > 8 else ''}) matches no "
