@@ -66,6 +66,11 @@ def cohort_columns(definition: CohortDefinition) -> dict[str, tuple[str, ...] | 
     ['key', 'kuhr_claims', 'kuhr_diagnoses', 'npr_diagnoses', 'npr_episodes']
     """
     out: dict[str, tuple[str, ...] | None] = dict(_COLUMNS)
+    if definition.linkage is not None and definition.linkage.probabilistic:
+        from kprlink.cohorts._model_links import PROFILE_COLUMNS
+
+        for name, extra in PROFILE_COLUMNS.items():
+            out[name] = tuple(dict.fromkeys((*_COLUMNS[name], *extra)))
     outcome = definition.follow_up.outcome if definition.follow_up is not None else ()
     if any(e.contact_types for e in (*definition.entry, *outcome)):
         out["kuhr_fees"] = None
@@ -311,7 +316,9 @@ def build_cohort(data: Any, definition: CohortDefinition | str | os.PathLike[str
         against its folder), or its file form as a mapping.
     linkage : LinkageResult, optional
         Reuse a linkage; by default :func:`kprlink.linkage.link_extracts` on the
-        delivery's episodes, claims and key.
+        delivery's episodes, claims and key, and with the definition's
+        ``[linkage] method = "probabilistic"`` model links added for persons
+        the key misses (see :mod:`kprlink.cohorts._model_links`).
 
     Returns
     -------
@@ -326,15 +333,22 @@ def build_cohort(data: Any, definition: CohortDefinition | str | os.PathLike[str
         If `definition` is not a definition, a readable cohort TOML or mapping.
     """
     definition = _as_definition(definition)
+    model = definition.linkage is not None and definition.linkage.probabilistic
     if isinstance(data, (str, os.PathLike)):
         from kprlink.sources import read_delivery
         from kprlink.sources.delivery import is_imported
 
-        if linkage is None and is_imported(data):
+        if linkage is None and not model and is_imported(data):
             return _from_imported(Path(data), definition)
         data = read_delivery(data, columns=cohort_columns(definition))
     frames = frames_of(data)
-    return _build(frames, definition, linkage if linkage is not None else _link(frames))
+    if linkage is None:
+        linkage = _link(frames)
+        if model:
+            from kprlink.cohorts._model_links import link_with_model
+
+            linkage, _ = link_with_model(frames, linkage, definition.linkage)
+    return _build(frames, definition, linkage)
 
 
 def _link(frames: dict[str, Any]) -> LinkageResult:
@@ -387,22 +401,33 @@ def _build(frames: dict[str, Any], definition: CohortDefinition, linkage: Linkag
         coverage = coverage_of(frames) if _needs_coverage(definition) else (None, None)
     persons = linkage.persons
     rows: list[tuple[str, str, int, int]] = []
+    by_method = "link_method" in persons.columns
+    step_persons: list[np.ndarray] = []  # persons remaining at each step (by_method only)
     all_ev = diagnosis_events(frames, persons=persons, codelists=definition.codelists)
     if first is None:
         first = (sum(len(f) for f in (frames["kuhr_diagnoses"], frames["npr_diagnoses"])
                      if f is not None), diagnosis_persons(frames, persons))
     rows.append(("diagnosis rows in delivery", "input", *first))
+    if by_method:
+        step_persons.append(persons.loc[_diagnosis_mask(frames, persons), "person_id"]
+                            .to_numpy())
     m = np.zeros(len(all_ev), dtype=bool)
     for e in definition.entry:
         m |= _entry_mask(all_ev, e, frames)
     ev = entry_ev = all_ev.loc[m]
     rows.append(("entry events (any date)", "entry", len(ev), ev["person_id"].nunique()))
+    if by_method:
+        step_persons.append(ev["person_id"].unique())
     start, end = pd.Timestamp(definition.window_start), pd.Timestamp(definition.window_end)
     ev = ev.loc[((ev["date"] >= start) & (ev["date"] <= end)).to_numpy(bool)]
     rows.append(("in study window", "window", len(ev), ev["person_id"].nunique()))
+    if by_method:
+        step_persons.append(ev["person_id"].unique())
     death = _lookup(ev["person_id"], persons.set_index("person_id")["death_date"])
     ev = ev.loc[~np.asarray((ev["date"] > death).fillna(False), dtype=bool)]
     rows.append(("not after death", "death", len(ev), ev["person_id"].nunique()))
+    if by_method:
+        step_persons.append(ev["person_id"].unique())
     ev = ev.sort_values(["person_id", "date", "source", "record_id"], kind="stable")
     first = ev.drop_duplicates("person_id")
     people = persons.set_index("person_id").loc[first["person_id"].to_numpy()].reset_index()
@@ -421,10 +446,17 @@ def _build(frames: dict[str, Any], definition: CohortDefinition, linkage: Linkag
         people = people.loc[keep].reset_index(drop=True)
         ev = ev.loc[ev["person_id"].isin(people["person_id"]).to_numpy(bool)]
         rows.append((rule.name, rule.kind, len(ev), len(people)))
+        if by_method:
+            step_persons.append(people["person_id"].to_numpy())
     att = pd.DataFrame(rows, columns=["step", "kind", "n_records", "n_persons"])
     att["n_records_excluded"] = (-att["n_records"].diff()).fillna(0).astype("int64")
     att["n_persons_excluded"] = (-att["n_persons"].diff()).fillna(0).astype("int64")
     cols = ["person_id", "kpr_id", "npr_id", "index_date", *definition.attributes]
+    if by_method:
+        from kprlink.cohorts._model_links import attrition_by_method
+
+        att = attrition_by_method(att, step_persons, persons)
+        cols += ["link_method", "match_probability"]
     if definition.follow_up is not None:
         people = _add_follow_up(people, definition, all_ev, frames, coverage)
         cols += [c for c in FOLLOW_UP_COLUMNS if c not in cols]
@@ -465,6 +497,11 @@ def diagnosis_persons(frames: dict[str, Any], persons: pd.DataFrame) -> int:
     One row of `persons` per person, so the count is the rows whose ``kpr_id``
     has a claim with a diagnosis or whose ``npr_id`` an episode with one.
     """
+    return int(_diagnosis_mask(frames, persons).sum())
+
+
+def _diagnosis_mask(frames: dict[str, Any], persons: pd.DataFrame) -> np.ndarray:
+    """Which rows of `persons` have a diagnosis row (see :func:`diagnosis_persons`)."""
     has = np.zeros(len(persons), dtype=bool)
     for diag, rec, id_col, person_col in (
             (frames["kuhr_diagnoses"], frames["kuhr_claims"], "claim_id", "kpr_id"),
@@ -475,4 +512,4 @@ def diagnosis_persons(frames: dict[str, Any], persons: pd.DataFrame) -> int:
         who = _int64(rec[person_col])[with_diag]
         ours = pd.array(persons[person_col], dtype="Int64", copy=False)
         has |= _member(ours.to_numpy(np.int64, na_value=0), who) & ~np.asarray(ours.isna())
-    return int(has.sum())
+    return has

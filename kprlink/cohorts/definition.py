@@ -240,6 +240,9 @@ class CohortDefinition:
         How persons are followed after the index date; the built cohort then
         carries ``outcome_date, exit_date, exit_reason, status, time_days,
         person_years`` (see :func:`kprlink.cohorts.add_follow_up`).
+    linkage : LinkageOptions, optional
+        The ``[linkage]`` table; with ``method = "probabilistic"`` the cohort
+        carries ``link_method`` and ``match_probability``.
 
     Raises
     ------
@@ -264,6 +267,7 @@ class CohortDefinition:
     description: str = ""
     source: str = ""
     follow_up: Any = None
+    linkage: Any = None
 
     def _repr_html_(self) -> str:
         from kprlink._html import definition_card
@@ -291,6 +295,10 @@ class CohortDefinition:
                                     "rule names must differ"))
         if self.follow_up is not None and not isinstance(self.follow_up, FollowUp):
             problems.append(Problem(where, "follow_up", "bad_follow_up", "needs a FollowUp"))
+        from kprlink.cohorts._model_links import LinkageOptions
+
+        if self.linkage is not None and not isinstance(self.linkage, LinkageOptions):
+            problems.append(Problem(where, "linkage", "bad_linkage", "needs LinkageOptions"))
         if problems:
             raise SpecError(f"invalid cohort definition {self.name!r}", problems)
         object.__setattr__(self, "window_start", start)
@@ -322,6 +330,8 @@ class CohortDefinition:
              "output": {"attributes": list(self.attributes)}}
         if self.follow_up is not None:  # absent otherwise: digests of older files unchanged
             d["follow_up"] = self.follow_up.to_dict()
+        if self.linkage is not None:  # likewise
+            d["linkage"] = self.linkage.to_dict()
         return d
 
     @property
@@ -347,7 +357,7 @@ class CohortDefinition:
         if data.get("kind", "cohort") != "cohort":
             problems.append(Problem(where, "kind", "wrong_kind", f"kind {data.get('kind')!r}"))
         known = {"kprlink_spec", "kind", "name", "version", "description", "source", "window",
-                 "entry", "rule", "output", "follow_up"}
+                 "entry", "rule", "output", "follow_up", "linkage"}
         extra = sorted(set(data) - known)
         if extra:
             problems.append(Problem(where, None, "unknown_keys", f"unknown keys {extra}"))
@@ -376,6 +386,17 @@ class CohortDefinition:
                                                where=f"{where} follow_up")
             except SpecError as err:
                 problems.extend(err.problems)
+        linkage = None
+        if "linkage" in data:
+            from kprlink.cohorts._model_links import LinkageOptions
+
+            try:
+                linkage = LinkageOptions.from_dict(dict(data["linkage"]),
+                                                   where=f"{where} [linkage]")
+            except SpecError as err:
+                problems.extend(err.problems)
+            except TypeError as err:
+                problems.append(Problem(where, "linkage", "bad_linkage", str(err)))
         if problems:
             raise SpecError(f"cannot read {where}", problems)
         out = data.get("output", {})
@@ -383,7 +404,7 @@ class CohortDefinition:
                    out.get("attributes", ("age_at_index", "sex", "municipality_at_index",
                                           "sources")),
                    str(data.get("version", "1")), data.get("description", ""),
-                   data.get("source", ""), follow_up)
+                   data.get("source", ""), follow_up, linkage)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> CohortDefinition:

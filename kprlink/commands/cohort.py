@@ -24,6 +24,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--attrition", type=Path, default=None, help="write the attrition table (CSV)")
     p.add_argument("--min-cell-count", type=int, default=5,
                    help="hide terminal counts below this (default 5)")
+    p.add_argument("--link", choices=("key", "probabilistic"), default=None,
+                   help="key: key file only; probabilistic: add model links for persons the "
+                        "key misses (default: the definition's [linkage] table, else key)")
+    p.add_argument("--min-probability", type=float, default=None,
+                   help="with --link probabilistic: accept model links at or above this match "
+                        "probability (default: the threshold chosen on held-out key pairs)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     check_person_path(args.out, data=args.data)
     if args.attrition is not None:  # checked before the work (any suffix: a CSV is written)
         check_person_path(args.attrition.with_suffix(".csv"), data=args.data)
-    definition = CohortDefinition.from_toml(args.definition)
+    definition = _with_link_options(CohortDefinition.from_toml(args.definition), args)
     # a folder: only the columns the cohort needs (an imported one: only its candidates' rows)
     with warnings.catch_warnings():  # said once below, in the command's own words
         warnings.simplefilter("ignore", DataQualityWarning)
@@ -51,9 +57,31 @@ def run(args: argparse.Namespace) -> int:
     write_persons(result.persons, args.out)
     if args.attrition is not None:
         result.summary().to_csv(args.attrition, index=False)
-    table = masked_table(result.attrition, ["n_records", "n_persons", "n_records_excluded",
-                                            "n_persons_excluded"],
-                         min_cell_count=args.min_cell_count)
+    counts = ["n_records", "n_persons", "n_records_excluded", "n_persons_excluded"]
+    counts += [c for c in ("n_persons_key", "n_persons_model", "n_persons_none")
+               if c in result.attrition.columns]
+    table = masked_table(result.attrition, counts, min_cell_count=args.min_cell_count)
     sys.stdout.write(f"cohort {definition.name} (digest {definition.digest}) -> {args.out}\n"
                      f"{table}\n")
     return 0
+
+
+def _with_link_options(definition: object, args: argparse.Namespace) -> object:
+    """The definition with ``--link`` / ``--min-probability`` applied to its [linkage]."""
+    from dataclasses import replace
+
+    from kprlink.cohorts._model_links import LinkageOptions
+    from kprlink.exceptions import Problem, SpecError
+
+    current = definition.linkage or LinkageOptions()  # type: ignore[attr-defined]
+    method = args.link or current.method
+    if args.min_probability is not None and method != "probabilistic":
+        raise SpecError("--min-probability needs --link probabilistic",
+                        [Problem("--min-probability", None, "needs_probabilistic",
+                                 "add --link probabilistic, or drop --min-probability")])
+    if args.link is None and args.min_probability is None:
+        return definition
+    opts = replace(current, method=method,
+                   min_probability=(args.min_probability if args.min_probability is not None
+                                    else current.min_probability))
+    return replace(definition, linkage=opts)  # type: ignore[type-var]

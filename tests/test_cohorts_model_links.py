@@ -1,0 +1,156 @@
+"""Probabilistic links in cohorts: the [linkage] table, link_method and match_probability,
+attrition and the linkage flow by link method, and the CLI's --link probabilistic."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kprlink.cli import main
+from kprlink.codes import CodeList
+from kprlink.cohorts import CohortDefinition, EntryCriterion, build_cohort
+from kprlink.cohorts._model_links import LinkageOptions, merge_model_links
+from kprlink.exceptions import SpecError
+from kprlink.sources import read_delivery
+from kprlink.synth import SynthConfig, generate_delivery
+
+COHORT_TOML = Path(__file__).parents[1] / "studies" / "dementia_2016_2017" / "cohort.toml"
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth_model_links")
+    generate_delivery(out, SynthConfig(scale=0.002, seed=11))
+    return out, read_delivery(out)
+
+
+def _broad() -> CohortDefinition:
+    """Anyone with a diagnosis in the window (at scale 0.002 the dementia cohort holds
+    none of the persons the key misses)."""
+    icd = CodeList("any_icd", "ICD-10", ["A00-Z99"])
+    icpc = CodeList("any_icpc", "ICPC-2", ["A01-Z99"])
+    return CohortDefinition("any", "2016-07-01", "2017-06-30",
+                            [EntryCriterion("npr", [icd]), EntryCriterion("kpr_kuhr", [icpc])])
+
+
+@pytest.fixture(scope="module")
+def built(synth):
+    out, delivery = synth
+    key = _broad()
+    model = dataclasses.replace(key, linkage=LinkageOptions(method="probabilistic"))
+    return build_cohort(delivery, key), build_cohort(delivery, model)
+
+
+def test_model_links_join_persons_the_key_misses(synth, built):
+    out, _ = synth
+    by_key, by_model = built
+    truth = pd.read_parquet(out / "truth" / "linkage_pairs.parquet")
+    p = by_model.persons
+    assert "link_method" not in by_key.persons.columns
+    assert set(p["link_method"]) <= {"key", "model", "none"}
+    model = p[p["link_method"] == "model"]
+    assert len(model) > 0
+    assert model["match_probability"].between(0, 1).all()
+    assert p.loc[p["link_method"] != "model", "match_probability"].isna().all()
+    assert model["kpr_id"].notna().all() and model["npr_id"].notna().all()
+    # model-linked persons are true pairs
+    pairs = set(zip(truth["kpr_id"], truth["npr_id"]))
+    got = set(zip(model["kpr_id"].astype(int), model["npr_id"].astype(int)))
+    assert len(got & pairs) / len(got) >= 0.95
+    # the key-only cohort counts those persons twice (once per register) or misses one half
+    assert len(p) < len(by_key.persons) + len(model)
+    exact_key = set(zip(by_key.persons["kpr_id"], by_key.persons["npr_id"])) & pairs
+    exact_model = set(zip(p["kpr_id"], p["npr_id"])) & pairs
+    assert len(exact_model) > len(exact_key)
+    # no person id twice, no kpr/npr id on two persons
+    assert p["person_id"].is_unique
+    assert p["kpr_id"].dropna().is_unique and p["npr_id"].dropna().is_unique
+
+
+def test_attrition_and_flow_by_link_method(built):
+    _, res = built
+    att = res.attrition
+    n = att[["n_persons_key", "n_persons_model", "n_persons_none"]].sum(axis=1)
+    # every step's persons are split by method, except the first (persons of the delivery,
+    # split as well: the sum is the step's count)
+    assert (n == att["n_persons"]).all()
+    last = att.iloc[-1]
+    methods = res.persons["link_method"].value_counts()
+    assert last["n_persons_model"] == methods.get("model", 0) > 0
+    flow = res.linkage.report.flow.set_index("step")["n"]
+    assert flow["persons linked by model"] == (res.linkage.persons["link_method"]
+                                               == "model").sum()
+    assert flow["persons in total after model links"] == len(res.linkage.persons)
+    assert "probabilistic" in res.linkage.report.method
+
+
+def test_min_probability_cuts_model_links(synth, built):
+    _, delivery = synth
+    _, res = built
+    strict = dataclasses.replace(res.definition, linkage=LinkageOptions(
+        method="probabilistic", min_probability=0.999999))
+    fewer = build_cohort(delivery, strict).persons
+    m = res.persons["match_probability"]
+    assert (fewer["link_method"] == "model").sum() == (m >= 0.999999).sum()
+    assert (fewer["link_method"] == "model").sum() < (res.persons["link_method"]
+                                                      == "model").sum()
+
+
+def test_linkage_table_round_trips_and_is_validated(tmp_path):
+    d = CohortDefinition.from_toml(COHORT_TOML)
+    assert "linkage" not in d.to_dict()  # digests of existing files unchanged
+    m = dataclasses.replace(d, linkage=LinkageOptions("probabilistic", 0.9))
+    back = CohortDefinition.from_toml(m.to_toml(tmp_path / "c.toml"))
+    assert back.linkage == m.linkage and back.digest == m.digest != d.digest
+    raw = m.to_dict()
+    with pytest.raises(SpecError) as err:
+        CohortDefinition.from_dict({**raw, "linkage": {"method": "fuzzy",
+                                                       "min_probability": 2}})
+    assert {p.reason for p in err.value.problems} == {"bad_method", "bad_probability"}
+    with pytest.raises(SpecError) as err:
+        CohortDefinition.from_dict({**raw, "linkage": {"methd": "key"}})
+    assert err.value.problems[0].reason == "unknown_keys"
+
+
+def test_merge_keeps_persons_apart_without_accepted_links():
+    persons = pd.DataFrame({"person_id": [1, 2], "kpr_id": pd.array([10, pd.NA], "Int64"),
+                            "npr_id": pd.array([pd.NA, 21], "Int64"),
+                            "in_kpr": [True, False], "in_npr": [False, True],
+                            "linked": [False, False], "status": ["kpr_only", "npr_only"],
+                            "sex": [1, 2], "birth_year": [1950, 1950],
+                            "death_date": pd.to_datetime(["2020-01-01", "2019-05-01"]),
+                            "key_conflict": False, "sex_conflict": False,
+                            "birth_year_conflict": False})
+    links = pd.DataFrame({"left_id": [21], "right_id": [10], "match_probability": [0.6],
+                          "source": ["model"]})
+    apart = merge_model_links(persons, links, min_probability=0.7)
+    assert len(apart) == 2 and (apart["link_method"] == "none").all()
+    joined = merge_model_links(persons, links, min_probability=0.5)
+    assert len(joined) == 1 and joined["sex_conflict"].iloc[0]
+    assert joined["sex"].iloc[0] == 1  # KPR's sex wins
+    assert joined["death_date"].iloc[0] == pd.Timestamp("2019-05-01")
+    pd.testing.assert_frame_equal(persons, persons.copy())  # input unchanged
+
+
+def test_cli_link_probabilistic(synth, tmp_path, capsys):
+    out, _ = synth
+    target = tmp_path / "c.parquet"
+    toml = _broad().to_toml(tmp_path / "any.toml")
+    assert main(["cohort", str(toml), "--data", str(out), "--out", str(target),
+                 "--link", "probabilistic", "--min-probability", "0.9",
+                 "--attrition", str(tmp_path / "a.csv")]) == 0
+    text = capsys.readouterr().out
+    assert "n_persons_model" in text
+    cohort = pd.read_parquet(target)
+    assert {"link_method", "match_probability"} <= set(cohort.columns)
+    model = cohort[cohort["link_method"] == "model"]
+    assert len(model) > 0 and (model["match_probability"] >= 0.9).all()
+    assert np.isin(["n_persons_key", "n_persons_model"],
+                   pd.read_csv(tmp_path / "a.csv").columns).all()
+    assert main(["cohort", str(COHORT_TOML), "--data", str(out), "--out", str(target),
+                 "--min-probability", "0.9"]) == 2
+    assert "--link probabilistic" in capsys.readouterr().err
