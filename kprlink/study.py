@@ -237,7 +237,8 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
             at, rel = steps[t.name], released[t.name]
             shown = _release.display(rel, spec.disclosure.symbol)
             _atomic.write_csv(rel_dir / "tables" / f"{t.name}.csv", shown)
-            figures = _figure(t, at, rel.table, rel_dir, spec.disclosure.symbol)
+            figures = _figure(t, at, rel.table, rel_dir, spec.disclosure.symbol,
+                              _place_names(data_dir))
             sections.append(_report.ReportSection(
                 name=t.name, title=t.title, table=shown,
                 notes=at.notes + _exceeding.exceeding_note(t.name, at, ref_date=spec.ref_date),
@@ -264,6 +265,14 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
     _ledger.record(ledger_dir, key, joint)
     return StudyResult(out=out_dir, tables={n: r.table for n, r in released.items()},
                        release_log=release_log, provenance=record)
+
+
+def _place_names(data_dir: Path) -> dict[str, dict[str, str]]:
+    """County and municipality names from the delivery's Klass names file, if any."""
+    import kprlink as kl
+
+    path = data_dir / "klass_navn.csv"
+    return kl.read_place_names(path) if path.is_file() else {}
 
 
 def _spec_file_hash(spec: StudySpec) -> str | None:
@@ -310,7 +319,7 @@ def add_margins(cells: pd.DataFrame, dims: list[str], cols: list[str]) -> pd.Dat
 
 
 def _figure(t: TableSpec, at: AnalysisTable, table: pd.DataFrame, tmp: Path,
-            symbol: str = ":") -> list[str]:
+            symbol: str = ":", names: dict[str, dict[str, str]] | None = None) -> list[str]:
     if t.figure is None:
         return []
     import kprlink as kl
@@ -324,15 +333,20 @@ def _figure(t: TableSpec, at: AnalysisTable, table: pd.DataFrame, tmp: Path,
                                        share_col="share_pct", title=t.title)
     elif t.figure == "funnel":
         fig = kl.plot_funnel(table, count_col=at.count_col, label_col=at.dims[0],
-                             title=t.title)
+                             title=t.title, xlabel="Population (persons, SSB 07459)")
     else:
         dims = [d for d in at.dims if d != at.share_within]
         shown = table if at.share_within is None else table[table[at.share_within] == "yes"]
         if at.share_within is not None and not len(shown):
             shown = table[table[at.share_within] != TOTAL]
             dims = list(at.dims)
-        fig = _report.bar_figure(shown, dims=dims, value=value, title=t.title,
-                                 symbol=symbol)
+        orders = {d: [str(c) for c in at.cells[d].cat.categories] for d in dims
+                  if d in at.cells and isinstance(at.cells[d].dtype, pd.CategoricalDtype)}
+        unit = ("Percent" if at.share_within is None else "Percent of all in the table"
+                if dims == [at.share_within] else "Percent of the group's total")
+        fig = kl.plot_bars(shown, dims=dims, value_col=value, title=t.title, symbol=symbol,
+                           names=names, orders=orders,
+                           value_label=unit if value == "share_pct" else None)
     fig = getattr(fig, "figure", fig)
     paths = _atomic.save_figure(fig, tmp / "figures" / t.name)
     return [f"figures/{p.name}" for p in paths]

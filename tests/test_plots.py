@@ -143,3 +143,130 @@ def test_share_plot_accepts_text_bands_and_share_pct():
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == BANDS
     assert len(_bars(ax)) == 13 and not ax.lines
+
+
+# --- figure kinds a journal would take: order, labels, marks, captions --------------------
+
+def _texts(fig):
+    return [t.get_text() for ax in fig.axes for t in ax.texts] + [t.get_text() for t in fig.texts]
+
+
+def _chapters():
+    chapters = ["IV Endocrine", "IX Circulatory", "V Mental", "XIX Injury", "XXI Health services",
+                "I Infectious", "II Neoplasms"]  # text order, as a CSV would sort them
+    n = [8, 20, pd.NA, 0, 12, 5, pd.NA]
+    return pd.DataFrame({
+        "chapter": pd.array(["Total", *chapters, "no hospital episode"], dtype="string"),
+        "n": pd.array([60, *n, 15], dtype="Int64"),
+        "share_pct": pd.array([100.0, *[np.nan if v is pd.NA else v / 60 * 100 for v in n],
+                               25.0], dtype="Float64"),
+        "status": ["published", *["primary" if v is pd.NA else "published" for v in n],
+                   "published"]})
+
+
+def test_bars_icd10_chapters_in_chapter_order_with_marks_and_labels():
+    rel = _chapters()
+    before = rel.copy()
+    fig = kl.plot_bars(rel, dims=["chapter"], value_col="share_pct")
+    pd.testing.assert_frame_equal(rel, before)
+    ax = fig.axes[0]
+    ticks = [t.get_text() for t in ax.get_yticklabels()]  # many bars: horizontal
+    assert ticks == ["I Infectious", "II Neoplasms", "IV Endocrine", "V Mental", "IX Circulatory",
+                     "XIX Injury", "XXI Health services", "No hospital episode"]
+    assert ax.get_ylabel() == "ICD-10 chapter of the main diagnosis"
+    assert ax.get_xlabel() == "Percent"
+    marks = [t.get_text() for t in ax.texts]
+    assert marks.count(":") == 2 and marks.count("0") == 1  # suppressed vs a true zero
+    widths = {lab: p.get_width() for lab, p in zip(ticks, ax.patches, strict=True)}
+    assert widths["V Mental"] == 0 and widths["IX Circulatory"] == pytest.approx(100 / 3)
+    assert any("suppressed" in t and "0 none" in t for t in _texts(fig))
+
+
+def test_bars_care_staircase_in_its_order_and_vertical():
+    steps = ["long-term stay", "home health care", "no municipal service", "safety alarm"]
+    rel = pd.DataFrame({"care_step": ["Total", *steps], "n": pd.array([30, 9, pd.NA, 12, 0],
+                                                                        dtype="Int64"),
+                        "status": ["published", "published", "primary", "published",
+                                   "published"]})
+    fig = kl.plot_bars(rel, dims=["care_step"], value_col="n")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "No municipal service", "Safety alarm", "Home health care", "Long-term stay"]
+    assert ax.get_xlabel() == "Highest step of the care staircase"
+    assert ax.get_ylabel() == "Persons"
+    heights = [p.get_height() for p in ax.patches]
+    assert heights == [12, 0, 0, 9]
+    assert sorted(t.get_text() for t in ax.texts) == ["0", ":"]
+
+
+def test_bars_drop_an_empty_panel_and_name_sex_and_counties():
+    rows = []
+    for tech in ("Safety alarm", "GPS"):
+        for county in ("03", "11"):
+            for sex in ("female", "male"):
+                hidden = tech == "GPS"
+                rows.append({"technology": tech, "county": county, "sex": sex,
+                             "n": pd.NA if hidden else 10 + len(rows),
+                             "status": "primary" if hidden else "published"})
+    rel = pd.DataFrame(rows).astype({"n": "Int64"})
+    fig = kl.plot_bars(rel, dims=["technology", "county", "sex"], value_col="n",
+                       names={"county": {"03": "Oslo", "11": "Rogaland"}})
+    assert len(fig.axes) == 1  # the all-suppressed GPS panel is not drawn
+    ax = fig.axes[0]
+    assert ax.get_title() == "Safety alarm"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["Oslo", "Rogaland"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Women", "Men"]
+    assert ax.get_legend().get_title().get_text() == "Sex"
+    assert any("GPS" in t and "Not shown" in t for t in _texts(fig))
+
+
+def test_bars_all_suppressed_keeps_a_positive_axis():
+    rel = pd.DataFrame({"county": ["Total", "03"], "n": pd.array([pd.NA, pd.NA], dtype="Int64"),
+                        "status": ["primary", "primary"]})
+    ax = kl.plot_bars(rel, dims=["county"], value_col="n").axes[0]
+    assert ax.get_ylim() == (0.0, 1.0)
+    assert [t.get_text() for t in ax.texts] == [":"]
+
+
+def test_share_plot_names_the_interval_method_and_marks_zero():
+    rel = _released()
+    top = rel["age_band"].astype(str) == "90+"
+    rel.loc[top, ["share", "share_lower"]] = 0.0
+    fig = kl.plot_share_by_age_sex(rel)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "Age (years)" and ax.get_ylabel() == "Percent of population"
+    assert any("95 % Wilson score interval" in t.get_text() for t in fig.texts)
+    assert [t.get_text() for t in ax.texts].count("0") == 2
+
+
+def test_funnel_limits_are_smooth_and_the_centre_line_labelled():
+    fig = kl.plot_funnel(_counties(), xlabel="Population aged 65+ (persons)")
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["95 % limits", "99.8 % limits", "National share: 2.00 %",
+                      "Unit (published)"]
+    assert ax.get_xlabel() == "Population aged 65+ (persons)" and ax.get_ylabel() == "Percent"
+    upper = ax.lines[1]  # the 95 % upper limit
+    x, y = upper.get_xdata(), upper.get_ydata()
+    assert len(x) >= 200 and np.all(np.diff(y) < 0)  # falls steadily with the population
+    step = np.abs(np.diff(y, 2))
+    assert step.max() < 0.05 * (y.max() - y.min())  # no saw teeth
+    assert any("exact binomial" in t.get_text() for t in fig.texts)
+
+
+def test_smooth_limit_passes_through_the_interpolated_exact_limits():
+    from kprlink.plots.funnel import smooth_binomial_limit
+
+    n = np.array([50.0, 1000.0])
+    exact = kl.funnel_limits(n, target=0.1, levels=[0.95])
+    for side, q in (("lower", 0.025), ("upper", 0.975)):
+        smooth = smooth_binomial_limit(n, 0.1, q)
+        assert np.allclose(smooth, exact[f"{side}_0.95"], atol=0.6 / n)
+
+
+def test_ranked_bars_show_names():
+    df = _counties().assign(share=lambda d: d["n"].astype("Float64") / d["population"] * 100)
+    fig = kl.plot_ranked_bars(df, value_col="share", label_col="location_code", xlabel="Percent",
+                              names={"county_nor03": "Oslo", "county_nor50": "Trøndelag"})
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels[0] == "Trøndelag" and "Oslo" in labels

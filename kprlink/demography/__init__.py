@@ -19,6 +19,7 @@ from kprlink.demography.places import (
     harmonise_municipalities,
     municipality_location_code,
     plain_municipality_code,
+    read_place_names,
     read_places,
 )
 from kprlink.demography.population import population_denominators
@@ -42,5 +43,6 @@ __all__: list[str] = [
     "municipality_location_code",
     "plain_municipality_code",
     "population_denominators",
+    "read_place_names",
     "read_places",
 ]

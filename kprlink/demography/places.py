@@ -20,7 +20,7 @@ import pandas as pd
 from kprlink.exceptions import DataQualityWarning, MissingColumnsError, SpecError
 
 __all__ = ["Places", "read_places", "harmonise_municipalities", "municipality_location_code",
-           "plain_municipality_code", "add_place_names"]
+           "plain_municipality_code", "add_place_names", "read_place_names"]
 
 _KLASS_COLS = ["location_code_current", "location_code_original", "calyear", "weighting",
                "granularity_geo"]
@@ -158,6 +158,43 @@ def read_places(klass_file: str | Path, names_file: str | Path | None = None, *,
     names = (_read_csv(Path(names_file)) if names_file is not None
              else pd.DataFrame(columns=_NAMES_COLS))
     return Places(klass, names, int(border_year))
+
+
+def read_place_names(names_file: str | Path) -> dict[str, dict[str, str]]:
+    """County and municipality names from a Klass names file, by plain code.
+
+    Parameters
+    ----------
+    names_file : path
+        CSV with ``location_code, location_name, granularity_geo`` (a delivery's
+        ``klass_navn.csv``; UTF-8 or latin-1).
+
+    Returns
+    -------
+    dict
+        ``{"county": {"03": "Oslo", ...}, "municipality": {"0301": "Oslo", ...}}``:
+        the shape :func:`kl.plot_bars` takes as ``names=``.
+
+    Raises
+    ------
+    MissingColumnsError
+        If the file lacks a required column.
+    """
+    names = _read_csv(Path(names_file))
+    missing = [c for c in _NAMES_COLS if c not in names.columns]
+    if missing:
+        raise MissingColumnsError(f"read_place_names(): {names_file} lacks {missing}.",
+                                  [f"column {c!r} is missing" for c in missing],
+                                  missing=missing)
+    out: dict[str, dict[str, str]] = {"county": {}, "municipality": {}}
+    for code, name, level in names[_NAMES_COLS].itertuples(index=False):
+        if not isinstance(code, str) or not isinstance(name, str):
+            continue
+        if level == "county":
+            out["county"].setdefault(code.removeprefix("county_nor"), name)
+        elif level == "municip":
+            out["municipality"].setdefault(code.removeprefix("municip_nor"), name)
+    return out
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from kprlink.plots.figures import (
-    plot_funnel,
-    plot_ranked_bars,
-    plot_share_by_age_sex,
-    save_figure,
-)
+from kprlink.plots.bars import plot_bars
+from kprlink.plots.figures import plot_ranked_bars, plot_share_by_age_sex, save_figure
+from kprlink.plots.funnel import plot_funnel
 
-__all__: list[str] = ["plot_funnel", "plot_ranked_bars", "plot_share_by_age_sex", "save_figure"]
+__all__: list[str] = ["plot_bars", "plot_funnel", "plot_ranked_bars", "plot_share_by_age_sex",
+                      "save_figure"]

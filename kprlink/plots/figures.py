@@ -6,7 +6,7 @@ Uses :class:`matplotlib.figure.Figure` directly (no pyplot, no global state).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from kprlink.exceptions import DisclosureError, MissingColumnsError, SpecError
-from kprlink.stats.models import funnel_limits
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -27,7 +26,7 @@ def _figure(**kwargs: object) -> Figure:
 
     return Figure(**kwargs)
 
-__all__ = ["plot_share_by_age_sex", "plot_funnel", "plot_ranked_bars", "save_figure"]
+__all__ = ["plot_share_by_age_sex", "plot_ranked_bars", "save_figure"]
 
 TOTAL = "Total"
 SUPPRESSED_MARK = ":"
@@ -64,7 +63,8 @@ def plot_share_by_age_sex(released: pd.DataFrame, *, age_col: str = "age_band",
                           lower_col: str | None = "share_lower",
                           upper_col: str | None = "share_upper",
                           title: str = "Share with registered dementia",
-                          ylabel: str = "Percent of population") -> Figure:
+                          ylabel: str = "Percent of population",
+                          interval: str = "95 % Wilson score interval") -> Figure:
     """Grouped bar chart of a released share by age band and sex.
 
     Parameters
@@ -80,12 +80,16 @@ def plot_share_by_age_sex(released: pd.DataFrame, *, age_col: str = "age_band",
         Interval columns drawn as error bars (None, or absent, to omit).
     title, ylabel : str
         Texts.
+    interval : str, default "95 % Wilson score interval"
+        How the interval columns were computed, named in the caption
+        (:func:`kl.release_rates` and the study runner use 95 % Wilson).
 
     Returns
     -------
     matplotlib.figure.Figure
-        Suppressed cells have no bar; a ':' sits on the axis instead and a note
-        explains it.
+        Suppressed cells have no bar; a ':' sits on the axis instead, a published
+        zero shows a small '0', and the caption explains both and names the
+        interval method.
 
     Raises
     ------
@@ -127,90 +131,33 @@ def plot_share_by_age_sex(released: pd.DataFrame, *, age_col: str = "age_band",
             ax.errorbar(pos[shown], vals[shown], yerr=[vals[shown] - lo, hi - vals[shown]],
                         fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
         for p in pos[~shown]:
-            ax.text(p, 0, SUPPRESSED_MARK, ha="center", va="bottom", fontsize=12)
+            ax.text(p, 0, SUPPRESSED_MARK, ha="center", va="bottom", fontsize=12,
+                    fontweight="bold")
+        for p in pos[shown & (vals == 0)]:
+            ax.text(p, 0, "0", ha="center", va="bottom", fontsize=7, color="#555555")
         n_hidden += int((~shown).sum())
     ax.set_xticks(x, [str(a) for a in ages])
-    ax.set_xlabel("Age")
+    ax.set_xlabel("Age (years)")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.set_ylim(bottom=0)
     if sexes:
         ax.legend(frameon=False)
+    notes = []
+    if lower_col and upper_col:
+        notes.append(f"Error bars: {interval}.")
     if n_hidden:
-        fig.text(0.01, 0.01, f"{SUPPRESSED_MARK} suppressed (small numbers): "
-                 f"{n_hidden} cell(s)", fontsize=8)
-    return fig
-
-
-def plot_funnel(released: pd.DataFrame, *, count_col: str = "n",
-                denom_col: str = "population", label_col: str = "location_code",
-                scale: float = 100.0, target: float | None = None,
-                levels: Sequence[float] = (0.95, 0.998),
-                title: str = "Funnel plot") -> Figure:
-    """Funnel plot of released unit shares with binomial control limits.
-
-    Parameters
-    ----------
-    released : pandas.DataFrame
-        Released table with one row per unit (``Total`` rows ignored). Not modified.
-    count_col, denom_col, label_col : str
-        Numerator (NA where suppressed), denominator and unit label.
-    scale : float, default 100
-        Percent.
-    target : float, optional
-        Proportion at the centre; default the released national total if present,
-        else the pooled published units.
-    levels : sequence of float
-        Coverage of the control limits.
-    title : str
-        Title.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Suppressed units are not drawn; their number is stated under the plot.
-    """
-    _check_released(released, [count_col], "plot_funnel")
-    _need(released, [denom_col, label_col], "plot_funnel")
-    tot = released[released[label_col].astype(str) == TOTAL]
-    data = released[released[label_col].astype(str) != TOTAL]
-    shown = data[count_col].notna()
-    k = data.loc[shown, count_col].astype(float).to_numpy()
-    n = data.loc[shown, denom_col].astype(float).to_numpy()
-    if target is None:
-        if len(tot) and tot[count_col].notna().all():
-            target = float(tot[count_col].astype(float).sum() / tot[denom_col].astype(float).sum())
-        elif n.sum() > 0:
-            target = float(k.sum() / n.sum())
-        else:
-            raise SpecError("plot_funnel(): no published unit to estimate the target from.",
-                            ["all units suppressed; pass target="])
-    fig = _figure(figsize=(7, 4.5))
-    ax = fig.add_subplot()
-    top = float(np.max(n)) if len(n) else float(data[denom_col].astype(float).max())
-    grid = np.unique(np.geomspace(max(1.0, top / 1000), max(top, 2.0) * 1.05, 200).round())
-    lim = funnel_limits(grid, target=target, levels=levels)
-    for lv, style in zip(levels, ["--", ":"], strict=False):
-        ax.plot(grid, lim[f"lower_{lv:g}"] * scale, style, color="grey", linewidth=0.9,
-                label=f"{lv:.1%} limits")
-        ax.plot(grid, lim[f"upper_{lv:g}"] * scale, style, color="grey", linewidth=0.9)
-    ax.axhline(target * scale, color="black", linewidth=0.8)
-    ax.scatter(n, np.divide(k, n, out=np.zeros_like(k), where=n > 0) * scale, s=12,
-               color="#2166ac", zorder=3)
-    ax.set_xscale("log")
-    ax.set_xlabel("Population")
-    ax.set_ylabel("Percent")
-    ax.set_title(title)
-    ax.legend(frameon=False, fontsize=8)
-    n_hidden = int((~shown).sum())
-    if n_hidden:
-        fig.text(0.01, 0.01, f"{n_hidden} unit(s) not shown: suppressed (small numbers)",
-                 fontsize=8)
+        notes.append(f"{SUPPRESSED_MARK} suppressed (small numbers): {n_hidden} cell(s); "
+                     "0 none.")
+    if notes:
+        fig.text(0.01, 0.01, "\n".join(notes), fontsize=8, va="bottom")
+        fig.subplots_adjust(bottom=0.13 + 0.04 * len(notes))
     return fig
 
 
 def plot_ranked_bars(released: pd.DataFrame, *, value_col: str, label_col: str,
-                     title: str = "", xlabel: str = "") -> Figure:
+                     title: str = "", xlabel: str = "",
+                     names: Mapping[str, str] | None = None, caption: str = "") -> Figure:
     """Horizontal bars ordered by value (e.g. counties), suppressed units last with ':'.
 
     Parameters
@@ -220,7 +167,11 @@ def plot_ranked_bars(released: pd.DataFrame, *, value_col: str, label_col: str,
     value_col, label_col : str
         Value (NA where suppressed) and unit label columns.
     title, xlabel : str
-        Texts.
+        Texts (the value label with its unit).
+    names : mapping, optional
+        Code -> name for the labels (e.g. counties from :meth:`Places.name_maps`).
+    caption : str
+        Extra caption text (e.g. the interval method).
 
     Returns
     -------
@@ -231,7 +182,9 @@ def plot_ranked_bars(released: pd.DataFrame, *, value_col: str, label_col: str,
     data = released[released[label_col].astype(str) != TOTAL]
     shown = data[data[value_col].notna()].sort_values(value_col, kind="stable")
     hidden = data[data[value_col].isna()]
-    labels = [str(v) for v in hidden[label_col]] + [str(v) for v in shown[label_col]]
+    names = dict(names or {})
+    labels = [names.get(str(v), str(v)) for v in hidden[label_col]] + [
+        names.get(str(v), str(v)) for v in shown[label_col]]
     fig = _figure(figsize=(6.5, max(2.5, 0.3 * len(labels) + 1)))
     ax = fig.add_subplot()
     y = np.arange(len(labels))
@@ -240,10 +193,13 @@ def plot_ranked_bars(released: pd.DataFrame, *, value_col: str, label_col: str,
         ax.text(0, yy, " " + SUPPRESSED_MARK, va="center", ha="left", fontsize=11)
     ax.set_yticks(y, labels)
     ax.set_xlabel(xlabel)
+    ax.set_xlim(left=0)
     ax.set_title(title)
-    if len(hidden):
-        fig.text(0.01, 0.01, f"{SUPPRESSED_MARK} suppressed (small numbers)", fontsize=8)
-    fig.tight_layout()
+    notes = [f"{SUPPRESSED_MARK} suppressed (small numbers)"] if len(hidden) else []
+    notes += [caption] if caption else []
+    if notes:
+        fig.text(0.01, 0.01, "\n".join(notes), fontsize=8, va="bottom")
+    fig.tight_layout(rect=(0, 0.03 * len(notes), 1, 1))
     return fig
 
 
