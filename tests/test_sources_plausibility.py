@@ -75,3 +75,83 @@ def test_identical_alias_columns_are_read(tmp_path):
     pd.testing.assert_series_equal(res.data["kpr_id"],
                                    read_extract(write_csv(CLAIMS, tmp_path / "k.csv"))
                                    .data["kpr_id"])
+
+
+# ------------------------------------------------------------------ extraction date
+def test_events_after_the_extraction_date_are_excluded_and_counted(tmp_path, capsys):
+    claims = CLAIMS.assign(doddato=["", "", "2017-12-01", "", ""])
+    path = write_csv(claims, tmp_path / "c.csv")
+    res = read_extract(path, extraction_date="2017-03-31")
+    assert sorted(res.data["claim_id"].tolist()) == [1, 2, 3, 4]  # 5 is 2017-06-30
+    got = res.report.reasons.set_index(["reason", "column"])
+    assert got.loc[("after_extraction", "date"), ["action", "n_rows"]].tolist() == [
+        "excluded", 1]
+    # claim 3 is kept, its death date (after the extraction) set to missing
+    assert got.loc[("after_extraction", "death_date"), ["action", "n_rows"]].tolist() == [
+        "repaired", 1]
+    assert res.data.set_index("claim_id")["death_date"].isna().all()
+    assert "after_extraction" not in set(read_extract(path).report.reasons["reason"])
+    assert main(["validate", str(path), "--extraction-date", "2017-03-31"]) == 0
+    assert "after the delivery's extraction date (2017-03-31)" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as bad:  # argparse: exit 2 with the usage
+        main(["validate", str(path), "--extraction-date", "31.03.2017"])
+    assert bad.value.code == 2
+
+
+def test_extraction_date_in_a_delivery_and_its_import(tmp_path):
+    folder = write_delivery(tmp_path / "d")
+    d = read_delivery(folder, extraction_date="2017-04-30")
+    r = d.report.reasons
+    exc = r[(r["reason"] == "after_extraction") & (r["action"] == "excluded")]
+    assert exc.groupby("file")["n_rows"].sum().to_dict() == {
+        "kpr_kuhr_regninger.csv": 1, "npr_episoder.csv": 1, "kpr_ho_tjenester.csv": 1,
+        "kpr_ho_indikatorer.csv": 2}
+    assert main(["import", str(folder), "--out", str(tmp_path / "imp"),
+                 "--extraction-date", "2017-04-30"]) == 0
+    assert len(read_delivery(tmp_path / "imp").npr_episodes) == len(EPISODES) - 1
+
+
+# ------------------------------------------------------------------ NPR codes
+def test_invalid_npr_codes_are_counted_by_row_as_in_kuhr(tmp_path):
+    ep = EPISODES.assign(tilstand_1_1=["G30.1", "XYZ", "S72.0"],
+                         tilstand_2_1=["I10", "", "12"], ncsp_1=["", "", "N"])
+    res = read_extract(write_csv(ep, tmp_path / "npr.csv"))
+    r = res.report.reasons.set_index(["reason", "column"])
+    assert r.loc[("invalid_code", "tilstand"), ["action", "n_rows"]].tolist() == [
+        "repaired", 2]
+    assert r.loc[("invalid_code", "procedure"), "n_rows"] == 1
+    p = next(p for p in res.report.problems if p.column == "tilstand")
+    assert p.rows == (2, 3)
+    long = res.frames["npr_diagnoses"]
+    assert int((long["code_valid"] == False).sum()) == 2  # noqa: E712
+    assert len(res.data) == 3  # kept
+
+
+# ------------------------------------------------------------------ key file
+def test_key_duplicates_and_one_to_many_keys_in_validate(tmp_path, capsys):
+    from test_sources_data import KEY
+
+    key = pd.concat([KEY, pd.DataFrame({"npr_lnr": [501, 504], "kpr_lnr": [101, 102],
+                                        "levering": ["m21t3", "m21t3"]})],
+                    ignore_index=True)  # 501-101 again; 102 also paired with 504
+    path = write_csv(key, tmp_path / "nokkel.csv")
+    res = read_extract(path)
+    assert len(res.data) == 4
+    r = res.report.reasons.set_index(["reason", "column"])
+    assert r.loc[("duplicate_row", "npr_id,kpr_id,delivery"), "n_rows"] == 1
+    assert r.loc[("one_to_many", "kpr_id"), ["action", "n_rows"]].tolist() == ["flagged", 2]
+    assert ("one_to_many", "npr_id") not in r.index
+    assert int(res.report.table["repaired"].iloc[0]) == 0
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "paired with more than one npr_id" in out and "same key pair" in out
+    assert "101" not in out and "504" not in out  # never a person id
+
+
+def test_a_key_in_two_deliveries_is_not_one_to_many(tmp_path):
+    from test_sources_data import KEY
+
+    key = pd.concat([KEY, pd.DataFrame({"npr_lnr": [501], "kpr_lnr": [111],
+                                        "levering": ["m19t1"]})], ignore_index=True)
+    res = read_extract(write_csv(key, tmp_path / "nokkel.csv"))
+    assert "one_to_many" not in set(res.report.reasons["reason"])

@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from kprlink.commands.validate import iso_day
+
 NAME = "import"
 HELP = "Read a delivery (folder or file), validate it and write canonical Parquet to --out."
 
@@ -21,6 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "never inside or around the delivery)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing import in --out")
+    p.add_argument("--extraction-date", type=iso_day, default=None, metavar="YYYY-MM-DD",
+                   help="the day the delivery was extracted, where the provider states it: "
+                   "events after it are excluded (after_extraction)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from kprlink.sources import import_delivery
     from kprlink.sources.delivery import MANIFEST
 
-    delivery = import_delivery(args.path, args.out, force=args.force)
+    delivery = import_delivery(args.path, args.out, force=args.force,
+                               extraction_date=args.extraction_date)
     frames = json.loads((Path(args.out) / MANIFEST).read_text(encoding="utf-8"))["frames"]
     written = ", ".join(
         f"{k} ({pq.ParquetFile(Path(args.out) / v).metadata.num_rows:,} rows)"

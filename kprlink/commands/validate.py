@@ -9,6 +9,7 @@ never a value of a person-level row.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -25,6 +26,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="text encoding of a single file (default: detect)")
     p.add_argument("--sep", default=None, help="CSV separator of a single file (default: detect)")
     p.add_argument("--markdown", action="store_true", help="print the report as Markdown only")
+    p.add_argument("--extraction-date", type=iso_day, default=None, metavar="YYYY-MM-DD",
+                   help="the day the delivery was extracted, where the provider states it: "
+                   "events after it are reported (after_extraction)")
+
+
+def iso_day(text: str) -> dt.date:
+    """An ISO day for ``--extraction-date`` (argparse exits 2 on anything else)."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day as YYYY-MM-DD: {text!r}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,14 +48,14 @@ def run(args: argparse.Namespace) -> int:
     if path.is_dir():
         if is_imported(path):  # every frame file's digest, not only its size
             load_manifest(path, digests=True)
-        delivery = read_delivery(path)
+        delivery = read_delivery(path, extraction_date=args.extraction_date)
         report = delivery.report
         _require_recognised(path, delivery)
     else:
         if not path.exists():
             raise FileNotFoundError(2, "No such file or directory", str(path))
-        report = read_extract(path, args.contract, encoding=args.encoding,
-                              sep=args.sep).report
+        report = read_extract(path, args.contract, encoding=args.encoding, sep=args.sep,
+                              extraction_date=args.extraction_date).report
     text = report.to_markdown() if args.markdown else str(report)
     sys.stdout.write(text + "\n")
     return 0

@@ -236,7 +236,8 @@ def streamable(root: Path, chunk_rows: int) -> bool:
     return any(_big(f, fmt, c, chunk_rows) for f, fmt, c in plan)
 
 
-def import_streaming(root: Path, dest: Path, chunk_rows: int = CHUNK_ROWS) -> Any:
+def import_streaming(root: Path, dest: Path, chunk_rows: int = CHUNK_ROWS, *,
+                     extraction_date: Any = None) -> Any:
     """Import `root` into `dest` file by file (large Parquet files in chunks).
 
     Returns the :class:`Delivery` of `dest` with its files and report but no
@@ -273,7 +274,7 @@ def import_streaming(root: Path, dest: Path, chunk_rows: int = CHUNK_ROWS) -> An
             seen, start, chunk_reports = _SeenKeys(), 1, []
             for df in _chunks(f, proj.delivered, chunk_rows):
                 res = _from_raw(RawFrame(df, "parquet", None, None), contract, name, proj,
-                                first_row=start, seen=seen)
+                                first_row=start, seen=seen, extraction_date=extraction_date)
                 start += len(df)
                 chunk_reports.append(res.report)
                 _write_result(res, contract, claim_ids, writer, claim_parts, orphans)
@@ -281,7 +282,7 @@ def import_streaming(root: Path, dest: Path, chunk_rows: int = CHUNK_ROWS) -> An
             report = _merge(name, chunk_reports)
         else:
             try:
-                res = read_extract(f, contract)
+                res = read_extract(f, contract, extraction_date=extraction_date)
             except ValidationError as err:  # collected and raised once, as read_delivery does
                 fatal += [p for p in err.problems if isinstance(p, Problem)]
                 missing += list(getattr(err, "missing", []))

@@ -22,7 +22,7 @@ from kprlink.sources._manifest import (MANIFEST, is_imported, load_manifest,
                                        refuse_partial_import, sha256_file, write_manifest)
 from kprlink.sources._plan import no_rows, plan_files
 from kprlink.sources._projection import check_columns
-from kprlink.sources.extract import read_extract
+from kprlink.sources.extract import ExtractionDate, read_extract
 from kprlink.sources.canonical import STRING_DTYPE
 from kprlink.sources.validation import _REASON_COLUMNS, _TABLE_COLUMNS
 from kprlink.sources.validation import N_ROWS_SHOWN, ValidationReport, raise_fatal
@@ -143,7 +143,8 @@ def _drop_orphans(frames: dict[str, list[pd.DataFrame]], report: ValidationRepor
 
 
 def read_delivery(path: str | Path, *,
-                  columns: Mapping[str, Collection[str] | None] | None = None) -> Delivery:
+                  columns: Mapping[str, Collection[str] | None] | None = None,
+                  extraction_date: ExtractionDate = None) -> Delivery:
     """Read every file of a delivery folder to the canonical schema.
 
     Top-level files only: sub-folders (the synthetic generator's ``truth/``) are
@@ -169,6 +170,11 @@ def read_delivery(path: str | Path, *,
         long frames are not built unless named). For a folder written by
         :func:`import_delivery` (already validated, report stored), only the
         named frames are loaded. Default: everything.
+    extraction_date : date or str, optional
+        The day the delivery was extracted, where the provider states it: events
+        after it are excluded, other dates after it set to missing
+        (``after_extraction``; see :func:`read_extract`). Not used for an
+        imported folder (checked when it was imported).
 
     Returns
     -------
@@ -208,7 +214,7 @@ def read_delivery(path: str | Path, *,
     missing: list[str] = []
     for f, _fmt, _contract in plan:
         try:
-            res = read_extract(f, columns=columns)
+            res = read_extract(f, columns=columns, extraction_date=extraction_date)
         except ValidationError as err:
             if [p for p in err.problems if getattr(p, "reason", "") == "unknown_contract"]:
                 unclassified.append(f.name)
@@ -244,7 +250,8 @@ def read_delivery(path: str | Path, *,
 
 
 def import_delivery(path: str | Path, out: str | Path, *,
-                    chunk_rows: int | None = None, force: bool = False) -> Delivery:
+                    chunk_rows: int | None = None, force: bool = False,
+                    extraction_date: ExtractionDate = None) -> Delivery:
     """Read a delivery once and write its canonical frames to Parquet in `out`.
 
     Writes ``<field>.parquet`` per frame and, last, ``kprlink_import.json``
@@ -270,6 +277,8 @@ def import_delivery(path: str | Path, out: str | Path, *,
     force : bool, default False
         Replace an existing `out` that is an earlier import (holds
         ``kprlink_import.json``) or is empty; any other folder is refused.
+    extraction_date : date or str, optional
+        The day the delivery was extracted (see :func:`read_delivery`).
 
     Returns
     -------
@@ -292,8 +301,9 @@ def import_delivery(path: str | Path, out: str | Path, *,
     with atomic_folder(dest, force=force, inputs={"data": root}, marker=MANIFEST,
                        what="import") as tmp:
         if streamable(root, chunk_rows):
-            return import_streaming(root, tmp, chunk_rows)  # type: ignore[no-any-return]
-        delivery = read_delivery(path)
+            return import_streaming(  # type: ignore[no-any-return]
+                root, tmp, chunk_rows, extraction_date=extraction_date)
+        delivery = read_delivery(path, extraction_date=extraction_date)
         written = {}
         for field_, frame in delivery.frames().items():
             frame.to_parquet(tmp / f"{field_}.parquet", index=False)

@@ -11,6 +11,8 @@ canonical frame are split: NPR episodes give ``npr_diagnoses`` and
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +30,8 @@ from kprlink.sources._npr_long import npr_diagnoses_long, npr_procedures_long, w
 from kprlink.sources.canonical import to_canonical
 from kprlink.sources.readers import RawFrame, detect_format, header_names, read_raw
 from kprlink.sources.readers import check_separator, sniff_encoding
-from kprlink.sources.validation import Ledger, ValidationReport, check_rows, check_unique
-from kprlink.sources.validation import raise_fatal
+from kprlink.sources.validation import Ledger, ValidationReport, check_extraction
+from kprlink.sources.validation import check_key_pairs, check_rows, check_unique, raise_fatal
 
 __all__ = ["ExtractResult", "read_extract", "detect_contract", "DETECTABLE"]
 
@@ -47,6 +49,8 @@ FIELD_OF: dict[str, str] = {
 }
 #: Below this share of required columns found, a file is not of that contract.
 MIN_SCORE = 0.5
+#: The day a delivery was extracted (a date or ISO text), where it is known.
+ExtractionDate = dt.date | str | None
 
 
 @dataclass(frozen=True)
@@ -138,8 +142,8 @@ def peek_columns(path: Path, fmt: str, encoding: str | None,
 
 def read_extract(path: str | Path, contract: Contract | str | None = None, *,
                  encoding: str | None = None, sep: str | None = None,
-                 columns: Mapping[str, Collection[str] | None] | None = None
-                 ) -> ExtractResult:
+                 columns: Mapping[str, Collection[str] | None] | None = None,
+                 extraction_date: ExtractionDate = None) -> ExtractResult:
     """Read one extract file (CSV, Parquet, SAS, SPSS, Stata) to its canonical schema.
 
     Parameters
@@ -160,6 +164,10 @@ def read_extract(path: str | Path, contract: Contract | str | None = None, *,
         are always read, so the same rows are kept and excluded as in a full
         read; repairs of optional columns not read are not counted. NPR's long
         frames are built only when named. Default: everything.
+    extraction_date : date or str, optional
+        The day the delivery was extracted, where the provider states it
+        (delivery letter, file names): rows with an event after it are excluded,
+        optional dates after it set to missing (``after_extraction``).
 
     Returns
     -------
@@ -223,7 +231,7 @@ def read_extract(path: str | Path, contract: Contract | str | None = None, *,
                        fmt=fmt, columns=proj.delivered)
     raise_fatal(ledger.fatal, [], name)
     assert raw is not None
-    return _from_raw(raw, chosen, name, proj)
+    return _from_raw(raw, chosen, name, proj, extraction_date=extraction_date)
 
 
 #: Characters a header may be separated by that kprlink never detects.
@@ -269,12 +277,13 @@ def _no_contract_problem(name: str, cols: list[str]) -> object:
 
 def _from_raw(raw: RawFrame, contract: Contract, name: str,
               proj: Projection = Projection(), *, first_row: int = 1,
-              seen: object = None) -> ExtractResult:
+              seen: object = None, extraction_date: ExtractionDate = None) -> ExtractResult:
     """Canonical frames and report from a raw frame (raises on fatal problems).
 
     `first_row` and `seen` serve a file read in chunks: the delivered row number
     of the chunk's first row, and the unique keys of earlier chunks
-    (:class:`kprlink.sources._import_stream._SeenKeys`).
+    (:class:`kprlink.sources._import_stream._SeenKeys`). `extraction_date`: see
+    :func:`read_extract`.
     """
     df = raw.data
     if not (isinstance(df.index, pd.RangeIndex) and df.index.start == 0
@@ -298,6 +307,11 @@ def _from_raw(raw: RawFrame, contract: Contract, name: str,
         canon["date"] = legacy_dates(canon, ledger)
     check_rows(canon, contract.name, ledger)
     check_unique(canon, contract.unique, ledger, seen=seen)
+    check_extraction(canon, contract, ledger, extraction_date)
+    if contract is keyfile.KEY:
+        check_key_pairs(canon, ledger)
+    if contract is npr.EPISODES:
+        _count_invalid_npr_codes(canon, ledger)
     keep, report = ledger.finish()
     canon = proj.select(canon, contract)
     data = canon if keep.all() else _take_rows(canon, np.flatnonzero(keep))
@@ -322,6 +336,28 @@ def _from_raw(raw: RawFrame, contract: Contract, name: str,
     # Delivered 1-based row number of each kept row (internal: for later checks).
     object.__setattr__(result, "_kept_rows", rows[keep])
     return result
+
+
+def _count_invalid_npr_codes(canon: pd.DataFrame, ledger: Ledger) -> None:
+    """NPR episodes with a diagnosis or procedure code of no valid shape, counted as
+    KUHR's are (``invalid_code``, repaired: kept and flagged in ``code_valid``)."""
+    from kprlink.sources._text import normalise_codes
+
+    groups = {"tilstand": npr.DIAGNOSIS_COLUMN_RE, "procedure": npr.PROCEDURE_COLUMN_RE}
+    for label, pattern in groups.items():
+        rx = re.compile(pattern, re.IGNORECASE)
+        bad = np.zeros(len(canon), dtype=bool)
+        for col in canon.columns:
+            m = rx.match(str(col))
+            if not m:
+                continue
+            system = "ICD-10" if label == "tilstand" else m.group(1).upper()
+            valid = normalise_codes(canon[col], system=system)["valid"]
+            bad |= (valid == False).fillna(False).to_numpy(bool)  # noqa: E712
+        ledger.repair("invalid_code", label, bad,
+                      "code does not have a valid shape; kept and flagged in "
+                      f"npr_{'diagnoses' if label == 'tilstand' else 'procedures'}"
+                      ".code_valid", "Check the codes with the data provider.")
 
 
 def _take_rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
