@@ -61,11 +61,14 @@ def input_files(folder: Path) -> list[dict[str, object]]:
     return rows
 
 
-def delivery_exclusions(report: object) -> dict[str, dict[str, int]]:
+def delivery_exclusions(report: object, action: str = "excluded"
+                        ) -> dict[str, dict[str, int]]:
     """Rows the readers excluded, by file and reason, from a validation report.
 
     Reads the report's long ``reasons`` table (file, action, reason, n_rows),
     so every exclusion of every file is recorded; files with none are absent.
+    `action` ``"repaired"`` (values set to missing, recoded, re-decoded) or
+    ``"flagged"`` (kept as delivered, implausible) gives those rows instead.
 
     Examples
     --------
@@ -78,12 +81,14 @@ def delivery_exclusions(report: object) -> dict[str, dict[str, int]]:
     ...     "column": None, "n_rows": [3, 9, 1]}))
     >>> delivery_exclusions(r)
     {'a.csv': {'duplicate_id': 3}, 'b.csv': {'missing_date': 1}}
+    >>> delivery_exclusions(r, "repaired")
+    {'a.csv': {'code_dot': 9}}
     """
     reasons = getattr(report, "reasons", None)
     out: dict[str, dict[str, int]] = {}
     if reasons is None or not len(reasons):
         return out
-    exc = reasons.loc[reasons["action"] == "excluded"]  # type: ignore[attr-defined]
+    exc = reasons.loc[reasons["action"] == action]  # type: ignore[attr-defined]
     for (file, reason), n in exc.groupby(["file", "reason"], sort=False)["n_rows"].sum().items():
         out.setdefault(str(file), {})[str(reason)] = int(n)
     return out

@@ -259,7 +259,7 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
                    "file_sha256": _spec_file_hash(spec)},
             definitions=ctx.definitions, inputs=inputs,
             seed=spec.seed,
-            extra={"delivery_exclusions": _exclusions(delivery)})
+            extra=_exclusions(delivery))
         _atomic.write_text(chk_dir / "provenance.json", _provenance.dumps(record))
         _write.write_report(rel_dir, spec, sections, release_log, record)
     _ledger.record(ledger_dir, key, joint)
@@ -288,9 +288,14 @@ def _open_delivery(data_dir: Path) -> Any:
     return ImportedDelivery(data_dir) if is_imported(data_dir) else kl.read_delivery(data_dir)
 
 
-def _exclusions(delivery: Any) -> dict[str, dict[str, int]]:
-    """Rows the readers excluded, by file and reason (from the validation report)."""
-    return _provenance.delivery_exclusions(delivery.report)
+def _exclusions(delivery: Any) -> dict[str, object]:
+    """Rows the readers excluded, repaired and flagged, by file and reason, and the
+    files they did not read (from the validation report)."""
+    report = delivery.report
+    return {"delivery_exclusions": _provenance.delivery_exclusions(report),
+            "delivery_repairs": _provenance.delivery_exclusions(report, "repaired"),
+            "delivery_flags": _provenance.delivery_exclusions(report, "flagged"),
+            "delivery_files_not_read": sorted(report.unclassified)}
 
 
 def add_margins(cells: pd.DataFrame, dims: list[str], cols: list[str]) -> pd.DataFrame:

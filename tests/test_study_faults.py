@@ -25,9 +25,9 @@ def delivery(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _expected_exclusions(folder: Path) -> dict[str, dict[str, int]]:
+def _expected_exclusions(folder: Path, action: str = "excluded") -> dict[str, dict[str, int]]:
     reasons = read_delivery(folder).report.reasons
-    exc = reasons[reasons["action"] == "excluded"]
+    exc = reasons[reasons["action"] == action]
     out: dict[str, dict[str, int]] = {}
     for r in exc.itertuples():
         out.setdefault(r.file, {})
@@ -53,6 +53,29 @@ def test_provenance_records_every_exclusion_by_file_and_reason(delivery, tmp_pat
     res2 = run_study("welfare_technology_2017", data=tmp_path / "imp", out=tmp_path / "o2",
                      work=tmp_path / "w2")
     assert res2.provenance["delivery_exclusions"] == expected
+
+
+def test_provenance_records_repairs_flags_and_files_not_read(delivery, tmp_path):
+    import shutil
+
+    data = tmp_path / "d"
+    shutil.copytree(delivery, data, ignore=shutil.ignore_patterns("truth"))
+    (data / "notes.txt").write_text("levert 2024\n", encoding="utf-8")
+    key = data / "nokkel_npr_kpr.csv"
+    raw = key.read_bytes().splitlines(keepends=True)
+    key.write_bytes(b"".join([*raw, raw[1], raw[2]]))  # two repeated key rows
+    repairs = _expected_exclusions(data, "repaired")
+    assert sum(len(v) for v in repairs.values()) >= 2
+    res = run_study("welfare_technology_2017", data=data, out=tmp_path / "o",
+                    work=tmp_path / "w")
+    prov = _provenance_file(tmp_path / "o")
+    assert prov["delivery_repairs"] == repairs
+    assert prov["delivery_exclusions"]["nokkel_npr_kpr.csv"]["duplicate_row"] == 2
+    assert prov["delivery_flags"] == _expected_exclusions(data, "flagged")
+    not_read = set(prov["delivery_files_not_read"])
+    assert "notes.txt" in not_read and not_read <= {p.name for p in data.iterdir()}
+    assert not not_read & set(read_delivery(data).files["file"])
+    assert res.provenance["delivery_repairs"] == repairs
 
 
 # ------------------------------------------------------------------ n > population
