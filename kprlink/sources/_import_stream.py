@@ -30,9 +30,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kprlink.exceptions import Problem
+from kprlink.exceptions import Problem, ValidationError
+from kprlink.sources._keys import key_limits
+from kprlink.sources._manifest import write_manifest
 from kprlink.sources._plan import no_rows, plan_files
-from kprlink.sources.validation import N_ROWS_SHOWN, ValidationReport
+from kprlink.sources._projection import projection_for
+from kprlink.sources.delivery import _FILE_COLUMNS, Delivery, _sha256, exclude_orphans
+from kprlink.sources.extract import _from_raw, peek_columns, read_extract
+from kprlink.sources.readers import RawFrame, _to_pandas
+from kprlink.sources.validation import _REASON_COLUMNS, _TABLE_COLUMNS, N_ROWS_SHOWN
+from kprlink.sources.validation import ValidationReport, raise_fatal
 
 __all__: list[str] = []
 
@@ -66,39 +73,8 @@ class _SeenKeys:
         return out
 
 
-#: Key columns after the first are packed in this many values each (positions, slots).
-_KEY_WIDTH = 1 << 12
-
-
-def _key_limits(n_keys: int) -> list[int]:
-    """Upper bound (exclusive) of each key column for packing into one int64."""
-    return [1 << (62 - 12 * (n_keys - 1))] + [_KEY_WIDTH] * (n_keys - 1)
-
-
-def _packed_keys(df: pd.DataFrame, keys: tuple[str, ...]) -> np.ndarray | None:
-    """The key columns as one int64 per row (-1 where incomplete), or None if they
-    cannot be packed (not integers, or too large)."""
-    cols = []
-    for k in keys:
-        if k not in df or not pd.api.types.is_integer_dtype(df[k].dtype):
-            return None
-        arr = pd.array(df[k], dtype="Int64", copy=False)
-        cols.append((arr.to_numpy(np.int64, na_value=-1), np.asarray(arr.isna())))
-    packed = np.zeros(len(df), dtype=np.int64)
-    missing = np.zeros(len(df), dtype=bool)
-    for i, ((v, na), limit) in enumerate(zip(cols, _key_limits(len(cols)), strict=True)):
-        if int(v[~na].min(initial=0)) < 0 or int(v[~na].max(initial=0)) >= limit:
-            return None
-        packed = packed * (_KEY_WIDTH if i else 1) + np.where(na, 0, v)
-        missing |= na
-    packed[missing] = -1
-    return packed
-
-
 def _merge(file: str, reports: list[ValidationReport]) -> ValidationReport:
     """One report for a file read in chunks."""
-    from kprlink.sources.validation import _REASON_COLUMNS, _TABLE_COLUMNS
-
     table = pd.concat([r.table for r in reports], ignore_index=True)
     sums = table[["rows_in", "kept", "repaired", "excluded"]].sum()
     head = pd.DataFrame([{"file": file, "contract": table["contract"].iloc[0],
@@ -136,8 +112,6 @@ def _chunks(path: Path, delivered: tuple[str, ...] | None, chunk_rows: int
     """A Parquet file's rows in chunks, as :func:`read_raw` gives a whole file."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from kprlink.sources.readers import _to_pandas
 
     f = pq.ParquetFile(path)
     cols = list(delivered) if delivered is not None else None
@@ -199,7 +173,7 @@ def _chunkable(contract: Any) -> bool:
 
 def _keys_pack(f: Path, contract: Any) -> bool:
     """Whether the file's key columns are delivered as integers whose range (Parquet
-    statistics) packs into one int64 (see :func:`_packed_keys`)."""
+    statistics) packs into one int64 (see :func:`packed_keys`)."""
     import pyarrow.parquet as pq
 
     if not contract.unique:
@@ -207,7 +181,7 @@ def _keys_pack(f: Path, contract: Any) -> bool:
     meta = pq.ParquetFile(f).metadata
     header = [meta.schema.column(i).name for i in range(meta.num_columns)]
     delivered = {canon: name for name, canon in contract.resolve(header).items()}
-    for key, limit in zip(contract.unique, _key_limits(len(contract.unique)), strict=True):
+    for key, limit in zip(contract.unique, key_limits(len(contract.unique)), strict=True):
         if key not in delivered:  # absent: no key to check (NPR: ids from the row order)
             continue
         i = header.index(delivered[key])
@@ -243,14 +217,6 @@ def import_streaming(root: Path, dest: Path, chunk_rows: int = CHUNK_ROWS, *,
     Returns the :class:`Delivery` of `dest` with its files and report but no
     frames loaded (read them with ``read_delivery(dest, columns=...)``).
     """
-    from kprlink.exceptions import ValidationError
-    from kprlink.sources._projection import projection_for
-    from kprlink.sources.delivery import (_FILE_COLUMNS, Delivery, _sha256, exclude_orphans,
-                                          write_manifest)
-    from kprlink.sources.extract import _from_raw, peek_columns, read_extract
-    from kprlink.sources.readers import RawFrame
-    from kprlink.sources.validation import raise_fatal
-
     plan, unclassified, fatal = plan_files(root)
     raise_fatal(fatal, [], f"delivery {root}")
     order = {f: i for i, (f, _, _) in enumerate(plan)}

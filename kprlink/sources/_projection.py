@@ -24,6 +24,7 @@ import pandas as pd
 
 from kprlink.exceptions import Problem, ValidationError
 from kprlink.sources._contract import Contract, alias_key
+from kprlink.sources._registry import DETECTABLE, FIELD_OF
 
 __all__ = ["Projection", "FIELDS", "projection_for", "check_columns"]
 
@@ -84,8 +85,6 @@ FIELDS = ("kuhr_claims", "kuhr_diagnoses", "kuhr_fees", "ho_services", "ho_funct
 
 def check_columns(columns: Mapping[str, Collection[str] | None], where: str) -> None:
     """Raise ValidationError for unknown fields or canonical column names."""
-    from kprlink.sources.extract import DETECTABLE, FIELD_OF
-
     known: dict[str, set[str]] = {}
     for c in DETECTABLE:
         if c.file != "legacy":
@@ -116,8 +115,6 @@ def projection_for(contract: Contract, header: list[str] | None,
     `header` None (formats whose header is not read first) reads every column
     and projects after conversion.
     """
-    from kprlink.sources.extract import FIELD_OF
-
     if columns is None or contract.file == "legacy":
         return Projection()
     main = FIELD_OF[contract.name]

@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from kprlink.exceptions import Problem, ValidationError
-from kprlink.sources import keyfile, kpr_ho, kpr_kuhr, npr, population
+from kprlink.sources import keyfile, kpr_kuhr, npr
 from kprlink.sources._contract import Contract
+from kprlink.sources._registry import DETECTABLE, FIELD_OF
 from kprlink.sources._legacy_kuhr import legacy_dates, split_legacy
 from kprlink.sources._projection import Projection, check_columns, projection_for
 from kprlink.sources._npr_long import npr_diagnoses_long, npr_procedures_long, wide_columns
@@ -35,18 +36,6 @@ from kprlink.sources.validation import check_key_pairs, check_rows, check_unique
 
 __all__ = ["ExtractResult", "read_extract", "detect_contract", "DETECTABLE"]
 
-#: Contracts a file header is matched against (the legacy KUHR extract included).
-DETECTABLE: tuple[Contract, ...] = (*kpr_kuhr.CONTRACTS, kpr_kuhr.LEGACY_KUHR,
-                                    *kpr_ho.CONTRACTS, *npr.CONTRACTS,
-                                    *keyfile.CONTRACTS, *population.CONTRACTS)
-#: Delivery field of each contract's main frame.
-FIELD_OF: dict[str, str] = {
-    "kpr_kuhr.claims": "kuhr_claims", "kpr_kuhr.diagnoses": "kuhr_diagnoses",
-    "kpr_kuhr.fees": "kuhr_fees", "kpr_kuhr.legacy": "kuhr_claims",
-    "kpr_ho.services": "ho_services", "kpr_ho.functions": "ho_functions",
-    "kpr_ho.indicators": "ho_indicators", "npr.episodes": "npr_episodes",
-    "keyfile.key": "key", "population.population": "population",
-}
 #: Below this share of required columns found, a file is not of that contract.
 MIN_SCORE = 0.5
 #: The day a delivery was extracted (a date or ISO text), where it is known.

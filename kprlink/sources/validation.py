@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from kprlink.exceptions import MissingColumnsError, Problem, ValidationError
+from kprlink.sources._keys import packed_keys
 
 __all__ = ["ValidationReport", "MissingRequiredColumnsError", "raise_fatal"]
 
@@ -441,9 +442,7 @@ def check_unique(df: pd.DataFrame, keys: Sequence[str], ledger: Ledger, *,
     complete = sub.notna().all(axis=1).to_numpy(bool)
     dup = sub.duplicated(keep="first").to_numpy(bool) & complete
     if seen is not None:
-        from kprlink.sources._import_stream import _packed_keys
-
-        packed = _packed_keys(df, tuple(keys))
+        packed = packed_keys(df, tuple(keys))
         if packed is None:
             raise ValueError(f"keys {list(keys)} cannot be checked across chunks")
         dup |= seen.earlier(packed) & complete  # type: ignore[attr-defined]
