@@ -31,8 +31,9 @@ from kprlink.sources._npr_long import npr_diagnoses_long, npr_procedures_long, w
 from kprlink.sources.canonical import to_canonical
 from kprlink.sources.readers import RawFrame, detect_format, header_names, read_raw
 from kprlink.sources.readers import check_separator, sniff_encoding
-from kprlink.sources.validation import Ledger, ValidationReport, check_extraction
-from kprlink.sources.validation import check_key_pairs, check_rows, check_unique, raise_fatal
+from kprlink.sources._plausibility import check_extraction, check_key_pairs
+from kprlink.sources.validation import Ledger, ValidationReport, check_rows, check_unique
+from kprlink.sources.validation import raise_fatal
 
 __all__ = ["ExtractResult", "read_extract", "detect_contract", "DETECTABLE"]
 
