@@ -14,13 +14,10 @@ salt, PNG without time metadata.
 
 from __future__ import annotations
 
-import datetime as dt
-import io
 import logging
 import os
 import re
 import shutil
-import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,9 +37,6 @@ def is_kprlink_output(folder: Path) -> bool:
     return any((Path(folder) / m).is_file() for m in MARKERS)
 
 log = logging.getLogger(__name__)
-
-_FIXED_ZIP_TIME = (2000, 1, 1, 0, 0, 0)
-_FIXED_DOC_TIME = dt.datetime(2000, 1, 1)
 
 
 class OutputFolderError(KprlinkError, FileExistsError):
@@ -253,51 +247,14 @@ def write_csv(path: Path, df: pd.DataFrame) -> None:
     write_text(path, df.to_csv(index=False, lineterminator="\n", float_format="%.6g"))
 
 
-def write_xlsx(path: Path, sheets: Mapping[str, pd.DataFrame]) -> None:
-    """Write one workbook, one sheet per table, with fixed timestamps.
+def write_xlsx(path: Path, sheets: Mapping[str, pd.DataFrame], *,
+               notes: Mapping[str, str] | None = None) -> None:
+    """Write one workbook, one sheet per table (bold frozen header, numbers as
+    numbers) and a ``notes`` sheet, with fixed timestamps (identical reruns)."""
+    from kprlink._xlsx import workbook_bytes
 
-    openpyxl stamps the creation time into ``docProps/core.xml`` and every
-    zip entry; both are fixed here so that reruns give identical bytes.
-    """
-    import openpyxl
-
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for name, df in sheets.items():
-        ws = wb.create_sheet(title=name[:31])
-        ws.append([str(c) for c in df.columns])
-        for row in df.itertuples(index=False):
-            ws.append([None if pd.isna(v) else (v.item() if hasattr(v, "item") else v)
-                       for v in row])
-    wb.properties.created = _FIXED_DOC_TIME
-    wb.properties.modified = _FIXED_DOC_TIME
-    wb.properties.creator = "kprlink"
-    raw = io.BytesIO()
-    wb.save(raw)
-    _write_fixed_zip(path, raw.getvalue())
-
-
-def _write_fixed_zip(path: Path, data: bytes) -> None:
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            body = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                body = _fix_core_dates(body)
-            fixed = zipfile.ZipInfo(info.filename, date_time=_FIXED_ZIP_TIME)
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = 0o600 << 16
-            dst.writestr(fixed, body)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(out.getvalue())
-
-
-def _fix_core_dates(body: bytes) -> bytes:
-
-    stamp = _FIXED_DOC_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    return re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
-                  rb"\g<1>" + stamp + rb"\g<2>", body)
+    path.write_bytes(workbook_bytes(sheets, notes=notes))
 
 
 def save_figure(fig: object, stem: Path) -> list[Path]:

@@ -100,3 +100,26 @@ def write_report(rel_dir: Path, spec: StudySpec, sections: list[_report.ReportSe
     kw = dict(title=spec.title, meta=meta, sections=sections, checks=checks, provenance=prov)
     _atomic.write_text(rel_dir / "report.md", _report.render_markdown(**kw))  # type: ignore[arg-type]
     _atomic.write_text(rel_dir / "report.html", _report.render_html(**kw))  # type: ignore[arg-type]
+
+
+def xlsx_notes(spec: StudySpec, *, version: str) -> dict[str, str]:
+    """The ``notes`` sheet of ``tables.xlsx``: what the tables are and how they were made."""
+    from kprlink._xlsx import rule_text
+
+    d = spec.disclosure
+    notes = {
+        "title": spec.title,
+        "period": f"{spec.period_start:%d %b %Y} – {spec.period_end:%d %b %Y}; ages and "
+                  f"population on {spec.ref_date:%d %b %Y}",
+        "rule": rule_text(d.max_n, protect_zeros=d.protect_zeros),
+        "symbol": f"{d.symbol} a suppressed number, or one derived from it; "
+                  ". a value that does not exist (no denominator)",
+        "intervals": "share_lower, share_upper: 95 % Wilson score interval, percent",
+        "sources": "KPR (Kommunalt pasient- og brukerregister) and NPR (Norsk "
+                   "pasientregister) extracts of the delivery, linked through the key file; "
+                   "population: Statistics Norway table 07459",
+        "software": f"kprlink {version}, study {spec.name} {spec.version} "
+                    f"(digest {spec.digest})",
+    }
+    notes.update({f"table {t.name}"[:60]: t.title for t in spec.tables})
+    return notes

@@ -249,7 +249,8 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
                 n_suppressed=int(rel.hidden[at.count_col].sum())))
         _atomic.write_xlsx(rel_dir / "tables.xlsx",
                            {n: _release.display(r, spec.disclosure.symbol)
-                            for n, r in released.items()})
+                            for n, r in released.items()},
+                           notes=_write.xlsx_notes(spec, version=kl.__version__))
         _atomic.write_csv(chk_dir / "release_log.csv", release_log)
         _atomic.write_text(chk_dir / "release_log.json", _provenance.dumps(
             _write.log_summary(spec, release_log, joint)))

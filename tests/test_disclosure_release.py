@@ -143,6 +143,38 @@ def test_render_csv_markdown_xlsx(tmp_path):
     assert sum(1 for r in values[1:] if r[2] == ":") == 4
 
 
+def test_render_xlsx_numbers_frozen_header_and_notes(tmp_path):
+    out = tmp_path / "t.xlsx"
+    kl.render_table(_res(), fmt="xlsx", path=out, status=False, title="Persons by sex and age",
+                    period="2017", sources="synthetic KPR")
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == ["table", "notes"]
+    ws = wb["table"]
+    assert ws.freeze_panes == "A2" and ws["A1"].font.bold
+    counts = [r[2] for r in ws.iter_rows(min_row=2, values_only=True)]
+    shown = [v for v in counts if v != ":"]
+    assert shown and all(isinstance(v, int) for v in shown)  # numbers, not text
+    assert counts.count(":") == 4
+    notes = dict(wb["notes"].iter_rows(min_row=2, values_only=True))
+    assert notes["title"] == "Persons by sex and age" and notes["period"] == "2017"
+    assert notes["sources"] == "synthetic KPR" and notes["symbol"].startswith(": ")
+    assert "1 to 4" in notes["rule"]
+
+
+def test_render_released_rates_shows_shares_and_the_symbol():
+    cells = pd.DataFrame({"sex": ["female", "male", "female", "male"],
+                          "age": ["<60", "<60", "60+", "60+"], "n": [2, 10, 12, 15],
+                          "population": [100, 120, 80, 0 + 90]})
+    rates = kl.release_rates(cells, dims=["sex", "age"], rule=kl.SuppressionRule(max_n=4))
+    frame = pd.read_csv(io.StringIO(kl.render_table(rates, status=False)), dtype=str)
+    assert list(frame.columns) == ["sex", "age", "n", "population", "share", "share_lower",
+                                   "share_upper"]
+    hidden = frame["n"] == ":"
+    assert hidden.sum() == 4 and (frame.loc[hidden, "share"] == ":").all()
+    total = frame[(frame["sex"] == "Total") & (frame["age"] == "Total")].iloc[0]
+    assert float(total["share"]) == pytest.approx(39 / 390 * 100)
+
+
 def test_render_refuses_and_rejects_format():
     res = _res()
     with pytest.raises(kl.DisclosureError):

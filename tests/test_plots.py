@@ -270,3 +270,12 @@ def test_ranked_bars_show_names():
                               names={"county_nor03": "Oslo", "county_nor50": "Trøndelag"})
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels[0] == "Trøndelag" and "Oslo" in labels
+
+
+def test_share_plot_takes_release_rates_output_with_float_noise_in_bounds():
+    # Wilson's lower bound for 0 of n can come back as 8.7e-17, a hair above the share
+    rel = _released()
+    zero = (rel["age_band"].astype(str) == "90+") & (rel["sex"] == "male")
+    rel.loc[zero, ["share", "share_lower"]] = [0.0, 8.673617e-17]
+    fig = kl.plot_share_by_age_sex(rel)
+    assert [t.get_text() for t in fig.axes[0].texts].count("0") == 1

@@ -107,6 +107,27 @@ def test_study_release_is_safe_and_complete(name: str, runs: dict, delivery: Pat
             assert (out / "release" / "figures" / f"{t.name}.svg").is_file()
 
 
+def test_study_workbook_has_notes_frozen_headers_and_numbers(runs: dict) -> None:
+    import openpyxl
+
+    res, out = runs["dementia_2016_2017"]
+    spec = study_mod.StudySpec.from_toml(STUDIES / "dementia_2016_2017")
+    wb = openpyxl.load_workbook(out / "release" / "tables.xlsx")
+    assert wb.sheetnames == [*res.tables, "notes"]
+    notes = dict(wb["notes"].iter_rows(min_row=2, values_only=True))
+    assert notes["title"] == spec.title
+    assert notes["period"].startswith("01 Jul 2016 – 30 Jun 2017")
+    assert "1 to 4" in notes["rule"] and notes["symbol"].startswith(": ")
+    assert "07459" in notes["sources"] and "Wilson" in notes["intervals"]
+    ws = wb["share_by_age_sex"]
+    assert ws.freeze_panes == "A2" and ws["A1"].font.bold
+    header = [c.value for c in ws[1]]
+    n_col = header.index("n")
+    counts = [r[n_col] for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert all(isinstance(v, int) or v == ":" for v in counts)
+    assert any(isinstance(v, int) for v in counts)
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_rerun_is_byte_identical(name: str, runs: dict, delivery: Path,
                                  tmp_path: Path) -> None:

@@ -218,3 +218,21 @@ def test_synthetic_klass_tables_map_to_2020_borders(delivery):
     named = kl.add_place_names(out, places)
     assert named["county_code"].tolist() == ["50", "50"]
     assert named["county_name"].iloc[0] == "Trøndelag"
+
+
+def test_sex_codes_are_labelled_in_tables():
+    cohort = pd.DataFrame({"person_id": [1, 2, 3, 4], "sex": pd.array([2, 1, 2, None],
+                                                                      dtype="Int64"),
+                           "g": ["a", "a", "b", "b"]})
+    before = cohort.copy()
+    labelled = kl.add_sex_label(cohort)
+    pd.testing.assert_frame_equal(cohort, before)
+    assert labelled["sex"].tolist()[:3] == ["female", "male", "female"]
+    assert pd.isna(labelled["sex"].iloc[3])
+    assert list(labelled["sex"].cat.categories) == ["female", "male"]
+    assert kl.add_sex_label(cohort, out_col="sex_label")["sex"].tolist()[:2] == [2, 1]
+    t1 = kl.table_one(cohort, group_col="g", categorical=["sex"])
+    assert set(t1.counts["level"]) == {"female", "male", "unknown"}
+    with pytest.raises(kl.MissingColumnsError) as err:
+        kl.add_sex_label(cohort, sex_col="kjonn")
+    assert err.value.missing == ["kjonn"]

@@ -23,6 +23,7 @@ from kprlink.demography.places import (
     read_places,
 )
 from kprlink.demography.population import population_denominators
+from kprlink.demography.sex import add_sex_label
 
 __all__: list[str] = [
     "FUNCTION_GROUPS",
@@ -37,6 +38,7 @@ __all__: list[str] = [
     "Places",
     "add_age",
     "add_place_names",
+    "add_sex_label",
     "add_age_band",
     "age_at",
     "harmonise_municipalities",

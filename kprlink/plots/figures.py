@@ -128,7 +128,9 @@ def plot_share_by_age_sex(released: pd.DataFrame, *, age_col: str = "age_band",
         if lower_col and upper_col and shown.any():
             lo = np.array([_get(sub, a, lower_col) for a in ages], dtype=float)[shown]
             hi = np.array([_get(sub, a, upper_col) for a in ages], dtype=float)[shown]
-            ax.errorbar(pos[shown], vals[shown], yerr=[vals[shown] - lo, hi - vals[shown]],
+            # float noise can put a bound a hair beyond the share (8.7e-17 above 0)
+            yerr = [np.maximum(vals[shown] - lo, 0), np.maximum(hi - vals[shown], 0)]
+            ax.errorbar(pos[shown], vals[shown], yerr=yerr,
                         fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
         for p in pos[~shown]:
             ax.text(p, 0, SUPPRESSED_MARK, ha="center", va="bottom", fontsize=12,

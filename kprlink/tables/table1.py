@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kprlink.demography.sex import sex_labels
 from kprlink.exceptions import MissingColumnsError, SpecError
 
 __all__ = ["ReleasedTableOne", "TableOne", "release_quantiles", "release_table_one",
@@ -83,6 +84,12 @@ class TableOne:
                 f"continuous variables; {sizes}>")
 
 
+def _is_sex_codes(s: pd.Series) -> bool:
+    """Register codes 1/2 (a cohort's ``sex``), shown as female/male in a table."""
+    known = pd.to_numeric(s, errors="coerce").dropna()
+    return s.notna().any() and len(known) == int(s.notna().sum()) and known.isin([1, 2]).all()
+
+
 def table_one(persons: pd.DataFrame, *, group_col: str, categorical: Sequence[str] = (),
               continuous: Sequence[str] = (), groups: Sequence[str] | None = None,
               levels: dict[str, Sequence[str]] | None = None,
@@ -97,7 +104,8 @@ def table_one(persons: pd.DataFrame, *, group_col: str, categorical: Sequence[st
     group_col : str
         The group column (e.g. ``"dementia"``).
     categorical, continuous : sequence of str
-        Columns to describe by counts, and by medians and means.
+        Columns to describe by counts, and by medians and means. A ``sex``
+        column of register codes 1/2 is shown as ``male``/``female``.
     groups : sequence of str, optional
         Group labels in order; default sorted observed labels.
     levels : dict, optional
@@ -141,7 +149,9 @@ def table_one(persons: pd.DataFrame, *, group_col: str, categorical: Sequence[st
     pid = persons[person_col].to_numpy(np.int64)
     parts, cells, lv = [], [], {}
     for var in cat:
-        val = persons[var].astype("string").fillna(missing_label)
+        raw = sex_labels(persons[var]) if var == "sex" and _is_sex_codes(persons[var]) \
+            else persons[var]
+        val = raw.astype("string").fillna(missing_label)
         want = [str(x) for x in (levels or {}).get(var, [])]
         seen = sorted(set(val.unique()) - set(want) - {missing_label})
         lv[var] = tuple(want + seen + ([missing_label] if (val == missing_label).any()
