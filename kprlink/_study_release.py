@@ -43,8 +43,10 @@ def rule_of(spec: DisclosureSpec) -> SuppressionRule:
 
 
 def protect(tables: Mapping[str, AnalysisTable], spec: DisclosureSpec, *,
-            universe: np.ndarray | None, prior: PriorRelease | None = None) -> JointResult:
-    """Protect all of a study's tables together (and with earlier releases, `prior`)."""
+            universe: np.ndarray | None, prior: PriorRelease | None = None,
+            variants: Mapping[str, str] | None = None) -> JointResult:
+    """Protect all of a study's tables together (and with earlier releases, `prior`;
+    `variants`: tables on a nested population, their differences protected)."""
     study = []
     for name, at in tables.items():
         dims = list(at.dims)
@@ -57,7 +59,8 @@ def protect(tables: Mapping[str, AnalysisTable], spec: DisclosureSpec, *,
         study.append(StudyTable(name, cells.reset_index(drop=True), tuple(dims),
                                 count_col=at.count_col, persons=at.persons,
                                 population=pop, value_cols=tuple(at.value_cols)))
-    return protect_study(study, rule_of(spec), universe=universe, prior=prior)
+    return protect_study(study, rule_of(spec), universe=universe, prior=prior,
+                         variants=variants)
 
 
 def released_table(at: AnalysisTable, cells: pd.DataFrame) -> Released:

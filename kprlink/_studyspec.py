@@ -25,7 +25,7 @@ SPEC_VERSIONS = (1,)
 FIGURE_KINDS = ("share_by_age_sex", "funnel", "bar")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_TOP_KEYS = {"kprlink_spec", "kind", "name", "version", "title", "description", "period",
+_TOP_KEYS = {"linkage", "kprlink_spec", "kind", "name", "version", "title", "description", "period",
              "reference_date", "cohort", "seed", "disclosure", "tables", "published"}
 _TABLE_KEYS = {"name", "kind", "title", "figure", "params"}
 _PUB_KEYS = {"table", "label", "value", "source", "status"}
@@ -108,6 +108,10 @@ class StudySpec:
     disclosure: DisclosureSpec = field(default_factory=DisclosureSpec)
     published: tuple[PublishedFigure, ...] = ()
     directory: Path | None = field(default=None, compare=False)
+    #: the ``[linkage]`` table (overrides the cohort's) and whether the cohort tables are
+    #: also released on key links only (``sensitivity = true``)
+    linkage: Any = None
+    linkage_sensitivity: bool = False
 
     def _repr_html_(self) -> str:
         from kprlink._html import definition_card
@@ -137,6 +141,11 @@ class StudySpec:
         """The spec as plain JSON-able data (what :attr:`digest` hashes)."""
         d = asdict(self)
         d.pop("directory")
+        # absent unless set: digests of studies without a [linkage] table unchanged
+        d.pop("linkage")
+        sens = d.pop("linkage_sensitivity")
+        if self.linkage is not None:
+            d["linkage"] = {**self.linkage.to_dict(), "sensitivity": sens}
         d["tables"] = [{**t, "params": dict(t["params"])} for t in d["tables"]]
         return json.loads(json.dumps(d, default=str))
 
@@ -246,14 +255,46 @@ class StudySpec:
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             bad("seed", f"seed must be an int >= 0, got {seed!r}")
             seed = 0
+        linkage, sensitivity = _linkage(data.get("linkage"), bad)
         if problems or start is None or end is None:
             raise SpecError(f"Study file {file} is invalid.", problems)
-        return cls(name=str(data.get("name", "")), title=str(data.get("title", "")),
+        return cls(linkage=linkage, linkage_sensitivity=sensitivity,
+                   name=str(data.get("name", "")), title=str(data.get("title", "")),
                    period_start=start, period_end=end, tables=tuple(tables),
                    reference_date=ref, cohort=data.get("cohort"),
                    version=str(data.get("version", "1")),
                    description=str(data.get("description", "")).strip(), seed=seed,
                    disclosure=rule, published=tuple(published), directory=directory)
+
+
+def _linkage(table: Any, bad: Any) -> tuple[Any, bool]:
+    """The study's ``[linkage]`` table: LinkageOptions and the sensitivity flag."""
+    if table is None:
+        return None, False
+    from kprlink.cohorts._model_links import LinkageOptions
+
+    if not isinstance(table, dict):
+        bad("linkage", "linkage must be a table")
+        return None, False
+    t = dict(table)
+    sens = t.pop("sensitivity", False)
+    if not isinstance(sens, bool):
+        bad("linkage.sensitivity", f"sensitivity must be true/false, got {sens!r}")
+        sens = False
+    try:
+        opts = LinkageOptions.from_dict(t)
+    except SpecError as err:
+        for p in err.problems:
+            bad(f"linkage.{getattr(p, 'column', None) or ''}".rstrip("."),
+                getattr(p, "message", str(p)))
+        return None, False
+    except TypeError as err:
+        bad("linkage", str(err))
+        return None, False
+    if sens and not opts.probabilistic:
+        bad("linkage.sensitivity", "sensitivity = true needs method = \"probabilistic\" (it "
+            "releases the cohort tables with and without model links)")
+    return opts, sens
 
 
 def _freeze(v: Any) -> Any:

@@ -204,23 +204,29 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
                 ["keep the ledger in the work area, outside the delivery and the release"],
                 path=ledger_root)
     delivery = _open_delivery(data_dir)
-    ctx = StudyContext(spec=spec, delivery=delivery, work_dir=work_dir)
+    ctx = StudyContext(spec=spec, delivery=delivery, work_dir=work_dir, linkage=spec.linkage)
+    plan = _run_tables(spec, ctx)
+    contexts = list({id(c): c for _, c in plan}.values())
     if isinstance(delivery, ImportedDelivery) and spec.cohort_path is not None and all(
-            cohort_only(t.kind) for t in spec.tables):
+            cohort_only(t.kind) for t, _ in plan):
         # every step reads only the cohort's persons: load only their rows
-        persons = ctx.cohort()
+        persons = pd.concat([c.cohort()[["kpr_id", "npr_id"]] for c in contexts])
         delivery.restrict(kpr_ids=persons["kpr_id"], npr_ids=persons["npr_id"])
     steps: dict[str, AnalysisTable] = {}
-    for t in _progress(spec.tables, desc=spec.name, unit="table", disable=not progress):
+    for t, c in _progress(plan, desc=spec.name, unit="table", disable=not progress):
         log.info("table %s (%s)", t.name, t.kind)
-        steps[t.name] = get_step(t.kind)(ctx, **params_dict(t.params))
-    universe = (ctx.cohort()["person_id"].to_numpy("int64")
-                if spec.cohort_path is not None else None)
+        steps[t.name] = get_step(t.kind)(c, **params_dict(t.params))
+    # the persons of every variant (with and without model links: nested populations,
+    # one person identity) are protected together
+    universe = (pd.unique(pd.concat([c.cohort()["person_id"] for c in contexts])
+                          .to_numpy("int64")) if spec.cohort_path is not None else None)
     inputs = _provenance.input_files(data_dir)
     ledger_dir = ledger_root / _ledger.delivery_digest(inputs)
     key = _ledger.run_key(spec.name, spec.digest, ctx.definitions)
+    variants = {t.name: t.name.removesuffix(KEY_ONLY) for t, _ in plan
+                if t.name.endswith(KEY_ONLY)}
     joint = _release.protect(steps, spec.disclosure, universe=universe,
-                             prior=_ledger.load(ledger_dir, exclude=key))
+                             prior=_ledger.load(ledger_dir, exclude=key), variants=variants)
     released = {name: _release.released_table(at, joint.tables[name])
                 for name, at in steps.items()}
     excluded = {name: dict(at.excluded) for name, at in steps.items()}
@@ -233,7 +239,7 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
     with _atomic.atomic_folder(out_dir, force=force, inputs=folders) as tmp:
         rel_dir, chk_dir = tmp / "release", tmp / "checker"
         sections = []
-        for t in spec.tables:
+        for t, _ in plan:
             at, rel = steps[t.name], released[t.name]
             shown = _release.display(rel, spec.disclosure.symbol)
             _atomic.write_csv(rel_dir / "tables" / f"{t.name}.csv", shown)
@@ -274,6 +280,41 @@ def _place_names(data_dir: Path) -> dict[str, dict[str, str]]:
 
     path = data_dir / "klass_navn.csv"
     return kl.read_place_names(path) if path.is_file() else {}
+
+
+#: suffix of the sensitivity variant's tables (cohort on key links only)
+KEY_ONLY = "_key_links_only"
+
+
+def _run_tables(spec: StudySpec, ctx: StudyContext) -> list[tuple[TableSpec, StudyContext]]:
+    """The tables a run computes, each with its context.
+
+    A study with a ``[linkage]`` table also releases persons by link method
+    (``persons_by_link_method``, unless it lists a ``cohort_by_link_method``
+    table itself); with ``sensitivity = true`` every cohort table is computed a
+    second time on key links only (``<name>_key_links_only``), in its own
+    context (and work folder).
+    """
+    from dataclasses import replace
+
+    plan = [(t, ctx) for t in spec.tables]
+    if spec.linkage is None or spec.cohort_path is None:
+        return plan
+    if spec.linkage_sensitivity:
+        from kprlink.cohorts._model_links import LinkageOptions
+
+        key_ctx = StudyContext(spec=spec, delivery=ctx.delivery,
+                               work_dir=ctx.work_dir / "key_links_only",
+                               definitions=ctx.definitions, linkage=LinkageOptions("key"))
+        plan += [(replace(t, name=t.name + KEY_ONLY,
+                          title=f"{t.title} (sensitivity: key-file links only)"), key_ctx)
+                 for t, _ in list(plan)
+                 if cohort_only(t.kind) and t.kind != "cohort_by_link_method"]
+    if not any(t.kind == "cohort_by_link_method" for t in spec.tables):
+        plan.append((TableSpec(name="persons_by_link_method", kind="cohort_by_link_method",
+                               title="Cohort persons by link method and sex", figure="bar"),
+                     ctx))
+    return plan
 
 
 def _spec_file_hash(spec: StudySpec) -> str | None:

@@ -40,12 +40,16 @@ class StudyContext:
         Folder for person-level intermediates (outside the output folder).
     definitions : dict of str to str
         Definition files used (name → SHA-256), filled as steps load them.
+    linkage : LinkageOptions, optional
+        Replaces the cohort definition's ``[linkage]`` table (the study's own,
+        or key links only for the sensitivity variant).
     """
 
     spec: StudySpec
     delivery: Delivery
     work_dir: Path
     definitions: dict[str, str] = field(default_factory=dict)
+    linkage: Any = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def cohort(self) -> pd.DataFrame:
@@ -72,6 +76,10 @@ class StudyContext:
             raise SpecError(f"this kprlink build lacks {missing}; the cohort layer is "
                             "needed to run this study.", missing)
         definition = kl.CohortDefinition.from_toml(path)
+        if self.linkage is not None:
+            import dataclasses
+
+            definition = dataclasses.replace(definition, linkage=self.linkage)
         self.definitions[path.name] = sha256_file(path)
         from kprlink.sources.lazy import ImportedDelivery
 

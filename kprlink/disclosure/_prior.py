@@ -57,9 +57,16 @@ def prior_table(prior: PriorRelease) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def difference_rows(x: sparse.csr_matrix, z: np.ndarray, labels: list[str],
-                    prior_rows: np.ndarray, prior_labels: list[str], max_n: int
+                    prior_rows: np.ndarray, prior_labels: list[str], max_n: int, *,
+                    against: str = "an earlier release",
+                    sides: tuple[str, str] = ("earlier, not now", "now, not earlier")
                     ) -> tuple[list[sparse.csr_matrix], list[str]]:
-    """Protected differences between earlier cells and new cells with the same label."""
+    """Protected differences between earlier cells and new cells with the same label.
+
+    Also used for a study's variants (the same tables on a nested population, e.g.
+    without model links): `prior_rows` are then the variant's cells, `prior_labels`
+    their labels under the base table's name, `against` and `sides` say so.
+    """
     index = {lab: i for i, lab in enumerate(labels)}
     rows, names = [], []
     for r, lab in zip(prior_rows.tolist(), prior_labels, strict=True):
@@ -68,10 +75,10 @@ def difference_rows(x: sparse.csr_matrix, z: np.ndarray, labels: list[str],
             continue
         xp = x.getrow(r).toarray().ravel()
         xc = x.getrow(c).toarray().ravel()
-        for d, what in ((np.maximum(xp - xc, 0), "earlier, not now"),
-                        (np.maximum(xc - xp, 0), "now, not earlier")):
+        for d, what in ((np.maximum(xp - xc, 0), sides[0]),
+                        (np.maximum(xc - xp, 0), sides[1])):
             k = float(d @ z)
             if 1 <= k <= max_n:
                 rows.append(sparse.csr_matrix(d.astype(np.int64)))
-                names.append(f"{lab}: difference with an earlier release ({what})")
+                names.append(f"{lab}: difference with {against} ({what})")
     return rows, names

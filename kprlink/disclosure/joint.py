@@ -16,7 +16,7 @@ single-table problem.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -111,7 +111,8 @@ class JointResult:
 def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
                   universe: Sequence[int] | np.ndarray | None = None,
                   prior: PriorRelease | None = None,
-                  audit: bool = True, max_repairs: int = 10) -> JointResult:
+                  audit: bool = True, max_repairs: int = 10,
+                  variants: Mapping[str, str] | None = None) -> JointResult:
     """Primary and secondary suppression of all `tables` together, then the joint audit.
 
     Parameters
@@ -133,6 +134,12 @@ def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
     audit : bool, default True
         Run the joint LP/MILP audit; cells it finds too narrow get neighbours
         suppressed (at most `max_repairs` rounds).
+    variants : mapping of str to str, optional
+        Variant table name -> base table name: the same table on a nested
+        population (a cohort without model links, a sensitivity analysis). A
+        variant cell whose persons differ from the base cell with the same
+        labels by ``1..max_n`` persons (either way) is protected as a
+        difference, as for earlier releases.
 
     The result's ``published`` and ``members`` list every published number of
     tables with person rows and the persons it counts (for the ledger).
@@ -227,6 +234,20 @@ def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
         diff_rows, diff_names = difference_rows(
             x, z, labels, prior_rows, prior.cells["label"].astype(str).tolist(),  # type: ignore[union-attr]
             rule.max_n)
+    for vname, base in (variants or {}).items():
+        if vname not in names[:n_current] or base not in names[:n_current]:
+            raise DisclosureError(f"variants: {vname!r} -> {base!r} names a table not in "
+                                  f"{names[:n_current]}.")
+        k = names.index(vname)
+        rows = [*range(starts[k], starts[k + 1]),
+                *(n_cells + j for j, (name, _) in enumerate(left_rows) if name == vname)]
+        v_rows, v_names = difference_rows(
+            x, z, labels, np.asarray(rows, np.int64),
+            [labels[r].replace(f"{vname}: ", f"{base}: ", 1) for r in rows], rule.max_n,
+            against=f"variant {vname!r}", sides=("in the base, not the variant",
+                                                  "in the variant, not the base"))
+        diff_rows += v_rows
+        diff_names += v_names
     virtual: list[np.ndarray] = []
     vweights: list[np.ndarray] = []
     if rule.singletons:
