@@ -236,3 +236,11 @@ def test_sex_codes_are_labelled_in_tables():
     with pytest.raises(kl.MissingColumnsError) as err:
         kl.add_sex_label(cohort, sex_col="kjonn")
     assert err.value.missing == ["kjonn"]
+
+
+def test_table_one_keeps_the_order_of_categorical_levels():
+    bands = kl.AgeBands.reference_dementia()
+    p = kl.add_age_band(pd.DataFrame({"person_id": [1, 2, 3], "age": [91, 50, 62],
+                                      "g": ["a"] * 3}), bands)
+    t1 = kl.table_one(p, group_col="g", categorical=["age_band"])
+    assert list(t1.levels["age_band"]) == ["Under 60", "60-64", "90+"]

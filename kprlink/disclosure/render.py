@@ -51,13 +51,26 @@ def released_frame(res: Any, *, symbol: str = ":", numbers: bool = False) -> pd.
         if c == supp.count_col:
             vals = [int(v) if numbers else str(int(v)) for v in out[c].fillna(0)]
         else:
-            vals = [float(v) if numbers else f"{float(v):.6g}"
-                    for v in out[c].astype("Float64").fillna(0)]
+            vals = [_decimal(float(v), numbers) for v in out[c].astype("Float64").fillna(0)]
         col = pd.Series(vals, index=out.index, dtype=object)
         col[na & hidden] = symbol
         col[na & ~hidden] = "."
         out[c] = col
     return out.reset_index(drop=True)
+
+
+def _decimal(v: float, numbers: bool) -> float | int | str:
+    """A derived value (share, interval bound, population) to 4 decimals.
+
+    Examples
+    --------
+    >>> _decimal(0.6276151, False), _decimal(8172.0, False), _decimal(1.5, True)
+    ('0.6276', '8172', 1.5)
+    """
+    r = round(v, 4)
+    if numbers:
+        return int(r) if r.is_integer() else r
+    return str(int(r)) if r.is_integer() else f"{r:.4f}".rstrip("0")
 
 
 def render_table(

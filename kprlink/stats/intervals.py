@@ -69,6 +69,8 @@ def proportion_ci(count: object, n: object, *, level: float = 0.95,
     --------
     >>> proportion_ci(5, 20).round(4).values.tolist()
     [[0.25, 0.1119, 0.4687]]
+    >>> float(proportion_ci(0, 298)["lower"].iloc[0])
+    0.0
     """
     alpha = _level(level, "proportion_ci")
     if method not in ("wilson", "exact"):
@@ -86,6 +88,10 @@ def proportion_ci(count: object, n: object, *, level: float = 0.95,
     if ok.any():
         sm_method = "wilson" if method == "wilson" else "beta"
         lo[ok], hi[ok] = proportion_confint(k[ok], m[ok], alpha=alpha, method=sm_method)
+        # the bounds of 0 of n and n of n are exactly 0 and 1 (statsmodels' Wilson
+        # returns float noise there, e.g. 8.7e-17)
+        lo[ok & (k == 0)] = 0.0
+        hi[ok & (k == m)] = 1.0
     with np.errstate(invalid="ignore", divide="ignore"):
         p = np.where(ok, k / np.where(ok, m, 1), np.nan)
     return pd.DataFrame({"proportion": p, "lower": lo, "upper": hi})

@@ -154,6 +154,8 @@ def table_one(persons: pd.DataFrame, *, group_col: str, categorical: Sequence[st
         val = raw.astype("string").fillna(missing_label)
         want = [str(x) for x in (levels or {}).get(var, [])]
         seen = sorted(set(val.unique()) - set(want) - {missing_label})
+        if isinstance(raw.dtype, pd.CategoricalDtype):  # categories keep their order
+            seen = [str(c) for c in raw.cat.categories if str(c) in set(seen)]
         lv[var] = tuple(want + seen + ([missing_label] if (val == missing_label).any()
                                        and missing_label not in want else []))
         long = pd.DataFrame({"person_id": pid, "variable": var, "level": val.to_numpy(),
