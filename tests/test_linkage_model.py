@@ -109,3 +109,27 @@ def test_bad_files_and_results_are_refused(fitted, tmp_path: Path) -> None:
     dup = kl.deduplicate(pd.DataFrame({"x": [1, 1, 2]}), spec)
     with pytest.raises(LinkageError):
         LinkageModel.from_result(dup)
+
+
+def test_calibration_and_threshold_are_measured_on_the_other_half(fitted) -> None:
+    d, key, truth, res = fitted
+    v = res.validation.iloc[0]
+    # the Platt map is fitted on one half of the held-out persons and measured on the other
+    assert v["n_calibration_pairs"] > 50
+    assert v["ece_calibrated"] < v["ece_raw"]
+    assert v["calibration_b"] > 0
+    cal = res.calibration
+    assert set(cal["kind"]) == {"raw", "calibrated"}
+    raw = cal[cal["kind"] == "raw"]
+    assert raw["n"].sum() == v["n_calibration_pairs"]
+    # the threshold chosen on one half holds up on the other: an honest estimate
+    assert 0.9 <= v["precision_other_half"] <= 1
+    assert 0 < v["recall_other_half"] <= 1
+    assert 0.5 <= v["threshold_half0"] <= 1 and 0.5 <= v["threshold_half1"] <= 1
+    model = res.links[res.links["source"] == "model"]
+    assert model["match_probability_calibrated"].between(0, 1).all()
+    # the mapped probabilities' order is the raw one (a monotone map)
+    r = model.sort_values("match_probability")["match_probability_calibrated"].to_numpy()
+    assert (np.diff(r) >= -1e-12).all()
+    s = res.summary().set_index("metric")["value"]
+    assert s["validation_ece_calibrated"] == v["ece_calibrated"]

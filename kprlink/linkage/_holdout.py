@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from kprlink.linkage._calibration import calibrate_halves, cross_fitted_precision
 from kprlink.linkage._result import _score
 from kprlink.linkage._scoring import _Scored
 from kprlink.linkage._spec import LinkageSpec
@@ -45,19 +46,25 @@ def validate_held_out(spec: LinkageSpec, left: pd.DataFrame, right: pd.DataFrame
 
     Returns
     -------
-    (pandas.DataFrame, float)
+    (pandas.DataFrame, float, pandas.DataFrame)
         One row: ``n_links``, ``n_true``, ``tp``, ``fp``, ``fn``, ``precision``,
         ``recall``, ``f1`` at the threshold, ``n_validation_labels``,
-        ``n_batches``, ``n_decoys``, ``threshold``; and the threshold (the
-        lowest probability whose pooled held-out precision reaches
-        ``spec.target_precision``; ``spec.threshold`` without a target).
+        ``n_batches``, ``n_decoys``, ``threshold``, the two-fold
+        ``precision_other_half`` / ``recall_other_half`` (threshold chosen on
+        one half of the held-out persons, measured on the other) and the
+        calibration figures (``ece_raw``, ``ece_calibrated``, ``calibration_a``,
+        ``calibration_b``, see :mod:`kprlink.linkage._calibration`); the
+        threshold (the lowest probability whose pooled held-out precision
+        reaches ``spec.target_precision``; ``spec.threshold`` without a
+        target); and the reliability table of the measuring half.
     """
     order = rng.permutation(len(hold_l))
     size = len(order) if n_batch < 1 or len(decoys) == 0 else n_batch
     n_batches = min(int(np.ceil(len(order) / max(size, 1))), MAX_BATCHES)
     if len(decoys) == 0:
         decoys = np.empty(0, np.int64)
-    probs, pairs, used = [], [], []
+    probs, pairs, used, halves = [], [], [], []
+    cand_p, cand_ok, cand_half = [], [], []
     for b in range(n_batches):
         sel = order[b * size:(b + 1) * size]
         bl, br = hold_l[sel], np.concatenate([hold_r[sel], decoys])
@@ -67,6 +74,12 @@ def validate_held_out(spec: LinkageSpec, left: pd.DataFrame, right: pd.DataFrame
         pairs.append(pd.DataFrame({"left_id": lid.to_numpy()[bl[sc.pl[idx]]],
                                    "right_id": rid.to_numpy()[br[sc.pr[idx]]]}))
         used.append(sel)
+        # held-out left record i's partner is right record i of the batch; its half is
+        # the parity of its place in the (random) order
+        halves.append((b * size + sc.pl[idx]) % 2)
+        cand_p.append(sc.prob)
+        cand_ok.append(sc.pl == sc.pr)
+        cand_half.append((b * size + sc.pl) % 2)
     sel = np.concatenate(used) if used else np.empty(0, np.int64)
     truth = pd.DataFrame({"left_id": lid.to_numpy()[hold_l[sel]],
                           "right_id": rid.to_numpy()[hold_r[sel]]})
@@ -79,7 +92,20 @@ def validate_held_out(spec: LinkageSpec, left: pd.DataFrame, right: pd.DataFrame
     keep = prob >= threshold
     row = {**_score(found[keep], truth), "n_validation_labels": len(truth),
            "n_batches": n_batches, "n_decoys": len(decoys), "threshold": threshold}
-    return pd.DataFrame([row]), threshold
+    half = np.concatenate(halves) if halves else np.zeros(0, np.int64)
+    n_true = (int((np.arange(len(sel)) % 2 == 0).sum()), int((np.arange(len(sel)) % 2).sum()))
+
+    def choose(p: np.ndarray, o: np.ndarray) -> float:
+        return (threshold_for_precision(p, o, spec) if spec.target_precision is not None
+                else spec.threshold)
+
+    row.update(cross_fitted_precision(prob, ok, half, n_true, choose))
+    figures, table = calibrate_halves(
+        np.concatenate(cand_p) if cand_p else np.zeros(0),
+        np.concatenate(cand_ok) if cand_ok else np.zeros(0, bool),
+        np.concatenate(cand_half) if cand_half else np.zeros(0, np.int64))
+    row.update(figures)
+    return pd.DataFrame([row]), threshold, table
 
 
 def threshold_for_precision(prob: np.ndarray, ok: np.ndarray, spec: LinkageSpec) -> float:

@@ -15,6 +15,7 @@ import pandas as pd
 from kprlink.exceptions import LinkageError, LinkageQualityWarning, MissingColumnsError
 from kprlink.linkage import _fs_em as fs
 from kprlink.linkage._comparisons import comparison_matrix, term_frequency_adjustment
+from kprlink.linkage._calibration import platt_apply
 from kprlink.linkage._digest import frames_digest
 from kprlink.linkage._holdout import validate_held_out
 from kprlink.linkage._result import ProbabilisticLinkResult, _pairs
@@ -170,10 +171,10 @@ def _link_with_labels(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpec
     key_l[pl], key_r[pr] = True, True
     ul, ur = np.flatnonzero(~key_l), np.flatnonzero(~key_r)
     sc = _Scored(spec, left.iloc[ul], right.iloc[ur], m, u)
-    validation = None
+    validation = calibration = None
     threshold = spec.threshold
     if is_hold.any():
-        validation, threshold = validate_held_out(
+        validation, threshold, calibration = validate_held_out(
             spec, left, right, m, u, pl[is_hold], pr[is_hold], ur, n_batch=len(ul),
             partner_share=sc.diag.get("partner_share"), lid=lid, rid=rid, rng=rng)
     idx, n_removed = sc.accepted(spec, threshold)
@@ -181,6 +182,11 @@ def _link_with_labels(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpec
                                rid.iloc[ur].reset_index(drop=True), "model")
     key_links = _key_links(spec, left, right, lab, pl, pr, m, u, sc.fit.prior)
     links = pd.concat([key_links, model_links], ignore_index=True)
+    if validation is not None:  # the Platt map fitted on one half of the held-out pairs
+        v = validation.iloc[0]
+        links["match_probability_calibrated"] = platt_apply(
+            links["match_probability"].to_numpy(float), float(v["calibration_a"]),
+            float(v["calibration_b"]))
     fit = fs.EMFit(m, u, sc.fit.prior, sc.fit.n_iter, sc.fit.converged, sc.fit.swapped)
     sc.fit = fit
     cand = _links_frame(spec, sc, np.arange(len(sc.pl)), lid.iloc[ul].reset_index(drop=True),
@@ -190,7 +196,8 @@ def _link_with_labels(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpec
                 threshold_used=threshold, data_digest=frames_digest(left, right))
     return ProbabilisticLinkResult(links=links, candidates=cand.iloc[:, :4],
                                    model=_model_table(spec, fit), blocking=sc.blocking,
-                                   validation=validation, spec=spec, info=info)
+                                   validation=validation, spec=spec, info=info,
+                                   calibration=calibration)
 
 
 def _key_links(spec: LinkageSpec, left: pd.DataFrame, right: pd.DataFrame,

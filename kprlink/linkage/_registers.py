@@ -10,6 +10,7 @@ and applied to the rest.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -320,6 +321,4 @@ def link_registers_probabilistic(
                              max_validation_labels=max_validation_labels)
     info = dict(res.info)
     info.update(counts)
-    return ProbabilisticLinkResult(links=res.links, candidates=res.candidates,
-                                   model=res.model, blocking=res.blocking,
-                                   validation=res.validation, spec=res.spec, info=info)
+    return replace(res, info=info)

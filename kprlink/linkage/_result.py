@@ -61,6 +61,11 @@ class ProbabilisticLinkResult:
         With labels: precision, recall and F1 measured on held-out keyed pairs.
     clusters : pandas.DataFrame or None
         ``deduplicate`` only: ``id``, ``cluster_id``.
+    calibration : pandas.DataFrame or None
+        With labels: reliability bins (``kind`` "raw" / "calibrated", ``bin_lo``,
+        ``bin_hi``, ``n``, ``mean_p``, ``observed``) of the held-out half the
+        Platt map was not fitted on; ``links["match_probability_calibrated"]``
+        holds the mapped probabilities.
     """
 
     links: pd.DataFrame
@@ -71,6 +76,7 @@ class ProbabilisticLinkResult:
     spec: LinkageSpec
     info: dict[str, object] = field(default_factory=dict)
     clusters: pd.DataFrame | None = None
+    calibration: pd.DataFrame | None = None
 
     @property
     def n_key(self) -> int:
@@ -144,6 +150,8 @@ class ProbabilisticLinkResult:
             if k in i:
                 rows[k] = i[k]
         if self.validation is not None:
-            for k in ("precision", "recall", "f1"):
-                rows[f"validation_{k}"] = float(self.validation[k].iloc[0])
+            for k in ("precision", "recall", "f1", "precision_other_half",
+                      "recall_other_half", "ece_raw", "ece_calibrated"):
+                if k in self.validation.columns:
+                    rows[f"validation_{k}"] = float(self.validation[k].iloc[0])
         return pd.DataFrame({"metric": list(rows), "value": list(rows.values())})
