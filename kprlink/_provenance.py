@@ -52,10 +52,15 @@ def input_files(folder: Path) -> list[dict[str, object]]:
     """Name, size and SHA-256 of every top-level file of a delivery folder.
 
     Sub-folders (such as a synthetic delivery's ``truth/``) are not part of
-    the delivery and are not listed.
+    the delivery and are not listed; nor is a partitioned import's index (the
+    partitions are derived from the listed frames), so an import with or
+    without partitions is the same input.
     """
+    from kprlink.sources._partition import PARTITIONS
+
     rows: list[dict[str, object]] = []
-    for path in sorted(p for p in Path(folder).iterdir() if p.is_file()):
+    for path in sorted(p for p in Path(folder).iterdir()
+                       if p.is_file() and p.name != PARTITIONS):
         rows.append({"file": path.name, "bytes": path.stat().st_size,
                      "sha256": sha256_file(path)})
     return rows

@@ -145,7 +145,8 @@ def find_study(study: str | Path) -> Path:
 
 def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Path,
               work: str | Path | None = None, force: bool = False,
-              progress: bool = False, ledger: str | Path | None = None) -> StudyResult:
+              progress: bool = False, ledger: str | Path | None = None,
+              engine: Any = None) -> StudyResult:
     """Run `study` on the delivery in `data` and write the release to `out`.
 
     Parameters
@@ -171,6 +172,11 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
         The release ledger (what earlier runs on this delivery published, with
         the persons each number counts; see :mod:`kprlink._ledger`); default
         ``<work>/ledger``. Kept in the work area, never in `out`.
+    engine : None, "in-process", "dask", distributed.Client or an engine, optional
+        Where the cohort and the cohort's rows of a partitioned import
+        (``kprlink import --partitions N``) are computed (:mod:`kprlink._engine`):
+        by default partition by partition in this process. Every engine gives
+        the same release.
 
     Returns
     -------
@@ -186,6 +192,17 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
         A released number failed the check or the joint audit (nothing is
         written).
     """
+    from kprlink._engine import engine_from
+
+    with engine_from(engine) as eng:
+        return _run_study(study, data=data, out=out, work=work, force=force,
+                          progress=progress, ledger=ledger, engine=eng)
+
+
+def _run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Path,
+               work: str | Path | None, force: bool, progress: bool,
+               ledger: str | Path | None, engine: Any) -> StudyResult:
+    """:func:`run_study` on an open engine."""
     import kprlink as kl
     from kprlink._progress import progress as _progress
 
@@ -203,7 +220,7 @@ def run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pat
                 f"The release ledger {str(ledger_root)!r} overlaps the {label} folder.",
                 ["keep the ledger in the work area, outside the delivery and the release"],
                 path=ledger_root)
-    delivery = _open_delivery(data_dir)
+    delivery = _open_delivery(data_dir, engine)
     ctx = StudyContext(spec=spec, delivery=delivery, work_dir=work_dir, linkage=spec.linkage)
     plan = _run_tables(spec, ctx)
     contexts = list({id(c): c for _, c in plan}.values())
@@ -322,12 +339,14 @@ def _spec_file_hash(spec: StudySpec) -> str | None:
     return _provenance.sha256_file(path) if path and path.is_file() else None
 
 
-def _open_delivery(data_dir: Path) -> Any:
+def _open_delivery(data_dir: Path, engine: Any = None) -> Any:
     """An imported folder opens lazily (frames load on use); others are read whole."""
     import kprlink as kl
     from kprlink.sources.delivery import is_imported
 
-    return ImportedDelivery(data_dir) if is_imported(data_dir) else kl.read_delivery(data_dir)
+    if is_imported(data_dir):
+        return ImportedDelivery(data_dir, engine=engine)
+    return kl.read_delivery(data_dir)
 
 
 def _exclusions(delivery: Any) -> dict[str, object]:

@@ -132,12 +132,13 @@ def test_chosen_pairs_resolve_conflicts_as_link_extracts(imported):
 def test_fast_path_without_direct_tables_gives_the_same(imported, monkeypatch):
     """Ids too large for a direct table (e.g. 12-digit claim numbers) take sorted arrays."""
     import kprlink.cohorts._imported as fast
+    import kprlink.sources._arrow_ids as ids
 
     folder, delivery = imported
     definition = DEFINITIONS["filters and every rule"]
     want = build_cohort(delivery, definition)
     monkeypatch.setattr(fast, "_DIRECT", 1)
-    monkeypatch.setattr(fast, "_BLOCK", 1000)  # many blocks
+    monkeypatch.setattr(ids, "_BLOCK", 1000)  # many blocks
     got = build_cohort(folder, definition)
     pd.testing.assert_frame_equal(got.persons, want.persons)
     pd.testing.assert_frame_equal(got.attrition, want.attrition)

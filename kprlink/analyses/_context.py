@@ -86,7 +86,9 @@ class StudyContext:
         # an imported folder: the builder's fast path reads only the candidates' rows
         data = (self.delivery.path if isinstance(self.delivery, ImportedDelivery)
                 else self.delivery)
-        result = kl.build_cohort(data, definition)
+        engine = getattr(self.delivery, "engine", None)
+        result = (kl.build_cohort(data, definition, engine=engine) if engine is not None
+                  else kl.build_cohort(data, definition))
         persons = getattr(result, "persons", result)
         self._cache["cohort_result"] = result
         self.work_dir.mkdir(parents=True, exist_ok=True)

@@ -28,34 +28,14 @@ import pandas as pd
 
 from kprlink.cohorts.definition import CohortDefinition
 from kprlink.cohorts.events import _member
+from kprlink.sources._arrow_ids import _blocks, _chosen_pairs, _ids
 
 __all__: list[str] = []
 
 
-#: Rows per block: numpy temporaries stay a few MB and are reused by the
-#: allocator instead of being mapped (and page-faulted) afresh for every step.
-_BLOCK = 1 << 20
 #: Ids below this are looked up in a table indexed by the id itself: allocated
 #: zeroed by the OS, so only the pages around the ids in use cost anything.
 _DIRECT = 1 << 28
-
-
-def _blocks(col: Any) -> list[np.ndarray]:
-    """An Arrow id column as int64 numpy blocks (zero-copy views; -1 where missing)."""
-    import pyarrow.compute as pc
-
-    out = []
-    for chunk in col.chunks:
-        if chunk.null_count:
-            chunk = pc.fill_null(chunk, -1)
-        a = chunk.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-        out += [a[i:i + _BLOCK] for i in range(0, len(a), _BLOCK)]
-    return out
-
-
-def _ids(col: Any) -> np.ndarray:
-    """An Arrow id column as one int64 numpy array (-1 where missing)."""
-    return np.concatenate([np.zeros(0, np.int64), *_blocks(col)])
 
 
 def _bound(*columns: list[np.ndarray]) -> int | None:
@@ -146,57 +126,6 @@ def _frame(table: Any, rows: np.ndarray, path_schema: Any) -> pd.DataFrame:
     target = pa.schema([path_schema.field(n) for n in table.column_names],
                        metadata=path_schema.metadata)
     return _to_frame(table.cast(target))
-
-
-def _delivery_rank(key: Any) -> np.ndarray:
-    """Rank of each key row's delivery name (sorted by name; missing as "")."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if "delivery" not in key.column_names:
-        return np.zeros(key.num_rows, dtype=np.int64)
-    d = key["delivery"]
-    if not pa.types.is_dictionary(d.type):
-        d = pc.dictionary_encode(d)
-    d = d.unify_dictionaries()
-    names = ["" if x is None else x for x in
-             (d.chunk(0).dictionary.to_pylist() if d.num_chunks else [])]
-    order = sorted(set(names) | {""})
-    lut = np.array([order.index(x) for x in names] + [order.index("")], dtype=np.int64)
-    parts = [np.zeros(0, np.int64)]
-    for chunk in d.chunks:  # a missing name takes the last entry of the table
-        parts.append(lut[pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False)])
-    return np.concatenate(parts)
-
-
-def _chosen_pairs(key: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Key pairs after conflict resolution, as :func:`link_extracts` resolves them.
-
-    The latest delivery (by name) wins for an ``npr_id`` (of two pairs in one
-    delivery, the larger ``kpr_id``); then, of several ``npr_id`` s on one
-    ``kpr_id``, the smallest keeps the link. Sorted by ``kpr_id``.
-    """
-    n, k = _ids(key["npr_id"]), _ids(key["kpr_id"])
-    r = _delivery_rank(key)
-    ok = (n >= 0) & (k >= 0)
-    n, k, r = n[ok], k[ok], r[ok]
-    if not len(n):
-        return n, k
-    if bool(np.all(n[1:] >= n[:-1])) and int(k.max()) < 1 << 32 and int(r.max()) < 1 << 30:
-        # key sorted by npr_id (an imported key is): the largest (rank, kpr_id) per
-        # npr_id in one pass, no sort
-        start = np.flatnonzero(np.r_[True, n[1:] != n[:-1]])
-        best = np.maximum.reduceat((r << 32) | k, start)
-        n, k = n[start], best & ((1 << 32) - 1)
-    else:
-        o = np.lexsort((k, r, n))
-        n, k = n[o], k[o]
-        last = np.r_[n[1:] != n[:-1], True]
-        n, k = n[last], k[last]
-    o = np.lexsort((n, k))
-    n, k = n[o], k[o]
-    first = np.r_[True, k[1:] != k[:-1]]
-    return n[first], k[first]
 
 
 def _code_mask(diag: Any, codelists: list, with_system: bool) -> np.ndarray:
@@ -308,7 +237,8 @@ def prefiltered(root: Path, definition: CohortDefinition,
         persons who can enter the cohort and the code-list rows of the
         diagnosis files; ``key`` holds the resolved pairs of those persons.
     whole : dict
-        ``person_id`` (callable: kpr_id/npr_id → global person id),
+        ``person_id`` (callable: kpr_id/npr_id → global person id), the sorted
+        ids it ranks (``with_kpr``: every kpr_id, ``npr_only``: npr_ids without one),
         ``n_diag_rows``, ``n_diag_persons``.
     """
     folder = _Folder(root)
@@ -366,7 +296,7 @@ def prefiltered(root: Path, definition: CohortDefinition,
         k_of = p_kpr[np.argsort(p_npr, kind="stable")][pos]
         partner_has = (p_npr_sorted[pos] == n_diag) & _member(k_of, k_diag)
     whole = {
-        "person_id": person_id,
+        "person_id": person_id, "with_kpr": with_kpr, "npr_only": npr_only,
         "n_diag_rows": kuhr.n_diag_rows + npr.n_diag_rows,
         "n_diag_persons": int(len(k_diag) + (~partner_has).sum()),
     }

@@ -301,7 +301,7 @@ def _add_follow_up(people: pd.DataFrame, definition: CohortDefinition, all_ev: p
 
 def build_cohort(data: Any, definition: CohortDefinition | str | os.PathLike[str]
                  | Mapping[str, Any], *,
-                 linkage: LinkageResult | None = None) -> CohortResult:
+                 linkage: LinkageResult | None = None, engine: Any = None) -> CohortResult:
     """Build a cohort from a delivery.
 
     Parameters
@@ -319,6 +319,12 @@ def build_cohort(data: Any, definition: CohortDefinition | str | os.PathLike[str
         delivery's episodes, claims and key, and with the definition's
         ``[linkage] method = "probabilistic"`` model links added for persons
         the key misses (see :mod:`kprlink.cohorts._model_links`).
+    engine : None, "in-process", "dask" or distributed.Client, optional
+        Where the partitions of an imported folder are built (see
+        :mod:`kprlink._engine`): by default one after another in this process;
+        a Dask client runs the same partition functions on its cluster. The
+        cohort is the same on every engine. Needs `data` to be an imported
+        folder (``kprlink import``, with ``--partitions N`` to split it).
 
     Returns
     -------
@@ -339,8 +345,15 @@ def build_cohort(data: Any, definition: CohortDefinition | str | os.PathLike[str
         from kprlink.sources.delivery import is_imported
 
         if linkage is None and not model and is_imported(data):
-            return _from_imported(Path(data), definition)
+            return _from_imported(Path(data), definition, engine)
+        if engine is not None:
+            raise SpecError(f"build_cohort(engine={engine!r}) needs an imported folder "
+                            f"(written by `kprlink import`); {str(data)!r} is not one.",
+                            [f"kprlink import {data} --out IMPORTED --partitions N"])
         data = read_delivery(data, columns=cohort_columns(definition))
+    elif engine is not None:
+        raise SpecError("build_cohort(engine=...) needs the path of an imported folder, "
+                        "not frames in memory.", ["pass the imported folder's path"])
     frames = frames_of(data)
     if linkage is None:
         linkage = _link(frames)
@@ -364,32 +377,28 @@ def _link(frames: dict[str, Any]) -> LinkageResult:
     return link_extracts(npr, kpr, key=key)
 
 
-def _from_imported(root: Path, definition: CohortDefinition) -> CohortResult:
+def _from_imported(root: Path, definition: CohortDefinition, engine: Any = None
+                   ) -> CohortResult:
     """:func:`build_cohort` on an imported folder: the candidates' rows only.
 
     Same result as the full read (tested): person ids and the first attrition
-    row are computed over the whole delivery (see :mod:`kprlink.cohorts._imported`).
+    row are computed over the whole delivery (see :mod:`kprlink.cohorts._imported`),
+    partition by partition when the folder is partitioned (:mod:`kprlink.cohorts._parts`).
     """
-    from kprlink.cohorts._imported import prefiltered
+    from kprlink._engine import engine_from
+    from kprlink.cohorts._parts import build_parts
+    from kprlink.sources._partition import partitions
 
     columns = cohort_columns(definition)
-    part, whole = prefiltered(root, definition, columns)
-    frames = frames_of(part)
-    linked = _link(frames)
-    persons = linked.persons.copy()
-    persons["person_id"] = whole["person_id"](
-        _int64(persons["kpr_id"]), _int64(persons["npr_id"]))
 
     def full() -> LinkageResult:
         from kprlink.sources import read_delivery
 
         return _link(frames_of(read_delivery(root, columns=columns)))
 
-    res = _build(frames, definition, LinkageResult(persons, linked.report),
-                 first=(whole["n_diag_rows"], whole["n_diag_persons"]),
-                 coverage=_imported_coverage(root, definition))
-    return CohortResult(res.persons, res.attrition, res.events, full, definition,
-                        res.warnings)
+    folders = partitions(root) or [root]
+    with engine_from(engine) as eng:
+        return build_parts(root, folders, definition, eng, full)
 
 
 def _build(frames: dict[str, Any], definition: CohortDefinition, linkage: LinkageResult, *,

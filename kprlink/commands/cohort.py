@@ -12,6 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from kprlink.commands._engine_args import add_engine_arguments, engine_of
+
 NAME = "cohort"
 HELP = "Build a cohort from a cohort definition (TOML) and a delivery folder."
 
@@ -30,6 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-probability", type=float, default=None,
                    help="with --link probabilistic: accept model links at or above this match "
                         "probability (default: the threshold chosen on held-out key pairs)")
+    add_engine_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,9 +52,10 @@ def run(args: argparse.Namespace) -> int:
         check_person_path(args.attrition.with_suffix(".csv"), data=args.data)
     definition = _with_link_options(CohortDefinition.from_toml(args.definition), args)
     # a folder: only the columns the cohort needs (an imported one: only its candidates' rows)
-    with warnings.catch_warnings():  # said once below, in the command's own words
+    with warnings.catch_warnings(), engine_of(args) as engine:  # warnings: said once below
         warnings.simplefilter("ignore", DataQualityWarning)
-        result = build_cohort(args.data, definition)
+        result = (build_cohort(args.data, definition) if args.engine is None
+                  else build_cohort(args.data, definition, engine=engine))
     for text in result.warnings:
         sys.stderr.write(f"kprlink cohort: WARNING: {text}.\n")
     write_persons(result.persons, args.out)

@@ -26,6 +26,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--extraction-date", type=iso_day, default=None, metavar="YYYY-MM-DD",
                    help="the day the delivery was extracted, where the provider states it: "
                    "events after it are excluded (after_extraction)")
+    p.add_argument("--partitions", type=int, default=None, metavar="N",
+                   help="also split the persons into N hash partitions under "
+                   "OUT/partitions/ for the partition-wise engines (kprlink cohort/run "
+                   "--engine); each person's rows in one partition")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     from kprlink.sources.delivery import MANIFEST
 
     delivery = import_delivery(args.path, args.out, force=args.force,
-                               extraction_date=args.extraction_date)
+                               extraction_date=args.extraction_date,
+                               partitions=args.partitions)
     frames = json.loads((Path(args.out) / MANIFEST).read_text(encoding="utf-8"))["frames"]
     written = ", ".join(
         f"{k} ({pq.ParquetFile(Path(args.out) / v).metadata.num_rows:,} rows)"

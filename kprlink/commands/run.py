@@ -13,6 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from kprlink.commands._engine_args import add_engine_arguments, engine_of
+
 NAME = "run"
 HELP = "Run a study (a folder with study.toml, or a shipped study's name) on a delivery."
 
@@ -32,14 +34,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true",
                    help="replace an existing kprlink output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_engine_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the study; bad input raises KprlinkError (exit 2)."""
     from kprlink.study import run_study
 
-    res = run_study(args.study, data=args.data, out=args.out, work=args.work, ledger=args.ledger,
-                    force=args.force, progress=not args.quiet)
+    with engine_of(args) as engine:
+        res = run_study(args.study, data=args.data, out=args.out, work=args.work,
+                        ledger=args.ledger, force=args.force, progress=not args.quiet,
+                        engine=engine)
     sys.stdout.write(describe(res))
     return 0
 

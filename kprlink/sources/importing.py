@@ -11,8 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from kprlink._atomic import atomic_folder
+from kprlink.exceptions import SpecError
 from kprlink.sources._import_stream import CHUNK_ROWS, import_streaming, streamable
 from kprlink.sources._manifest import MANIFEST, write_manifest
+from kprlink.sources._partition import write_partitions
 from kprlink.sources.delivery import Delivery, read_delivery
 from kprlink.sources.extract import ExtractionDate
 
@@ -21,7 +23,8 @@ __all__ = ["import_delivery"]
 
 def import_delivery(path: str | Path, out: str | Path, *,
                     chunk_rows: int | None = None, force: bool = False,
-                    extraction_date: ExtractionDate = None) -> Delivery:
+                    extraction_date: ExtractionDate = None,
+                    partitions: int | None = None) -> Delivery:
     """Read a delivery once and write its canonical frames to Parquet in `out`.
 
     Writes ``<field>.parquet`` per frame and, last, ``kprlink_import.json``
@@ -49,6 +52,11 @@ def import_delivery(path: str | Path, out: str | Path, *,
         ``kprlink_import.json``) or is empty; any other folder is refused.
     extraction_date : date or str, optional
         The day the delivery was extracted (see :func:`read_delivery`).
+    partitions : int, optional
+        Also split the persons into this many partitions under
+        ``out/partitions/`` (by a hash of the person id, every row of a person
+        in one partition; see :mod:`kprlink.sources._partition`), for the
+        partition-wise engines (``engine=`` of :func:`kprlink.build_cohort`).
 
     Returns
     -------
@@ -65,15 +73,21 @@ def import_delivery(path: str | Path, out: str | Path, *,
     if not root.exists():
         raise FileNotFoundError(2, "No such file or directory", str(root))
     chunk_rows = CHUNK_ROWS if chunk_rows is None else chunk_rows
+    if partitions is not None and (isinstance(partitions, bool) or not isinstance(
+            partitions, int) or not 1 <= partitions <= 4096):
+        raise SpecError(f"import_delivery(partitions={partitions!r}): give an int in "
+                        "1..4096.", [f"partitions={partitions!r}"])
     with atomic_folder(dest, force=force, inputs={"data": root}, marker=MANIFEST,
                        what="import") as tmp:
         if streamable(root, chunk_rows):
-            return import_streaming(  # type: ignore[no-any-return]
-                root, tmp, chunk_rows, extraction_date=extraction_date)
-        delivery = read_delivery(path, extraction_date=extraction_date)
-        written = {}
-        for field_, frame in delivery.frames().items():
-            frame.to_parquet(tmp / f"{field_}.parquet", index=False)
-            written[field_] = f"{field_}.parquet"
-        write_manifest(tmp, delivery.path, written, delivery.files, delivery.report)
-    return delivery
+            delivery = import_streaming(root, tmp, chunk_rows, extraction_date=extraction_date)
+        else:
+            delivery = read_delivery(path, extraction_date=extraction_date)
+            written = {}
+            for field_, frame in delivery.frames().items():
+                frame.to_parquet(tmp / f"{field_}.parquet", index=False)
+                written[field_] = f"{field_}.parquet"
+            write_manifest(tmp, delivery.path, written, delivery.files, delivery.report)
+        if partitions is not None:
+            write_partitions(tmp, partitions)
+    return delivery  # type: ignore[no-any-return]

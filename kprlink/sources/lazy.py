@@ -48,10 +48,12 @@ class ImportedDelivery:
     2
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, engine: Any = None) -> None:
         from kprlink.sources.delivery import read_delivery
 
         self.path = Path(path)
+        #: where a partitioned import's restricted frames are read (see kprlink._engine)
+        self.engine = engine
         stub = read_delivery(self.path, columns={})
         self.files, self.report = stub.files, stub.report
         self._loaded: dict[str, pd.DataFrame | None] = {}
@@ -93,9 +95,32 @@ class ImportedDelivery:
                                                                              na_value=-1))
         else:
             wanted = self._persons[col]
+        from kprlink.sources._partition import partitions
+
+        folders = partitions(self.path)
+        if folders:
+            return self._load_parts(name, col, wanted, folders)
         table = self._folder.read(name, None)
         rows = np.flatnonzero(_member(_ids(table[col]), wanted))
         return _frame(table, rows, self._folder.schema(name))
+
+    def _load_parts(self, name: str, col: str, wanted: np.ndarray, folders: list[Path]
+                    ) -> pd.DataFrame:
+        """The rows of `wanted` from every partition, in the whole frame's row order."""
+        import pyarrow as pa
+
+        from kprlink._engine import engine_from
+        from kprlink.sources._partition import ROW_COL, part_rows
+        from kprlink.sources.delivery import _to_frame
+
+        schema = self._folder.schema(name)
+        wanted = np.unique(wanted[wanted >= 0])
+        with engine_from(self.engine) as eng:
+            parts = eng.gather(eng.map(part_rows, [str(f) for f in folders], name, col,
+                                       wanted, schema))
+        table = pa.concat_tables(parts)
+        table = table.take(pa.array(np.argsort(table[ROW_COL].to_numpy(), kind="stable")))
+        return _to_frame(table.drop_columns([ROW_COL]))
 
     def frames(self) -> dict[str, pd.DataFrame]:
         """Every present frame by field name (loads them all)."""
