@@ -346,12 +346,13 @@ def build_cohort(data: Any, definition: CohortDefinition | str | os.PathLike[str
 
         if linkage is None and not model and is_imported(data):
             return _from_imported(Path(data), definition, engine)
-        if engine is not None:
-            raise SpecError(f"build_cohort(engine={engine!r}) needs an imported folder "
-                            f"(written by `kprlink import`); {str(data)!r} is not one.",
+        if not _in_process(engine):
+            raise SpecError(f"build_cohort(engine={engine!r}) runs on an imported folder "
+                            "(written by `kprlink import`) with key-file linkage; "
+                            f"{str(data)!r} is not one, or the definition adds model links.",
                             [f"kprlink import {data} --out IMPORTED --partitions N"])
         data = read_delivery(data, columns=cohort_columns(definition))
-    elif engine is not None:
+    elif not _in_process(engine):
         raise SpecError("build_cohort(engine=...) needs the path of an imported folder, "
                         "not frames in memory.", ["pass the imported folder's path"])
     frames = frames_of(data)
@@ -362,6 +363,13 @@ def build_cohort(data: Any, definition: CohortDefinition | str | os.PathLike[str
 
             linkage, _ = link_with_model(frames, linkage, definition.linkage)
     return _build(frames, definition, linkage)
+
+
+def _in_process(engine: Any) -> bool:
+    """Whether `engine` runs here (None, "in-process" or an InProcess engine)."""
+    from kprlink._engine import InProcess
+
+    return engine is None or engine == "in-process" or isinstance(engine, InProcess)
 
 
 def _link(frames: dict[str, Any]) -> LinkageResult:
