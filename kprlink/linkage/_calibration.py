@@ -43,12 +43,18 @@ def platt_fit(p: np.ndarray, ok: np.ndarray, *, n_iter: int = 50) -> tuple[float
     y = np.asarray(ok, float)
     if len(x) < 2 or y.min(initial=1) == y.max(initial=0):
         return 0.0, 1.0
-    w = np.array([0.0, 1.0])
+    from scipy.special import expit
+
+    # a weak pull towards the identity map (a = 0, b = 1) keeps the fit finite when the
+    # classes separate perfectly (few held-out pairs)
+    w0 = np.array([0.0, 1.0])
+    w = w0.copy()
+    ridge = 1e-2
     X = np.column_stack([np.ones_like(x), x])
     for _ in range(n_iter):
-        q = 1 / (1 + np.exp(-(X @ w)))
-        g = X.T @ (y - q)
-        h = X.T @ (X * (q * (1 - q))[:, None]) + 1e-9 * np.eye(2)
+        q = expit(X @ w)
+        g = X.T @ (y - q) - ridge * (w - w0)
+        h = X.T @ (X * (q * (1 - q))[:, None]) + ridge * np.eye(2)
         step = np.linalg.solve(h, g)
         w = w + step
         if np.abs(step).max() < 1e-10:
@@ -58,7 +64,9 @@ def platt_fit(p: np.ndarray, ok: np.ndarray, *, n_iter: int = 50) -> tuple[float
 
 def platt_apply(p: np.ndarray, a: float, b: float) -> np.ndarray:
     """Mapped probabilities ``1 / (1 + exp(-(a + b·logit(p))))``."""
-    return 1 / (1 + np.exp(-(a + b * _logit(p))))
+    from scipy.special import expit
+
+    return np.asarray(expit(a + b * _logit(p)), float)
 
 
 def reliability(p: np.ndarray, ok: np.ndarray, *, n_bins: int = 10,
