@@ -15,6 +15,7 @@ import math
 import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse.csgraph import connected_components
 
 #: Seconds HiGHS may spend on one integer extreme; past it the LP bound is kept (the
 #: LP interval contains the integer one, so keeping it never hides a disclosure the
@@ -27,6 +28,42 @@ def round_inwards(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.
     lo = np.where(np.isfinite(lower), np.ceil(np.asarray(lower) - 1e-7), lower)
     hi = np.where(np.isfinite(upper), np.floor(np.asarray(upper) + 1e-7), upper)
     return lo, hi
+
+
+def two_laminar(a: sparse.spmatrix) -> bool:
+    """True when `a` is certainly totally unimodular: its rows are 0/1 sets (unit
+    columns such as slacks allowed) that split into two laminar families.
+
+    A family is laminar when any two of its sets are nested or disjoint; the incidence
+    matrix of the union of two laminar families is totally unimodular (it is a network
+    matrix; Schrijver, *Combinatorial Optimization*, 2003, thm 41.11). Then ``A z = b,
+    z >= 0`` with whole-number `b` has whole-number vertices, every LP extreme of a sum
+    of variables is already the integer extreme, and no MILP is needed. A two-way table
+    with its margins (and a hierarchy in one dimension) is of this kind; three-way
+    tables, and linked tables cut differently, are usually not.
+
+    Two rows *cross* when they intersect and neither contains the other; the rows split
+    into two laminar families exactly when the crossing graph is bipartite, checked on
+    its double cover (a graph is bipartite iff no node shares a component with its twin).
+    """
+    a = sparse.csr_matrix(a)
+    if a.nnz == 0:
+        return True
+    if not np.all(a.data == 1.0):
+        return False
+    size = np.diff(a.indptr)
+    inter = (a @ a.T).tocoo()
+    i, j, k = inter.row, inter.col, inter.data
+    cross = (i < j) & (k < np.minimum(size[i], size[j]))
+    i, j = i[cross], j[cross]
+    if not len(i):
+        return True
+    m = a.shape[0]
+    rows = np.concatenate([i, i + m])
+    cols = np.concatenate([j + m, j])
+    cover = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(2 * m, 2 * m))
+    _, lab = connected_components(cover, directed=False)
+    return not np.any(lab[:m] == lab[m:])
 
 
 def integer_extreme(a: sparse.csr_matrix, b: np.ndarray, obj: np.ndarray, sense: float,

@@ -20,7 +20,8 @@ from scipy.sparse.csgraph import connected_components
 
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from kprlink.disclosure._integer import TIME_LIMIT_S, integer_extreme, round_inwards
+from kprlink.disclosure._integer import (TIME_LIMIT_S, integer_extreme, round_inwards,
+                                         two_laminar)
 from kprlink.disclosure.audit import _ComponentLP
 
 
@@ -119,6 +120,9 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
     lower = np.zeros(len(out))
     upper = np.zeros(len(out))
     objs = []
+    # both ends of a cell's LP interval reached at whole-number vertices: the LP interval
+    # is the integer interval (an integer point attains each LP bound)
+    attained = np.ones(len(out), dtype=bool)
     for pos, c in enumerate(out):
         row = x.getrow(c)
         obj = np.repeat(row.indices, np.rint(row.data).astype(np.int64))
@@ -128,13 +132,25 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
         for k in np.unique(var_comp[obj[constrained[obj]]]):
             sel = obj[constrained[obj] & (var_comp[obj] == k)]
             lower[pos] += extreme(int(k), sel, 1.0, False)
+            attained[pos] &= _integral(solvers[int(k)].x)
             if np.isfinite(upper[pos]):
                 upper[pos] -= extreme(int(k), sel, -1.0, False)
+                attained[pos] &= _integral(solvers[int(k)].x)
     lower, upper = np.round(lower, 9), np.round(upper, 9)
     verified = np.zeros(len(out), dtype=bool)
     if integer:
         lower, upper = round_inwards(lower, upper)
         narrow = np.flatnonzero(np.isfinite(upper) & (upper - lower < min_width + 2 - 1e-9))
+        # totally unimodular components have integer LP extremes: nothing to refine
+        unimodular: dict[int, bool] = {}
+        for k in np.unique(var_comp[np.concatenate([objs[p] for p in narrow])]
+                           if len(narrow) else []):
+            unimodular[int(k)] = two_laminar(system(int(k))[0])
+        exact = np.array([attained[p] or all(unimodular[int(k)]
+                                             for k in np.unique(var_comp[objs[p]]))
+                          for p in narrow], dtype=bool)
+        verified[narrow[exact]] = True
+        narrow = narrow[~exact]
         xo = x[out[narrow]] if len(narrow) else None
         t = truth[out[narrow]]
         seen_lo, seen_hi = t.copy(), t.copy()  # the true table is an integer point
@@ -186,6 +202,11 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
     return pd.DataFrame({"lower": lower, "upper": upper, "width": width,
                          "ok": width >= min_width - 1e-9, "integer_checked": verified},
                         index=pd.Index(out, name="cell"))
+
+
+def _integral(v: np.ndarray | None) -> bool:
+    """The LP solution `v` is a whole-number point (``None``: no solution kept)."""
+    return v is not None and bool(np.all(np.abs(v - np.round(v)) < 1e-7))
 
 
 def _integer_point(a: sparse.csr_matrix, b: np.ndarray, c: np.ndarray) -> np.ndarray | None:

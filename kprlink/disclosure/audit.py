@@ -16,7 +16,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.optimize import linprog
 
-from kprlink.disclosure._integer import integer_extreme, round_inwards
+from kprlink.disclosure._integer import integer_extreme, round_inwards, two_laminar
 from kprlink.disclosure._model import TOTAL, build_model
 from kprlink.exceptions import DisclosureError, MissingColumnsError
 
@@ -73,9 +73,10 @@ class _ComponentLP:
         h.passModel(lp)
         self.h = h
 
-    def minimise(self, obj_local: np.ndarray, sense: float) -> float:
+    def minimise(self, obj_local: np.ndarray, sense: float,
+                 weights: np.ndarray | None = None) -> float:
         cvec = np.zeros(self.n)
-        np.add.at(cvec, obj_local, sense)
+        np.add.at(cvec, obj_local, sense if weights is None else sense * weights)
         if self.h is None:
             res = linprog(cvec, A_eq=self.a, b_eq=self.b, bounds=(0, None), method="highs")
             self.x = None
@@ -204,13 +205,14 @@ def audit_intervals(
 
     solvers: dict[int, _ComponentLP] = {}
 
-    def extreme(k: int, obj_local: np.ndarray, sense: float) -> float:
+    def extreme(k: int, obj_local: np.ndarray, sense: float,
+                weights: np.ndarray | None = None) -> float:
         a, b = systems[k]
         if a is None:  # no published margin constrains these cells
             return 0.0 if sense > 0 else -np.inf
         if k not in solvers:
             solvers[k] = _ComponentLP(a, b)
-        return solvers[k].minimise(obj_local, sense)
+        return solvers[k].minimise(obj_local, sense, weights)
 
     # Shortcuts that keep the answers exact: the true table and every LP optimum are
     # feasible points, so each variable's observed range is inside its interval; when
@@ -226,8 +228,9 @@ def audit_intervals(
     for g in range(n_var):
         comp_vars[local_comp[g]][local[g]] = g
 
-    def solve(k: int, obj_local: np.ndarray, sense: float) -> float:
-        value = extreme(k, obj_local, sense)
+    def solve(k: int, obj_local: np.ndarray, sense: float,
+              weights: np.ndarray | None = None) -> float:
+        value = extreme(k, obj_local, sense, weights)
         solver = solvers.get(k)
         if solver is not None and solver.x is not None:
             g = comp_vars[k]
@@ -281,17 +284,32 @@ def _integer_intervals(out_idx: np.ndarray, lower: np.ndarray, upper: np.ndarray
                        inner_values: np.ndarray, local_comp: np.ndarray, local: np.ndarray,
                        systems: Mapping[int, tuple[sparse.csr_matrix | None, np.ndarray | None]],
                        min_width: float) -> tuple[np.ndarray, np.ndarray]:
-    """Round LP intervals inwards; re-solve the narrow ones over the integers."""
+    """Round LP intervals inwards; re-solve the narrow ones over the integers.
+
+    Components whose constraints are totally unimodular (:func:`two_laminar`: a two-way
+    table, or one hierarchy) have integer LP extremes, so their cells need no MILP.
+    """
     lower, upper = round_inwards(lower, upper)
     narrow = np.flatnonzero(np.isfinite(upper) & (upper - lower < min_width + 2 - 1e-9))
+    unimodular: dict[int, bool] = {}
+
+    def exact(k: int) -> bool:
+        if k not in unimodular:
+            a = systems[k][0]
+            unimodular[k] = a is None or two_laminar(a)
+        return unimodular[k]
+
     for pos in narrow:
         members = inner_of_cell[out_idx[pos]]
         vars_ = var_of_inner[members]
         v = vars_[vars_ >= 0]
+        comps = [int(k) for k in np.unique(local_comp[v])]
+        if all(exact(k) for k in comps):
+            continue  # the rounded LP interval is the integer interval
         const = float(inner_values[members[vars_ < 0]].sum())
         lo = hi = const
-        for k in np.unique(local_comp[v]):
-            a, b = systems[int(k)]
+        for k in comps:
+            a, b = systems[k]
             sel = local[v[local_comp[v] == k]]
             if a is None:  # unconstrained: [0, inf)
                 hi = np.inf
