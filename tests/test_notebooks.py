@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,19 +64,85 @@ def delivery(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs(nb: Path, delivery: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+#: executed notebooks, kept for the documentation build below (same module, runs after)
+EXECUTED: dict[str, object] = {}
+
+
+def _execute(nb: Path, delivery: Path) -> object:
+    import os
+
     import nbformat
     from nbclient import NotebookClient
 
-    monkeypatch.setenv("KPRLINK_DELIVERY", str(delivery))
     book = nbformat.read(nb, as_version=4)
-    NotebookClient(book, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(nb.parent)}}).execute()
+    old = os.environ.get("KPRLINK_DELIVERY")
+    os.environ["KPRLINK_DELIVERY"] = str(delivery)
+    try:
+        NotebookClient(book, timeout=120, kernel_name="python3",
+                       resources={"metadata": {"path": str(nb.parent)}}).execute()
+    finally:
+        if old is None:
+            os.environ.pop("KPRLINK_DELIVERY")
+        else:
+            os.environ["KPRLINK_DELIVERY"] = old
+    EXECUTED[nb.name] = book
+    return book
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs(nb: Path, delivery: Path) -> None:
+    book: Any = _execute(nb, delivery)
     errors = [o for c in book.cells if c.cell_type == "code" for o in c.outputs
               if o.get("output_type") == "error"]
     assert errors == []
     last = [c for c in book.cells if c.cell_type == "code"][-1]
     assert any("passed" in json.dumps(o) for o in last.outputs)
     assert not any("failed" in json.dumps(o) for o in last.outputs)
+
+
+# --- the documentation site ---------------------------------------------------------------
+
+def test_docs_have_no_link_out_of_the_repository_and_every_page_is_in_the_nav() -> None:
+    docs = ROOT / "docs"
+    for page in docs.rglob("*.md"):
+        assert "../shared" not in page.read_text(encoding="utf-8"), page
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    pages = {str(p.relative_to(docs)) for p in docs.rglob("*.md")}
+    pages |= {f"notebooks/{nb.name}" for nb in NOTEBOOKS}
+    assert {p for p in pages if f": {p}" not in nav} == set()
+
+
+@pytest.mark.slow
+def test_docs_site_builds_with_warnings_as_errors(delivery: Path, tmp_path: Path) -> None:
+    """MkDocs --strict: the pages, the API reference from the docstrings, and the
+    notebooks rendered with their outputs (executed above, or here when run alone)."""
+    import os
+    import subprocess
+    import sys
+
+    import nbformat
+
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("mkdocstrings_handlers.python")
+    pytest.importorskip("mkdocs_jupyter")
+    executed = tmp_path / "notebooks"
+    executed.mkdir()
+    for nb in NOTEBOOKS:
+        book = EXECUTED.get(nb.name) or _execute(nb, delivery)
+        nbformat.write(book, executed / nb.name)
+    env = {**os.environ, "KPRLINK_DOCS_EXECUTE": "false",
+           "KPRLINK_DOCS_NOTEBOOKS": str(executed)}
+    site = tmp_path / "site"
+    run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f",
+                          str(ROOT / "mkdocs.yml"), "-d", str(site)], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "WARNING" not in run.stderr
+    tutorial = (site / "notebooks" / "00_tutorial" / "index.html").read_text(encoding="utf-8")
+    assert "release check passed" in tutorial and "data:image/png;base64" in tutorial
+    api = (site / "api" / "plots" / "index.html").read_text(encoding="utf-8")
+    assert "plot_bars" in api and "natural order" in api  # from the docstring
+    assert "build_cohort" in (site / "api" / "cohorts" / "index.html").read_text(
+        encoding="utf-8")
+    assert (site / "changelog" / "index.html").is_file()
