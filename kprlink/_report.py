@@ -128,3 +128,36 @@ def render_html(*, title: str, meta: Mapping[str, str], sections: Sequence[Repor
     parts += [f"<li>{e(k)}: <code>{e(v)}</code></li>" for k, v in provenance.items()]
     parts.append("</ul></body></html>")
     return "\n".join(parts) + "\n"
+
+
+def curve_figure(released: pd.DataFrame, *, group_col: str, title: str = "") -> object:
+    """Step plot of a released curve (``time, estimate, lower, upper`` per group).
+
+    Only released steps are drawn; a group whose curve could not be released
+    has no line and is named in the legend as not shown.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for g, sub in released.groupby(group_col, sort=False):
+        sub = sub.dropna(subset=["time", "estimate"])
+        if not len(sub):
+            ax.plot([], [], label=f"{g} (not shown: too few persons or events)")
+            continue
+        t = [0.0, *pd.to_numeric(sub["time"]).astype(float)]
+        est = [0.0 if sub["estimate"].iloc[0] < 0.5 else 1.0,
+               *pd.to_numeric(sub["estimate"]).astype(float)]
+        ax.step(t, est, where="post", label=str(g))
+        ax.fill_between(t[1:], pd.to_numeric(sub["lower"]).astype(float),
+                        pd.to_numeric(sub["upper"]).astype(float), step="post", alpha=0.2)
+    ax.set_xlabel("days since index date")
+    ax.set_ylabel("cumulative incidence")
+    ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.text(0.01, 0.01, "Steps merged until every count shown is 0 or above the rule.",
+             fontsize=7)
+    fig.tight_layout()
+    return fig

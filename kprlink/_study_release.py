@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from kprlink._studyspec import DisclosureSpec
-from kprlink.analyses import AnalysisTable
+from kprlink.analyses import AnalysisTable, CurveTable
 from kprlink.disclosure.joint import JointResult, PriorRelease, StudyTable, protect_study
 from kprlink.disclosure.rules import SuppressionRule
 from kprlink.stats.intervals import proportion_ci
@@ -101,11 +101,91 @@ def released_table(at: AnalysisTable, cells: pd.DataFrame) -> Released:
         v = cells[col].astype("Int64").mask(v_hidden)
         out[col] = v
         hid[col] = v_hidden
-        per = v.astype("Float64") / out[at.count_col].astype("Float64")
+        n_f = out[at.count_col].astype("Float64")
+        per = v.astype("Float64") / n_f.mask(n_f == 0)  # no persons: no mean (never NaN)
         per = per.mask(v_hidden | per.isna().to_numpy()).round(4)
         out[f"{col}_per_person"] = per
         hid[f"{col}_per_person"] = v_hidden
+    for name, (num, den, scale) in at.rates.items():
+        h = hid[num].to_numpy() | hid[den].to_numpy()
+        d = out[den].astype("Float64")
+        rate = (out[num].astype("Float64") / d.mask(d == 0) * scale).round(3)
+        out[name] = rate.mask(h)
+        hid[name] = h
+    if at.smd_between is not None:
+        out["smd"], smd_hidden = _smd(out, at)
+        hid["smd"] = smd_hidden | n_hidden
+        out.loc[n_hidden, "smd"] = pd.NA
     return Released(out.reset_index(drop=True), hid.reset_index(drop=True))
+
+
+def _smd(out: pd.DataFrame, at: AnalysisTable) -> tuple[pd.Series, np.ndarray]:
+    """Standardised differences of the first two groups, from released counts only."""
+    from kprlink.tables.table1 import standardised_difference
+
+    g_dim = str(at.smd_between)
+    l_dim = next(d for d in at.dims if d != g_dim)
+    groups = [g for g in pd.unique(out[g_dim].astype(str)) if g != TOTAL][:2]
+    smd = pd.Series(pd.NA, index=out.index, dtype="Float64")
+    hidden = np.zeros(len(out), dtype=bool)
+    if len(groups) != 2:
+        return smd, hidden
+    n = out.set_index([l_dim, g_dim])[at.count_col].astype("Float64")
+    n.index = n.index.map(lambda k: (str(k[0]), str(k[1])))
+    levels = [lv for lv in pd.unique(out[l_dim].astype(str)) if lv != TOTAL]
+    share = {g: np.array([n.get((lv, g), pd.NA) for lv in levels], dtype=object)
+             for g in groups}
+    tot = {g: n.get((TOTAL, g), pd.NA) for g in groups}
+    sh = {g: np.array([np.nan if pd.isna(x) or pd.isna(tot[g]) or not tot[g]
+                       else float(x) / float(tot[g]) for x in share[g]]) for g in groups}
+    labels = out[l_dim].astype(str).to_numpy()
+    at_total = (out[g_dim].astype(str) == TOTAL).to_numpy()
+    for i, lv in enumerate(levels):
+        a, b = sh[groups[0]][i], sh[groups[1]][i]
+        row = at_total & (labels == lv)
+        if np.isnan(a) or np.isnan(b):
+            hidden |= row
+        else:
+            smd[row] = round(standardised_difference([a, 1 - a], [b, 1 - b]), 3)
+    whole = at_total & (labels == TOTAL)
+    overall = standardised_difference(sh[groups[0]], sh[groups[1]])
+    if np.isnan(overall):
+        hidden |= whole
+    else:
+        smd[whole] = round(overall, 3)
+    return smd, hidden
+
+
+def released_curve(ct: CurveTable) -> Released:
+    """A released curve as a table: ``n`` is the number at risk at the step's start."""
+    c = ct.curve.rename(columns={"n_at_risk": "n"})
+    cols = [ct.group_col, "time", "n", *ct.value_cols, "estimate", "lower", "upper"]
+    out = c[cols].reset_index(drop=True)
+    out[ct.group_col] = out[ct.group_col].astype("string")
+    out["time"] = pd.array(pd.to_numeric(out["time"]).round(), dtype="Int64")
+    for col in ("estimate", "lower", "upper"):
+        out[col] = pd.array(pd.to_numeric(out[col]).round(4), dtype="Float64")
+    hid = pd.DataFrame({col: out[col].isna().to_numpy() for col in cols})
+    hid[ct.group_col] = False
+    return Released(out, hid)
+
+
+def curve_log(name: str, ct: CurveTable) -> pd.DataFrame:
+    """Checker rows of a released curve: every count it shows, published by release_curve."""
+    c = ct.curve
+    rows = []
+    for col in ("n_at_risk", *ct.value_cols):
+        v = pd.to_numeric(c[col])
+        rows.append(pd.DataFrame({
+            "table": name, "cell": [f"{ct.group_col}={g}; time={t}" for g, t in
+                                    zip(c[ct.group_col], c["time"], strict=True)],
+            "value_of": col, "status": np.where(v.isna(), "primary", "published"),
+            "reason": np.where(v.isna(), "curve not releasable", ""),
+            "n": v.fillna(-1).astype(np.int64), "contributors": np.nan,
+            # a curve not released shows nothing of its counts
+            "lower": np.where(v.isna(), 0.0, np.nan),
+            "upper": np.where(v.isna(), np.inf, np.nan)}))
+    return pd.concat(rows, ignore_index=True)
 
 
 def display(rel: Released, symbol: str) -> pd.DataFrame:

@@ -39,7 +39,14 @@ from kprlink import _study_release as _release
 from kprlink import _study_write as _write
 from kprlink import _ledger
 from kprlink._studyspec import DisclosureSpec, PublishedFigure, StudySpec, TableSpec
-from kprlink.analyses import AnalysisTable, StudyContext, get_step, register, step_kinds
+from kprlink.analyses import (
+    AnalysisTable,
+    CurveTable,
+    StudyContext,
+    get_step,
+    register,
+    step_kinds,
+)
 from kprlink.analyses._registry import cohort_only, params_dict
 from kprlink.sources.lazy import ImportedDelivery
 from kprlink.exceptions import ReleaseRefusedError, SpecError
@@ -229,7 +236,7 @@ def _run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pa
         # every step reads only the cohort's persons: load only their rows
         persons = pd.concat([c.cohort()[["kpr_id", "npr_id"]] for c in contexts])
         delivery.restrict(kpr_ids=persons["kpr_id"], npr_ids=persons["npr_id"])
-    steps: dict[str, AnalysisTable] = {}
+    steps: dict[str, AnalysisTable | CurveTable] = {}
     for t, c in _progress(plan, desc=spec.name, unit="table", disable=not progress):
         log.info("table %s (%s)", t.name, t.kind)
         steps[t.name] = get_step(t.kind)(c, **params_dict(t.params))
@@ -242,12 +249,20 @@ def _run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pa
     key = _ledger.run_key(spec.name, spec.digest, ctx.definitions)
     variants = {t.name: t.name.removesuffix(KEY_ONLY) for t, _ in plan
                 if t.name.endswith(KEY_ONLY)}
-    joint = _release.protect(steps, spec.disclosure, universe=universe,
+    # curves come coarsened by release_curve; every count table is protected together
+    counted = {n: s for n, s in steps.items() if isinstance(s, AnalysisTable)}
+    curves = {n: s for n, s in steps.items() if isinstance(s, CurveTable)}
+    joint = _release.protect(counted, spec.disclosure, universe=universe,
                              prior=_ledger.load(ledger_dir, exclude=key), variants=variants)
-    released = {name: _release.released_table(at, joint.tables[name])
+    released = {name: (_release.released_table(at, joint.tables[name])
+                       if isinstance(at, AnalysisTable) else _release.released_curve(at))
                 for name, at in steps.items()}
     excluded = {name: dict(at.excluded) for name, at in steps.items()}
-    release_log = _release.checker_log(joint, steps, excluded)
+    release_log = _release.checker_log(joint, counted, excluded)
+    if curves:
+        release_log = pd.concat([release_log, *(_release.curve_log(n, c)
+                                                for n, c in curves.items())],
+                                ignore_index=True).astype({"table": "string"})
     failed = _write.check_release(released, steps, spec.disclosure)
     if joint.problems or failed:
         raise ReleaseRefusedError(
@@ -384,12 +399,16 @@ def add_margins(cells: pd.DataFrame, dims: list[str], cols: list[str]) -> pd.Dat
     return out.astype({d: "string" for d in dims})
 
 
-def _figure(t: TableSpec, at: AnalysisTable, table: pd.DataFrame, tmp: Path,
+def _figure(t: TableSpec, at: AnalysisTable | CurveTable, table: pd.DataFrame, tmp: Path,
             symbol: str = ":", names: dict[str, dict[str, str]] | None = None) -> list[str]:
     if t.figure is None:
         return []
     import kprlink as kl
 
+    if isinstance(at, CurveTable):
+        fig = _report.curve_figure(table, group_col=at.group_col, title=t.title)
+        paths = _atomic.save_figure(fig, tmp / "figures" / t.name)
+        return [f"figures/{p.name}" for p in paths]
     value = "share_pct" if "share_pct" in table else at.count_col
     # the plots mark suppressed cells from a status column (never written out)
     table = table.assign(status=table[at.count_col].isna().map(

@@ -148,3 +148,12 @@ def test_outcomes_first_event_counts_and_competing_death():
         add_outcomes(out, {"death": death_events(persons)}, end_of_data="2017-12-31")
     h = add_outcomes(persons, {"admission": adm}, end_of_data="2017-12-31", horizon_days=60)
     assert h["admission_n"].tolist() == [1, 0, 0] and h["admission_days"].tolist() == [31, 60, 60]
+
+
+def test_population_rows_with_a_missing_key_are_never_drawn() -> None:
+    cases = pd.DataFrame({"person_id": [1], "index_date": pd.to_datetime(["2017-03-01"]),
+                          "county": ["03"]})
+    pop = pd.DataFrame({"person_id": [1, 2, 3, 4], "county": ["03", None, "03", None],
+                        "exit_date": pd.to_datetime(["2020-01-01"] * 4)})
+    res = match_risk_set(cases, pop, on=["county"], n_controls=3, seed=1, event_col=None)
+    assert res.sets.loc[~res.sets["case"], "person_id"].tolist() == [3]

@@ -266,3 +266,14 @@ def test_the_ledger_must_match_the_delivery() -> None:
     with pytest.raises(DisclosureError, match="ledger"):
         protect_study([StudyTable("a", a.cells, a.dims, persons=a.persons)], RULE,
                       prior=wrong)
+
+
+def test_left_out_counts_only_persons_of_the_universe() -> None:
+    # a table of cases (universe: persons 0-29) and controls (100-159) drawn from outside it
+    persons = pd.DataFrame({"person_id": [*range(20), *range(100, 160)],
+                            "group": ["case"] * 20 + ["control"] * 60})
+    t = StudyTable("t", pd.DataFrame({"group": ["case", "control"], "n": [20, 60]}),
+                   ("group",), persons=persons)
+    res = protect_study([t], RULE, universe=np.arange(30))
+    assert res.left_out["t"]["n"] == 10  # persons 20-29; the controls are no cohort members
+    assert res.ok

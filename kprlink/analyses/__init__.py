@@ -11,12 +11,19 @@ from __future__ import annotations
 from kprlink.analyses import (  # noqa: F401  (registers the steps)
     dementia,
     dementia_care,
+    hip_fracture_tables,
     linkage,
     rehabilitation,
     services,
 )
 from kprlink.analyses._context import StudyContext, age_bands, sex_label, with_age_band
-from kprlink.analyses._registry import AnalysisTable, get_step, register, step_kinds
+from kprlink.analyses._registry import (
+    AnalysisTable,
+    CurveTable,
+    get_step,
+    register,
+    step_kinds,
+)
 
-__all__ = ["AnalysisTable", "StudyContext", "age_bands", "get_step", "register",
+__all__ = ["AnalysisTable", "CurveTable", "StudyContext", "age_bands", "get_step", "register",
            "sex_label", "step_kinds", "with_age_band"]

@@ -43,6 +43,15 @@ class AnalysisTable:
         Persons or rows left out of the table, by reason (reported).
     notes : str
         One or two sentences for the report (definitions, denominators).
+    rates : mapping of str to (str, str, float)
+        Derived rate columns ``name -> (numerator, denominator, scale)``, both
+        value columns (e.g. ``{"hip_fractures_per_1000_py": ("hip_fractures",
+        "person_days", 365250.0)}``): shown only where both are released.
+    smd_between : str or None
+        A dimension of two groups (and its ``Total``): the runner adds ``smd``,
+        the standardised difference between the groups of each level of the
+        other dimension (on the group ``Total`` rows) and of the variable as a
+        whole (the grand total row), from released counts only.
     persons : pandas.DataFrame or None
         Who the counts count: one row per (person, inner cell), with
         ``person_id`` (the study's person identity, int64), the `dims` columns
@@ -62,6 +71,8 @@ class AnalysisTable:
     excluded: Mapping[str, int] = field(default_factory=dict)
     notes: str = ""
     persons: pd.DataFrame | None = field(default=None, repr=False)
+    rates: Mapping[str, tuple[str, str, float]] = field(default_factory=dict)
+    smd_between: str | None = None
 
     @classmethod
     def from_persons(cls, persons: pd.DataFrame, levels: Mapping[str, Sequence[str]], *,
@@ -102,6 +113,16 @@ class AnalysisTable:
         if self.share_within is not None and self.share_within not in self.dims:
             raise SpecError(f"AnalysisTable: share_within={self.share_within!r} is not "
                             f"one of the dims {list(self.dims)}.")
+        bad_rates = [k for k, (num, den, _) in self.rates.items()
+                     if num not in self.value_cols or den not in self.value_cols]
+        if bad_rates:
+            raise SpecError(f"AnalysisTable: rates {bad_rates} need value columns as "
+                            f"numerator and denominator; value_cols are "
+                            f"{list(self.value_cols)}.", bad_rates)
+        if self.smd_between is not None and (self.smd_between not in self.dims
+                                             or len(self.dims) != 2):
+            raise SpecError(f"AnalysisTable: smd_between={self.smd_between!r} must be one "
+                            f"of two dims, got {list(self.dims)}.")
         if self.population is not None:
             pmiss = [c for c in (*self.dims, "population") if c not in self.population]
             if pmiss:
@@ -114,6 +135,50 @@ class AnalysisTable:
             if pmiss:
                 raise MissingColumnsError(
                     f"AnalysisTable: `persons` lacks column(s) {pmiss}.", missing=pmiss)
+
+
+@dataclass(frozen=True)
+class CurveTable:
+    """A survival or cumulative-incidence curve, released step by step.
+
+    Not a count table: `curve` is already coarsened by
+    :func:`kprlink.stats.release_curve` (every count it shows is 0 or above
+    ``max_n``, and so is every difference of its numbers at risk), so the runner
+    re-checks and writes it as it is: ``<group_col>, time, n`` (at risk at the
+    step's start), ``n_events, n_competing, n_censored, estimate, lower, upper``.
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        Output of :func:`kprlink.stats.release_curve` with `group_col`.
+    group_col : str
+        The curves' group column.
+    notes : str
+        For the report (estimator, competing events, model estimates).
+    excluded : mapping of str to int
+        Persons left out, by reason (shown unless ``1..max_n``).
+    """
+
+    curve: pd.DataFrame
+    group_col: str
+    notes: str = ""
+    excluded: Mapping[str, int] = field(default_factory=dict)
+    count_col: str = "n"
+    value_cols: tuple[str, ...] = ("n_events", "n_competing", "n_censored")
+    population: None = None
+
+    @property
+    def dims(self) -> tuple[str, ...]:
+        return (self.group_col, "time")
+
+    def __post_init__(self) -> None:
+        need = [self.group_col, "time", "n_at_risk", *self.value_cols,
+                "estimate", "lower", "upper"]
+        missing = [c for c in need if c not in self.curve.columns]
+        if missing:
+            raise MissingColumnsError(
+                f"CurveTable needs column(s) {missing} in `curve` (release_curve's "
+                f"output); columns are {list(self.curve.columns)}.", missing=missing)
 
 
 def count_cells(df: pd.DataFrame, levels: Mapping[str, Sequence[str]],

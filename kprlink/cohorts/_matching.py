@@ -58,7 +58,8 @@ def _stratum_codes(cases: pd.DataFrame, pop: pd.DataFrame, on: Sequence[str]
                    ) -> tuple[np.ndarray, np.ndarray]:
     """One integer per stratum, shared by cases and population (-1: missing key)."""
     both = pd.concat([cases[list(on)], pop[list(on)]], ignore_index=True)
-    codes = both.groupby(list(on), sort=True, dropna=True).ngroup().to_numpy(np.int64)
+    codes = (both.groupby(list(on), sort=True, dropna=True).ngroup()
+             .fillna(-1).to_numpy(np.int64))  # NaN where a key is missing
     return codes[:len(cases)], codes[len(cases):]
 
 

@@ -22,8 +22,9 @@ def _inner_index(t: StudyTable) -> pd.DataFrame:
 
 def _atoms(tables: Sequence[StudyTable], offsets: list[int], n_inner: int,
            universe: np.ndarray | None) -> tuple[Any, ...]:
-    """(atoms x global inner) multiplicities, atom counts, which atoms are persons, and
-    the (persons x global inner) matrix with its sorted person ids."""
+    """(atoms x global inner) multiplicities, atom counts, which atoms are persons of the
+    universe (all persons without one), and the (persons x global inner) matrix with its
+    sorted person ids."""
     problems: list[str] = []
     pid_parts, col_parts = [], []
     own_parts = []
@@ -50,6 +51,7 @@ def _atoms(tables: Sequence[StudyTable], offsets: list[int], n_inner: int,
     pm = sparse.csr_matrix((0, n_inner), dtype=np.int64)
     everyone = np.zeros(0, np.int64)
     n_person_atoms = 0
+    uni_parts: list[np.ndarray] = []
     if pid_parts or universe is not None:
         pid = np.concatenate(pid_parts) if pid_parts else np.zeros(0, np.int64)
         col = np.concatenate(col_parts) if col_parts else np.zeros(0, np.int64)
@@ -70,14 +72,20 @@ def _atoms(tables: Sequence[StudyTable], offsets: list[int], n_inner: int,
         with np.errstate(over="ignore"):
             np.add.at(h1, coo.row, w1[coo.col] * mult)
             np.add.at(h2, coo.row, w2[coo.col] * (mult * np.uint64(2654435761)))
-        keys = np.stack([h1, h2], axis=1)
+        # persons of the universe and others (persons only in other tables) never share
+        # an atom, so "left out of the universe" counts universe persons only
+        inu = (np.isin(everyone, universe) if universe is not None
+               else np.ones(len(everyone), dtype=bool))
+        keys = np.stack([h1, h2, inu.astype(np.uint64)], axis=1)
         _, first, z = np.unique(keys, axis=0, return_index=True, return_counts=True)
         atoms = pm[first]
+        in_universe = inu[first]
         extra = _zero_atoms(atoms, z, tables, offsets)
         blocks.append(sparse.vstack([atoms, extra], format="csr"))
         z_parts.append(np.concatenate([z.astype(np.int64),
                                        np.zeros(extra.shape[0], np.int64)]))
         n_person_atoms = len(z_parts[0])
+        uni_parts = [in_universe, np.ones(extra.shape[0], dtype=bool)]
     for off, counts in own_parts:
         k = len(counts)
         blocks.append(sparse.csr_matrix((np.ones(k, dtype=np.int64),
@@ -88,6 +96,8 @@ def _atoms(tables: Sequence[StudyTable], offsets: list[int], n_inner: int,
     z_all = np.concatenate(z_parts) if z_parts else np.zeros(0, np.int64)
     is_person = np.zeros(len(z_all), dtype=bool)
     is_person[:n_person_atoms] = True
+    if n_person_atoms:
+        is_person[:n_person_atoms] = np.concatenate(uni_parts)
     return a, z_all, is_person, pm, everyone
 
 

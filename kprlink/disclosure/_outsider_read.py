@@ -20,6 +20,8 @@ COUNT = "n"
 POPULATION = "population"
 #: columns derived from the count and a base (shares and their interval)
 SHARE_COLS = ("share_pct", "share_lower", "share_upper")
+#: statistics derived from shown shares (standardised differences): not additive
+DERIVED_COLS = ("smd",)
 
 _RANGE = re.compile(r"^\s*(\d+)\s*[-\u2013]\s*(\d+)\s*$")
 _PLUS = re.compile(r"^\s*(\d+)\s*\+\s*$")
@@ -65,6 +67,12 @@ def is_numeric(col: pd.Series) -> bool:
     return bool((~np.isnan(to_number(col))).any())
 
 
+def is_rate(col: str, cols: list[str]) -> bool:
+    """A rate derived from another column: ``<col>_per_person``, ``<col>_per_1000_py`` ..."""
+    return col.endswith("_per_person") or any(
+        col.startswith(f"{c}_per_") for c in cols if c != col)
+
+
 def read_table(path: Path) -> ReleasedTable | None:
     """Read one released CSV; None when it has no count column ``n``."""
     frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
@@ -74,7 +82,7 @@ def read_table(path: Path) -> ReleasedTable | None:
     dims = cols[: cols.index(COUNT)]
     rest = cols[cols.index(COUNT) + 1:]
     values = [c for c in rest if c != POPULATION and c not in SHARE_COLS
-              and not c.endswith("_per_person") and is_numeric(frame[c])]
+              and c not in DERIVED_COLS and not is_rate(c, rest) and is_numeric(frame[c])]
     pop = to_number(frame[POPULATION]) if POPULATION in frame else None
     return ReleasedTable(path.stem, path, frame, dims, to_number(frame[COUNT]), pop, values)
 
@@ -143,6 +151,7 @@ _MAX_N = [
 _MIN_WIDTH = re.compile(r"(?:min_width|minimum (?:interval )?width)\D{0,12}(\d+)", re.I)
 _DIFF = re.compile(r"protect_differences\s*[=:]\s*true|population minus|"
                    r"denominator\s*(?:-|minus|less)\s*(?:the\s+)?count", re.I)
+_ZEROS = re.compile(r"zeros too|protect_zeros\s*[=:]\s*true", re.I)
 _TABLE = re.compile(r"\bTable `([^`]+)`")
 _EXCEEDED = re.compile(r"more persons than (?:their|its|the) population|"
                        r"exceed(?:s|ing)? (?:their|its|the) population", re.I)
@@ -160,6 +169,8 @@ class ReportFacts:
     numbers: pd.DataFrame  # line, label, value
     #: tables whose section says some cells count more persons than their population
     population_exceeded: frozenset[str] = frozenset()
+    #: the rule protects zeros too (else a value known to be 0 discloses nothing)
+    protect_zeros: bool = False
 
 
 def read_report(release: Path) -> ReportFacts:
@@ -190,4 +201,4 @@ def read_report(release: Path) -> ReportFacts:
         if current and _EXCEEDED.search(line):
             exceeded.add(current)
     return ReportFacts(max_n, int(mw[1]) if mw else None, bool(_DIFF.search(text)), numbers,
-                       frozenset(exceeded))
+                       frozenset(exceeded), bool(_ZEROS.search(text)))

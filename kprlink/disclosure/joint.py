@@ -324,6 +324,8 @@ def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
                 df[f"{col}_{k}"] = v[k].to_numpy()
             if audit:
                 narrow = v["lower"].notna() & (v["upper"] - v["lower"] < rule.min_width - 1e-9)
+                if not rule.protect_zeros:  # a value known to be 0 (no events) is no secret
+                    narrow &= ~(v["upper"] <= 1e-9)
                 problems += [f"{t.name}: {col} of " + "; ".join(
                     f"{d}={df.at[i, d]}" for d in t.dims) + " interval too narrow"
                     for i in np.flatnonzero(narrow.to_numpy())]

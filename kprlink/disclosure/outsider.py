@@ -142,7 +142,9 @@ def run_attack(folder: str | Path, *, max_n: int | None = None,
                 intervals.append(_attack_values(t, col, min_width, notes))
     iv = pd.concat([x for x in intervals if len(x)] or [_empty_intervals()],
                    ignore_index=True)
-    narrow = iv[(iv["upper"] - iv["lower"]) < min_width - 1e-9]
+    narrow = iv[((iv["upper"] - iv["lower"]) < min_width - 1e-9)
+                # a value (events, days) pinned to 0 is no disclosure unless zeros are
+                & ~((iv["column"] != "n") & (iv["upper"] <= 1e-9) & (not facts.protect_zeros))]
     for _, r in narrow.iterrows():
         cell = r["cell"] if r["column"] == "n" else f"{r['cell']} [{r['column']}]"
         found.append(_finding(r["table"], cell, r["lower"], r["upper"],
@@ -170,8 +172,7 @@ def _shown(t: ReleasedTable, max_n: int, differences: bool) -> list[dict]:
         for i in np.flatnonzero((v >= 1) & (v <= max_n) & (np.abs(v % 1) < 1e-9)):
             out.append(_finding(t.name, f"{t.cell(i)} [{col}]", v[i], v[i], "small_value"))
     for col in t.value_cols:  # a rate beside a known count gives the hidden value
-        rate = f"{col}_per_person"
-        if rate in t.frame:
+        for rate in (c for c in t.frame.columns if c.startswith(f"{col}_per_")):
             for i in np.flatnonzero(np.isnan(t.numbers(col)) & t.shown(rate) & (n > 0)):
                 out.append(_finding(t.name, f"{t.cell(i)} [{rate}]", math.nan, math.nan,
                                     "derived_shown"))

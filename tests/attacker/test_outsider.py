@@ -250,3 +250,28 @@ def test_population_is_no_bound_where_the_report_says_it_is_exceeded(tmp_path: P
             "on 2017-01-01; they are suppressed.")
     res = run_attack(write_release(tmp_path / "b", {"m": t}, report=said))
     assert res.findings.empty and res.notes
+
+
+def test_a_rate_beside_a_hidden_event_count_is_found(tmp_path: Path) -> None:
+    # events hidden in F, but the rate per 1,000 person-years beside them is shown
+    t = table([("Total", 40, 12, 9000, 486.9), ("F", 20, None, 4000, 365.25),
+               ("M", 20, None, 5000, 584.4)],
+              ["sex", "n", "events", "person_days", "events_per_1000_py"])
+    res = run_attack(write_release(tmp_path / "o", {"t": t}))
+    assert set(res.findings["kind"]) == {"derived_shown"}
+    assert len(res.findings) == 2
+    # hidden with its events, the rate discloses nothing; it is no value column
+    t2 = t.assign(events_per_1000_py=[486.9, None, None])
+    res2 = run_attack(write_release(tmp_path / "o2", {"t": t2}))
+    assert res2.findings.empty
+    assert set(res2.intervals["column"]) == {"events"}
+
+
+def test_standardised_differences_are_not_attacked_as_sums(tmp_path: Path) -> None:
+    # an smd column is a statistic of the shares, not an additive value
+    t = table([("Total", "Total", 60, 0.2), ("Total", "a", 30, "."), ("Total", "b", 30, "."),
+               ("f", "Total", 35, 0.2), ("f", "a", 20, "."), ("f", "b", 15, "."),
+               ("m", "Total", 25, 0.2), ("m", "a", 10, "."), ("m", "b", 15, ".")],
+              ["sex", "group", "n", "smd"])
+    res = run_attack(write_release(tmp_path / "o", {"t": t}))
+    assert res.findings.empty and res.intervals.empty
