@@ -7,9 +7,7 @@ groupings of the same persons), derives shares and standardised differences
 from published counts only, and releases medians with interquartile ranges
 under the quantile rule of :func:`release_quantiles`.
 
-The quantile rule
------------------
-A median or quartile computed on a group's values can be one person's value
+**The quantile rule.** A median or quartile computed on a group's values can be one person's value
 (the middle person of an odd group) or the mean of two. A quantile is released
 only where
 
