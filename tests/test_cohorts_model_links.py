@@ -154,3 +154,35 @@ def test_cli_link_probabilistic(synth, tmp_path, capsys):
     assert main(["cohort", str(COHORT_TOML), "--data", str(out), "--out", str(target),
                  "--min-probability", "0.9"]) == 2
     assert "--link probabilistic" in capsys.readouterr().err
+
+
+def test_threshold_sensitivity_over_a_grid(synth, built):
+    from kprlink.cohorts import cohort_threshold_sensitivity
+
+    _, delivery = synth
+    _, res = built
+    grid = (0.3, 0.5, 0.9, 0.999)
+
+    def by_sex(p: pd.DataFrame) -> pd.DataFrame:
+        return p.groupby("sex").size().rename("n").reset_index()
+
+    sens = cohort_threshold_sensitivity(delivery, _broad(), thresholds=grid, table=by_sex)
+    s = sens.summary.set_index("threshold")
+    assert list(s.index) == sorted(grid)
+    # a stricter threshold links fewer persons, so the cohort holds more (split) persons
+    assert s["n_persons_model"].is_monotonic_decreasing
+    assert s["n_persons"].is_monotonic_increasing
+    assert (s["n_persons_key"] == s["n_persons_key"].iloc[0]).all()
+    assert s.loc[0.3, "n_persons_model"] > s.loc[0.999, "n_persons_model"]
+    # probability-weighted: expected true + false = the model-linked persons
+    assert np.allclose(s["expected_true_model"] + s["expected_false_model"],
+                       s["n_persons_model"])
+    # at the held-out threshold it is the cohort build_cohort makes
+    t = sens.threshold_used
+    at = cohort_threshold_sensitivity(delivery, _broad(), thresholds=[t]).summary.iloc[0]
+    assert at["n_persons"] == len(res.persons)
+    assert at["n_persons_model"] == (res.persons["link_method"] == "model").sum()
+    tab = sens.tables
+    assert set(tab["threshold"]) == set(grid)
+    assert (tab.groupby("threshold")["n"].sum() == s["n_persons"]).all()
+    assert "held-out threshold" in repr(sens)

@@ -10,6 +10,8 @@ from kprlink.cohorts._followup import (
     build_incident_cohort,
 )
 from kprlink.cohorts._matching import MatchResult, match_risk_set
+from kprlink.cohorts._model_links import LinkageOptions
+from kprlink.cohorts._threshold import ThresholdSensitivity, cohort_threshold_sensitivity
 from kprlink.cohorts._outcomes import (
     add_outcomes,
     admission_events,
@@ -31,4 +33,5 @@ __all__ = ["ATTRIBUTES", "EVENT_COLUMNS", "EXIT_REASONS", "RULE_KINDS", "FollowU
            "MatchResult", "match_risk_set", "add_outcomes", "admission_events", "death_events",
            "service_events", "CohortDefinition", "CohortResult",
            "CohortRule", "EntryCriterion", "build_cohort", "cohort_columns",
-           "diagnosis_events"]
+           "diagnosis_events", "LinkageOptions", "ThresholdSensitivity",
+           "cohort_threshold_sensitivity"]

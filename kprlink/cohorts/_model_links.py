@@ -97,7 +97,8 @@ def merge_model_links(persons: pd.DataFrame, links: pd.DataFrame, *,
     A model link joins an NPR-only and a KPR-only person; the merged person
     keeps the KPR row's ``person_id``, sex and birth year (KPR's come from the
     National Population Register, as for key links), the earliest death date,
-    and gets ``link_method="model"`` and the link's ``match_probability``.
+    and gets ``link_method="model"``, the link's ``match_probability`` and
+    ``link_ambiguous`` (a runner-up candidate nearly as likely).
 
     Examples
     --------
@@ -116,6 +117,7 @@ def merge_model_links(persons: pd.DataFrame, links: pd.DataFrame, *,
     p = persons.copy()
     p["link_method"] = np.where(p["linked"].to_numpy(bool), "key", "none")
     p["match_probability"] = np.nan
+    p["link_ambiguous"] = False
     ml = links[(links["source"] == "model")
                & (links["match_probability"] >= min_probability)]
     npr_only = p.index[(p["status"] == "npr_only").to_numpy(bool)]
@@ -137,6 +139,8 @@ def merge_model_links(persons: pd.DataFrame, links: pd.DataFrame, *,
     upd["status"] = "linked"
     upd["link_method"] = "model"
     upd["match_probability"] = ml["match_probability"].to_numpy(float)
+    if "ambiguous" in ml.columns:
+        upd["link_ambiguous"] = ml["ambiguous"].to_numpy(bool)
     for col, flag in (("sex", "sex_conflict"), ("birth_year", "birth_year_conflict")):
         a, b = upd[col].to_numpy(), nrow[col].to_numpy()
         known = ~pd.isna(a) & ~pd.isna(b)
@@ -160,9 +164,16 @@ def attrition_by_method(att: pd.DataFrame, step_persons: list[np.ndarray],
     return out
 
 
+def _whole(x: object) -> int:
+    """A figure rounded to a whole count (0 where it could not be estimated)."""
+    v = float(x) if isinstance(x, (int, float)) else float("nan")
+    return int(round(v)) if v == v else 0
+
+
 def flow_by_method(persons: pd.DataFrame, res: Any, min_probability: float) -> pd.DataFrame:
     """Flow rows of the probabilistic step (counts only)."""
     m = persons["link_method"]
+    i = res.info
     return pd.DataFrame([
         ("NPR persons the key misses, linked by the model", int((m == "model").sum())),
         ("model links below min_probability (not used)",
@@ -172,6 +183,12 @@ def flow_by_method(persons: pd.DataFrame, res: Any, min_probability: float) -> p
         ("persons linked by model", int((m == "model").sum())),
         ("persons not linked (one register only)", int((m == "none").sum())),
         ("persons in total after model links", len(persons)),
+        ("model-linked persons flagged ambiguous (a runner-up nearly as likely)",
+         int(persons["link_ambiguous"].sum())),
+        ("expected false model links (sum of 1 - p)",
+         _whole(i.get("expected_false_model_links"))),
+        ("expected missed links (persons with a partner not linked)",
+         _whole(i.get("expected_missed_links"))),
     ], columns=["step", "n"])
 
 

@@ -473,7 +473,7 @@ def _build(frames: dict[str, Any], definition: CohortDefinition, linkage: Linkag
         from kprlink.cohorts._model_links import attrition_by_method
 
         att = attrition_by_method(att, step_persons, persons)
-        cols += ["link_method", "match_probability"]
+        cols += ["link_method", "match_probability", "link_ambiguous"]
     if definition.follow_up is not None:
         people = _add_follow_up(people, definition, all_ev, frames, coverage)
         cols += [c for c in FOLLOW_UP_COLUMNS if c not in cols]

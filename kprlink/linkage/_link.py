@@ -16,6 +16,7 @@ from kprlink.exceptions import LinkageError, LinkageQualityWarning, MissingColum
 from kprlink.linkage import _fs_em as fs
 from kprlink.linkage._comparisons import comparison_matrix, term_frequency_adjustment
 from kprlink.linkage._calibration import platt_apply
+from kprlink.linkage._diagnostics import expected_missed, flag_ambiguous
 from kprlink.linkage._digest import frames_digest
 from kprlink.linkage._holdout import validate_held_out
 from kprlink.linkage._result import ProbabilisticLinkResult, _pairs
@@ -194,6 +195,9 @@ def _link_with_labels(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpec
     info = _info(sc, len(lid), len(rid), n_removed, len(lab))
     info.update(n_left_unlabelled=len(ul), n_right_unlabelled=len(ur),
                 threshold_used=threshold, data_digest=frames_digest(left, right))
+    links["ambiguous"] = flag_ambiguous(links, cand)
+    info.update(expected_missed(links, info, validation),
+                n_ambiguous=int(links["ambiguous"].sum()))
     return ProbabilisticLinkResult(links=links, candidates=cand.iloc[:, :4],
                                    model=_model_table(spec, fit), blocking=sc.blocking,
                                    validation=validation, spec=spec, info=info,

@@ -97,6 +97,36 @@ class ProbabilisticLinkResult:
                 f"{int(i['n_left']) - nl:,} unmatched left, "
                 f"{int(i['n_right']) - nr:,} unmatched right>")
 
+    def links_at(self, threshold: float) -> pd.DataFrame:
+        """The links had the model links been cut at `threshold` (any value, also below
+        the one used): key links as they are, model links from ``candidates`` at or
+        above it (one-to-one where the spec is), with ``ambiguous`` recomputed.
+
+        Examples
+        --------
+        >>> from kprlink.linkage import ExactComparison, LinkageSpec, link_probabilistic
+        >>> left = pd.DataFrame({"by": [1950, 1960], "sex": [1, 2]})
+        >>> spec = LinkageSpec(comparisons=[ExactComparison("by")], blocking=["sex"],
+        ...                    prior=0.5, n_random_pairs=50)
+        >>> res = link_probabilistic(left, left, spec)
+        >>> len(res.links_at(0.5)), len(res.links_at(1.0))
+        (2, 0)
+        """
+        from kprlink.linkage import _fs_em as fs
+        from kprlink.linkage._diagnostics import flag_ambiguous
+
+        c = self.candidates[self.candidates["match_probability"] >= threshold]
+        if self.spec.one_to_one and len(c):
+            pl = pd.factorize(c["left_id"])[0]
+            pr = pd.factorize(c["right_id"])[0]
+            c = c[fs.one_to_one(pl, pr, c["match_weight"].to_numpy(float))]
+        model = c.assign(source="model").reset_index(drop=True)
+        key = self.links[self.links["source"] == "key"]
+        out = pd.concat([key[["left_id", "right_id", "match_weight", "match_probability",
+                              "source"]], model], ignore_index=True)
+        out["ambiguous"] = flag_ambiguous(out, self.candidates)
+        return out
+
     def evaluate(self, true_pairs: pd.DataFrame | pd.MultiIndex) -> pd.DataFrame:
         """Precision, recall and F1 against known true pairs.
 
@@ -146,7 +176,10 @@ class ProbabilisticLinkResult:
             "kprlink_version": __version__,
         }
         for k in ("n_key_rows", "n_key_missing_id", "n_key_superseded",
-                  "n_key_not_in_registers", "n_left_unlabelled", "n_right_unlabelled"):
+                  "n_key_not_in_registers", "n_left_unlabelled", "n_right_unlabelled",
+                  "n_ambiguous", "expected_true_model_links", "expected_false_model_links",
+                  "expected_partners", "expected_missed_links",
+                  "expected_missed_links_holdout"):
             if k in i:
                 rows[k] = i[k]
         if self.validation is not None:
