@@ -56,6 +56,25 @@ def _gompertz(age: np.ndarray) -> np.ndarray:
     return np.minimum(q, 0.6)
 
 
+def hip_fracture_probability(age: np.ndarray, sex: np.ndarray, dementia: np.ndarray
+                             ) -> np.ndarray:
+    """Each person's chance of one hip fracture in 1 Jul 2016 - 31 Dec 2017 (the truth).
+
+    [E] yearly incidence by age (0.2 % at 65, 0.8 % at 75, 2.5 % from 85,
+    interpolated), women x1.7, (true) dementia x2, times 0.9 for the 18 months
+    (x0.6): about 8-9 000 a year at scale 1. Given a fracture, its day is
+    uniform over the person's time alive in the period, so the expected number
+    of fractures in a group is the sum of these probabilities over its persons
+    alive on 1 July 2016.
+
+    >>> hip_fracture_probability(np.array([75]), np.array([2]), np.array([True])).round(5)
+    array([0.02448])
+    """
+    hf_inc = np.interp(age, [0, 64, 65, 75, 85], [0.00005, 0.00005, 0.002, 0.008, 0.025])
+    hf_inc = hf_inc * np.where(sex == 2, 1.7, 1.0) * np.where(dementia, 2.0, 1.0)
+    return hf_inc * 0.9  # 18 months x 0.6
+
+
 def build_persons(config: SynthConfig, rng: np.random.Generator) -> pd.DataFrame:
     """Draw every synthetic person.
 
@@ -155,11 +174,7 @@ def build_persons(config: SynthConfig, rng: np.random.Generator) -> pd.DataFrame
     late = dementia & ~registered_any & (rng.random(n) < 0.06)
     registered = np.where(late, src, registered).astype(np.int8)
 
-    # hip fracture in the period [E] yearly incidence by age, women x1.7,
-    # dementia x2 (≈ 8–9 000 a year at scale 1).
-    hf_inc = np.interp(a, [0, 64, 65, 75, 85], [0.00005, 0.00005, 0.002, 0.008, 0.025])
-    hf_inc = hf_inc * np.where(sex == 2, 1.7, 1.0) * np.where(dementia, 2.0, 1.0)
-    hip = rng.random(n) < hf_inc * 0.9  # 18 months x 0.6
+    hip = rng.random(n) < hip_fracture_probability(a, sex, dementia)
     start = day(2016, 7, 1)
     end = np.where(death_day >= 0, death_day, DEC31_2017)
     hip &= end > start
