@@ -9,7 +9,9 @@ digest of the delivery's files::
 
 A new run is protected jointly with every entry of its delivery except its own
 earlier entry (the same study, study digest and definitions: a rerun), and its
-published numbers are recorded after its release folder is in place.
+published numbers are recorded just before its release folder is moved into
+place: a run killed at any point never leaves a release the ledger does not know
+(at worst an entry for a release that never came out, which only protects more).
 """
 
 from __future__ import annotations
@@ -64,8 +66,23 @@ def record(folder: Path, key: str, joint: JointResult) -> None:
     if joint.published is None or joint.members is None:
         return
     folder.mkdir(parents=True, exist_ok=True)
+    _remove_stale(folder)
     for suffix, frame in ((MEMBERS, joint.members), (CELLS, joint.published)):
         path = folder / f"{key}{suffix}"
         tmp = folder / f".{key}{suffix}.tmp-{os.getpid()}"
         frame.to_parquet(tmp, index=False)
         tmp.replace(path)
+
+
+def _remove_stale(folder: Path) -> None:
+    """Remove temporary entry files of runs killed while writing them (dead processes).
+
+    An entry counts only once its ``.cells.parquet`` is in place (written last),
+    so a killed run's half entry was never read; this only tidies the folder.
+    """
+    from kprlink._atomic import _LEFTOVER, _alive
+
+    for p in folder.iterdir():
+        m = _LEFTOVER.match(p.name)
+        if m and m["kind"] == "tmp" and p.is_file() and not _alive(int(m["pid"])):
+            p.unlink(missing_ok=True)

@@ -301,7 +301,9 @@ def _run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pa
             extra=_exclusions(delivery))
         _atomic.write_text(chk_dir / "provenance.json", _provenance.dumps(record))
         _write.write_report(rel_dir, spec, sections, release_log, record)
-    _ledger.record(ledger_dir, key, joint)
+        # before the release is moved into place: a run killed in between leaves an
+        # entry for a release that never came out (later runs protect more, never less)
+        _ledger.record(ledger_dir, key, joint)
     return StudyResult(out=out_dir, tables={n: r.table for n, r in released.items()},
                        release_log=release_log, provenance=record)
 
