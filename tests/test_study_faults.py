@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -233,3 +234,34 @@ def test_cohort_code_list_file_inside_the_study_is_fine(tmp_path):
     cohort.write_text(cohort.read_text(encoding="utf-8").replace(
         'codelists = ["dementia_icd10"]', 'codelists = ["dem.json"]'), encoding="utf-8")
     assert StudySpec.from_toml(folder).cohort_path == folder / "cohort.toml"
+
+
+@pytest.mark.parametrize("code, said", [(28, "disk is full"), (30, "read-only")])
+def test_full_disk_or_read_only_mid_run_exit_2(delivery, tmp_path, monkeypatch, capsys,
+                                               code, said):
+    import errno
+
+    from kprlink import _atomic
+    from kprlink.cli import main
+
+    assert (code, said) in ((errno.ENOSPC, "disk is full"), (errno.EROFS, "read-only"))
+    real, calls = _atomic.write_text, []
+
+    def failing(path, *a, **k):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(code, os.strerror(code), str(path))
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(_atomic, "write_text", failing)
+    out = tmp_path / "o"
+    assert main(["run", "welfare_technology_2017", "--data", str(delivery), "--out", str(out),
+                 "--work", str(tmp_path / "w"), "--quiet"]) == 2
+    msg = capsys.readouterr().err
+    assert said in msg and "Traceback" not in msg and len(calls) == 2
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert not list((tmp_path / "w").rglob("*.cells.parquet"))  # no ledger entry
+    monkeypatch.undo()
+    assert main(["run", "welfare_technology_2017", "--data", str(delivery), "--out", str(out),
+                 "--work", str(tmp_path / "w"), "--quiet"]) == 0
