@@ -186,3 +186,33 @@ def test_threshold_sensitivity_over_a_grid(synth, built):
     assert set(tab["threshold"]) == set(grid)
     assert (tab.groupby("threshold")["n"].sum() == s["n_persons"]).all()
     assert "held-out threshold" in repr(sens)
+
+
+def test_flow_and_linked_vs_unlinked(synth, built, tmp_path):
+    import kprlink as kl
+    from kprlink.linkage import compare_linked, flow_counts
+
+    _, delivery = synth
+    _, res = built
+    flow = flow_counts(delivery.report.summary(), res.linkage.report.flow)
+    f = flow.set_index(["register", "stage"])["n"]
+    read = delivery.report.summary().set_index("contract")
+    assert f["NPR", "delivered rows"] == read.loc["npr.episodes", "rows_in"]
+    assert f["NPR", "delivered rows"] - f["NPR", "excluded at read"] == f["NPR", "rows kept"]
+    assert f["KPR", "rows kept"] == len(delivery.kuhr_claims)
+    persons = res.linkage.persons
+    n_model = int((persons["link_method"] == "model").sum())
+    assert f["NPR", "linked by model"] == n_model > 0
+    assert f["NPR", "persons"] == f["NPR", "linked by key"] + n_model + f["NPR", "unlinked"]
+    assert f["NPR", "unlinked"] == ((persons["status"] == "npr_only")).sum()
+    cmp = compare_linked(persons, delivery.npr_episodes, reference_year=2017)
+    assert set(cmp["variable"]) == {"age band", "sex", "county", "care level"}
+    n_linked = int((persons["in_npr"] & persons["linked"]).sum())
+    for _, g in cmp.groupby("variable"):
+        assert g["n_linked"].sum() == n_linked
+        assert g["n_unlinked"].sum() == f["NPR", "unlinked"]
+        assert g["pct_linked"].sum() == pytest.approx(100)
+    assert cmp["smd"].abs().max() < 5 and cmp["smd"].notna().all()
+    fig = kl.plot_linkage_flow(flow)
+    kl.save_figure(fig, tmp_path / "flow.png")
+    assert (tmp_path / "flow.png").stat().st_size > 1000

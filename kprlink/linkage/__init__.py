@@ -28,7 +28,10 @@ __all__ += _probabilistic_all
 # --- saved models (issue 15; owner: model.py) ---
 from kprlink.linkage.model import LinkageModel  # noqa: E402
 
-__all__ += ["LinkageModel"]
+from kprlink.linkage._compare import compare_linked  # noqa: E402
+from kprlink.linkage._flow import flow_counts  # noqa: E402
+
+__all__ += ["LinkageModel", "compare_linked", "flow_counts"]
 # --- end saved models ---
 
 # --- key-file linkage (issue 4; owner: keyfile.py, report.py) ---
