@@ -106,3 +106,16 @@ def test_a_header_only_parquet_file_is_an_error_in_a_streamed_import(tmp_path):
     with pytest.raises(ValidationError) as err:
         import_delivery(folder, tmp_path / "imp", chunk_rows=2)
     assert _problems(err) == {"npr_episoder.parquet": "no_rows"}
+
+
+def test_a_row_with_too_many_fields_is_named_by_number_never_by_content(tmp_path, capsys):
+    path = tmp_path / "nokkel.csv"
+    path.write_text("npr_lnr;kpr_lnr;levering\n501;101;d1\n502;102;d1;9\n503;103;d1\n",
+                    encoding="utf-8")
+    with pytest.raises(ValidationError) as err:
+        read_extract(path)
+    p = err.value.problems[0]
+    assert p.reason == "unreadable" and "data rows 2" in p.message
+    assert main(["validate", str(path)]) == 2
+    msg = capsys.readouterr().err
+    assert "data rows 2" in msg and "502" not in msg and "102" not in msg

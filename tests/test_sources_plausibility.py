@@ -109,6 +109,7 @@ def test_extraction_date_in_a_delivery_and_its_import(tmp_path):
     assert main(["import", str(folder), "--out", str(tmp_path / "imp"),
                  "--extraction-date", "2017-04-30"]) == 0
     assert len(read_delivery(tmp_path / "imp").npr_episodes) == len(EPISODES) - 1
+    assert main(["validate", str(tmp_path / "imp"), "--extraction-date", "2017-04-30"]) == 2
 
 
 # ------------------------------------------------------------------ NPR codes

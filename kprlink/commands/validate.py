@@ -48,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     if path.is_dir():
         if is_imported(path):  # every frame file's digest, not only its size
             load_manifest(path, digests=True)
+            if args.extraction_date is not None:
+                _refuse_late_extraction_date(path)
         delivery = read_delivery(path, extraction_date=args.extraction_date)
         report = delivery.report
         _require_recognised(path, delivery)
@@ -59,6 +61,17 @@ def run(args: argparse.Namespace) -> int:
     text = report.to_markdown() if args.markdown else str(report)
     sys.stdout.write(text + "\n")
     return 0
+
+
+def _refuse_late_extraction_date(path: Path) -> None:
+    """An imported folder was checked when it was imported: say so (exit 2)."""
+    from kprlink.exceptions import KprlinkError, Problem
+
+    raise KprlinkError(
+        f"{str(path)!r} is an imported delivery: its rows were checked when it was imported",
+        [Problem(str(path), None, "already_imported",
+                 "--extraction-date cannot be applied to an imported folder.",
+                 hint="Import the delivery again with kprlink import --extraction-date.")])
 
 
 def _require_recognised(path: Path, delivery: object) -> None:

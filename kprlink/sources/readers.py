@@ -224,13 +224,49 @@ def _read_csv(path: Path, contract: Contract | None, encoding: str | None, sep: 
         else:
             table, decided, repairs = repair_fields(raw)
             return RawFrame(_to_pandas(table), "csv", decided, use_sep, repairs)
+    msg = _masked(msg)
     if utf8_error:
         ledger.fail("wrong_encoding", None, f"text is not valid {enc}: {msg}",
                     "Pass encoding='latin-1' (or leave encoding out to detect it).")
     else:
-        ledger.fail("unreadable", None, f"cannot parse as CSV: {msg}",
+        rows = _rows_with_other_field_count(path, use_sep, len(header))
+        where = (f" (data rows {', '.join(map(str, rows[0]))}"
+                 f"{f'; {rows[1]:,} in all' if rows[1] > len(rows[0]) else ''})"
+                 if rows[1] else "")
+        ledger.fail("unreadable", None, f"cannot parse as CSV: {msg}{where}",
                     "Check the separator, quoting and number of fields per line.")
     return None
+
+
+def _masked(msg: str) -> str:
+    """An Arrow error message without the delivered text it quotes (it may hold ids).
+
+    >>> _masked("CSV parse error: Expected 3 columns, got 4: 2;12;d1;extra")
+    'CSV parse error: Expected 3 columns, got 4'
+    """
+    msg = re.sub(r"(got \d+): .*$", r"\1", msg)
+    return re.sub(r"(invalid value) '.*?'", r"\1", msg)
+
+
+def _rows_with_other_field_count(path: Path, sep: str, n_fields: int
+                                 ) -> tuple[tuple[int, ...], int]:
+    """First data rows (1-based) whose number of fields is not `n_fields`, and how many.
+
+    Lines with a quote are skipped (a quoted separator or line break is legal).
+    """
+    shown: list[int] = []
+    n = 0
+    bsep = sep.encode("ascii", errors="ignore") or b";"
+    with path.open("rb") as fh:
+        fh.readline()
+        for i, line in enumerate(fh, start=1):
+            line = line.rstrip(b"\r\n")
+            if not line or b'"' in line or line.count(bsep) + 1 == n_fields:
+                continue
+            n += 1
+            if len(shown) < 5:
+                shown.append(i)
+    return tuple(shown), n
 
 
 def _read_sas7bdat(path: Path, encoding: str | None) -> pd.DataFrame:
