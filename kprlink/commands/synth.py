@@ -28,6 +28,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a multi-year delivery, one file per register and year, e.g. "
                         "2016-2024 (KPR-KUHR from 1 July 2016, KPR helse og omsorg from "
                         "2017); without it the single-year 2016-2017 delivery")
+    p.add_argument("--key-failures", type=int, default=0, metavar="N",
+                   help="also inject N key failures of each kind (temporary ids, new ids "
+                        "after a change of sex, duplicate NPR ids, conflicts where both keys "
+                        "have data; truth/key_failures.parquet); needs --format parquet and "
+                        "the single-year delivery (default 0: none)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -37,6 +42,11 @@ def run(args: argparse.Namespace) -> int:
 
     config = SynthConfig(scale=args.scale, seed=args.seed, fmt=args.fmt,
                          defect_rate=args.defect_rate, progress=not args.quiet)
+    if args.key_failures and (args.fmt != "parquet" or args.years is not None):
+        from kprlink.exceptions import SpecError
+
+        raise SpecError("--key-failures needs --format parquet and no --years",
+                        ["--key-failures: add --format parquet, drop --years"])
     t0 = time.monotonic()
     if args.years is not None:
         from kprlink.synth.years import generate_years, parse_years
@@ -44,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
         res = generate_years(args.out, config, years=parse_years(args.years))
     else:
         res = generate_delivery(args.out, config)
+        if args.key_failures:
+            from kprlink.synth.key_failures import inject_key_failures
+
+            inject_key_failures(args.out, n_each=args.key_failures, seed=args.seed)
     log.info("%r", res)
     sys.stdout.write(f"synth: {len(res.files)} files, {int(res.files['rows'].sum()):,} rows "
                      f"(scale {args.scale}, seed {args.seed}"

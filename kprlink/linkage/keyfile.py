@@ -229,7 +229,10 @@ def link_extracts(npr_episodes: pd.DataFrame, kuhr_claims: pd.DataFrame, *,
         _check(key, "key", ["npr_id", "kpr_id"])
         pairs, kc = _resolve_key(key, delivery_order)  # type: ignore[arg-type]
         method = "key file"
+    from kprlink.linkage._key_kinds import classify_conflicts
     from kprlink.linkage._keyfile_steps import assemble
+
+    kc = kc.assign(kind=classify_conflicts(kc, npr, kpr))
 
     persons, report_parts = assemble(npr, kpr, pairs, kc, len(key) if key is not None else 0,
                                      coverage=dict(DEFAULT_COVERAGE, **(coverage or {})))

@@ -30,7 +30,10 @@ class LinkageReport:
     key_conflicts : pandas.DataFrame
         One row per key id mapped to more than one partner across deliveries:
         ``side`` ("npr_id" or "kpr_id"), ``id``, ``partners`` (all partners),
-        ``deliveries``, ``chosen`` (partner kept; NA when unlinked) and ``rule``.
+        ``deliveries``, ``chosen`` (partner kept; NA when unlinked), ``rule`` and
+        ``kind`` (stale key without data, new id after change of sex, both keys
+        have data, temporary id replaced, two NPR ids in one delivery or across
+        deliveries: see ``kprlink.linkage._key_kinds``).
     demographic_conflicts : pandas.DataFrame
         One row per linked person whose sex or birth year differ between the
         registers: ``person_id, variable, value_kpr, value_npr, resolved, rule``.
@@ -66,6 +69,11 @@ class LinkageReport:
         for side in ("npr_id", "kpr_id"):
             rows.append(("key conflicts", f"{side} with more than one partner",
                          int((kc["side"] == side).sum())))
+        if "kind" in kc.columns:
+            from kprlink.linkage._key_kinds import KINDS
+
+            for kind in KINDS:
+                rows.append(("key conflicts", f"kind: {kind}", int((kc["kind"] == kind).sum())))
         dc = self.demographic_conflicts
         for var in ("sex", "birth_year"):
             rows.append(("conflicts between registers", f"persons with conflicting {var}",
