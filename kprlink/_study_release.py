@@ -78,9 +78,12 @@ def released_table(at: AnalysisTable, cells: pd.DataFrame) -> Released:
         hid["population"] = False
         ci = proportion_ci(n.astype("Float64").to_numpy(dtype=float, na_value=np.nan),
                            pop.astype("Float64").to_numpy(dtype=float, na_value=np.nan))
-        for col, src in (("share_pct", "proportion"), ("share_lower", "lower"),
-                         ("share_upper", "upper")):
-            out[col] = pd.array(np.round(ci[src].to_numpy(dtype=float) * 100, 4),
+        names = ((("share_pct", "proportion"), ("share_lower", "lower"),
+                  ("share_upper", "upper")) if at.rate_per == 100 else
+                 (("per_1000", "proportion"), ("per_1000_lower", "lower"),
+                  ("per_1000_upper", "upper")))
+        for col, src in names:
+            out[col] = pd.array(np.round(ci[src].to_numpy(dtype=float) * at.rate_per, 4),
                                 dtype="Float64").copy()
             out.loc[n_hidden, col] = pd.NA
             hid[col] = n_hidden

@@ -22,7 +22,7 @@ from kprlink.exceptions import Problem, SpecError
 #: Study file format versions this release reads.
 SPEC_VERSIONS = (1,)
 #: Figure kinds a table may ask for.
-FIGURE_KINDS = ("share_by_age_sex", "funnel", "bar", "curve")
+FIGURE_KINDS = ("share_by_age_sex", "funnel", "bar", "curve", "trend")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _TOP_KEYS = {"linkage", "kprlink_spec", "kind", "name", "version", "title", "description", "period",

@@ -418,6 +418,11 @@ def _figure(t: TableSpec, at: AnalysisTable | CurveTable, table: pd.DataFrame, t
     if t.figure == "share_by_age_sex":
         fig = kl.plot_share_by_age_sex(table, age_col=at.dims[0], sex_col=at.dims[1],
                                        share_col="share_pct", title=t.title)
+    elif t.figure == "trend":
+        from kprlink.plots.trend import plot_trend
+
+        fig = plot_trend(table, value_col="per_1000" if "per_1000" in table else value,
+                         title=t.title, symbol=symbol, value_label="Per 1,000 population")
     elif t.figure == "funnel":
         fig = kl.plot_funnel(table, count_col=at.count_col, label_col=at.dims[0],
                              title=t.title, xlabel="Population (persons, SSB 07459)")

@@ -20,8 +20,10 @@ from kprlink.exceptions import ReleaseRefusedError, SpecError
 from kprlink.study import OutputFolderError, find_study, run_study, shipped_studies
 
 STUDIES = Path(__file__).resolve().parent.parent / "studies"
-ALL = ["dementia_2016_2017", "hip_fracture_dementia_2017", "nursing_home_quality_2017",
-       "rehabilitation_assessment_2017", "welfare_technology_2017"]
+ALL = ["dementia_2016_2017", "dementia_trend_2016_2024", "hip_fracture_dementia_2017",
+       "nursing_home_quality_2017", "rehabilitation_assessment_2017", "welfare_technology_2017"]
+#: studies of several calendar years: run on a multi-year delivery (kprlink synth --years)
+MULTI_YEAR = {"dementia_trend_2016_2024": (2016, 2017, 2018, 2019)}
 RELEASE = ["tables", "tables.xlsx", "figures", "report.md", "report.html"]
 CHECKER = ["release_log.csv", "release_log.json", "provenance.json"]
 PERSON_COLS = {"kpr_id", "npr_id", "person_id", "birth_year", "index_date"}
@@ -35,12 +37,27 @@ def delivery(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def runs(delivery: Path, tmp_path_factory: pytest.TempPathFactory
+def multi_delivery(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from kprlink.synth.years import generate_years
+
+    out = tmp_path_factory.mktemp("multi") / "d"
+    generate_years(out, kl.SynthConfig(scale=0.002, seed=2017),
+                   years=MULTI_YEAR["dementia_trend_2016_2024"])
+    return out
+
+
+def _data(name: str, delivery: Path, multi_delivery: Path) -> Path:
+    return multi_delivery if name in MULTI_YEAR else delivery
+
+
+@pytest.fixture(scope="module")
+def runs(delivery: Path, multi_delivery: Path, tmp_path_factory: pytest.TempPathFactory
          ) -> dict[str, tuple[study_mod.StudyResult, Path]]:
     root = tmp_path_factory.mktemp("runs")
     out = {}
     for name in ALL:
-        res = run_study(STUDIES / name, data=delivery, out=root / name, work=root / "work")
+        res = run_study(STUDIES / name, data=_data(name, delivery, multi_delivery),
+                        out=root / name, work=root / "work")
         out[name] = (res, root / name)
     return out
 
@@ -56,7 +73,9 @@ def test_every_shipped_study_is_run_here() -> None:
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_study_release_is_safe_and_complete(name: str, runs: dict, delivery: Path) -> None:
+def test_study_release_is_safe_and_complete(name: str, runs: dict, delivery: Path,
+                                            multi_delivery: Path) -> None:
+    delivery = _data(name, delivery, multi_delivery)
     res, out = runs[name]
     spec = study_mod.StudySpec.from_toml(STUDIES / name)
     assert sorted(p.name for p in out.iterdir()) == ["checker", "release"]
@@ -86,7 +105,7 @@ def test_study_release_is_safe_and_complete(name: str, runs: dict, delivery: Pat
             assert (csv.loc[hidden, col] == ":").all(), (tname, col)
             shown = pd.to_numeric(csv[col].where(csv[col] != ":"), errors="coerce")
             if not (col.endswith(("_per_person", "_pct", "_lower", "_upper"))
-                    or "_per_" in col or col in ("smd", "estimate", "lower", "upper")):
+                    or "_per_" in col or col in ("smd", "estimate", "lower", "upper", "per_1000")):
                 assert not ((shown >= 1) & (shown <= 4)).any(), (tname, col)
         if "population" in csv:
             diff = pd.to_numeric(csv["population"]) - n
@@ -130,10 +149,11 @@ def test_study_workbook_has_notes_frozen_headers_and_numbers(runs: dict) -> None
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_rerun_is_byte_identical(name: str, runs: dict, delivery: Path,
+def test_rerun_is_byte_identical(name: str, runs: dict, delivery: Path, multi_delivery: Path,
                                  tmp_path: Path) -> None:
     _, first = runs[name]
-    run_study(name, data=delivery, out=tmp_path / "b", work=tmp_path / "w")
+    run_study(name, data=_data(name, delivery, multi_delivery), out=tmp_path / "b",
+              work=tmp_path / "w")
     # the checker's summary names the size of the joint model, which grows with
     # the ledger (the fixture's runs share one work area), and a study sharing persons
     # with an earlier one (hip fracture: the dementia cohort) gets narrower audit

@@ -11,6 +11,7 @@ from __future__ import annotations
 from kprlink.analyses import (  # noqa: F401  (registers the steps)
     dementia,
     dementia_care,
+    dementia_trend,
     hip_fracture_tables,
     linkage,
     rehabilitation,

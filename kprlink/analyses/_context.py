@@ -63,6 +63,12 @@ class StudyContext:
             self._cache["cohort"] = self._build_cohort()
         return self._cache["cohort"]  # type: ignore[no-any-return]
 
+    def cohort_events(self) -> pd.DataFrame:
+        """The cohort's qualifying events (``CohortResult.events``: person_id, date,
+        source, ...), one row per event in the cohort's window."""
+        self.cohort()
+        return self._cache["cohort_result"].events  # type: ignore[no-any-return]
+
     def _build_cohort(self) -> pd.DataFrame:
         import kprlink as kl
         from kprlink._provenance import sha256_file

@@ -52,6 +52,10 @@ class AnalysisTable:
         the standardised difference between the groups of each level of the
         other dimension (on the group ``Total`` rows) and of the variable as a
         whole (the grand total row), from released counts only.
+    rate_per : int, default 100
+        Shares of `population` are released per this many persons: 100 gives
+        ``share_pct`` (percent), 1000 gives ``per_1000`` (with ``per_1000_lower``
+        and ``per_1000_upper``, 95 % Wilson intervals).
     persons : pandas.DataFrame or None
         Who the counts count: one row per (person, inner cell), with
         ``person_id`` (the study's person identity, int64), the `dims` columns
@@ -73,6 +77,7 @@ class AnalysisTable:
     persons: pd.DataFrame | None = field(default=None, repr=False)
     rates: Mapping[str, tuple[str, str, float]] = field(default_factory=dict)
     smd_between: str | None = None
+    rate_per: int = 100
 
     @classmethod
     def from_persons(cls, persons: pd.DataFrame, levels: Mapping[str, Sequence[str]], *,
@@ -108,6 +113,9 @@ class AnalysisTable:
             raise MissingColumnsError(
                 f"AnalysisTable needs column(s) {missing} in `cells`; columns are "
                 f"{list(self.cells.columns)}.", missing=missing)
+        if self.rate_per not in (100, 1000):
+            raise SpecError(f"AnalysisTable: rate_per must be 100 or 1000, got "
+                            f"{self.rate_per!r}.")
         if not 1 <= len(self.dims) <= 3:
             raise SpecError(f"AnalysisTable: 1 to 3 dims, got {list(self.dims)}.")
         if self.share_within is not None and self.share_within not in self.dims:

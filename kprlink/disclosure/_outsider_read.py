@@ -22,6 +22,8 @@ POPULATION = "population"
 SHARE_COLS = ("share_pct", "share_lower", "share_upper")
 #: statistics derived from shown shares (standardised differences): not additive
 DERIVED_COLS = ("smd",)
+#: the same per 1,000 of the population (rates of yearly tables)
+RATE_COLS = ("per_1000", "per_1000_lower", "per_1000_upper")
 
 _RANGE = re.compile(r"^\s*(\d+)\s*[-\u2013]\s*(\d+)\s*$")
 _PLUS = re.compile(r"^\s*(\d+)\s*\+\s*$")
@@ -81,7 +83,7 @@ def read_table(path: Path) -> ReleasedTable | None:
         return None
     dims = cols[: cols.index(COUNT)]
     rest = cols[cols.index(COUNT) + 1:]
-    values = [c for c in rest if c != POPULATION and c not in SHARE_COLS
+    values = [c for c in rest if c != POPULATION and c not in SHARE_COLS + RATE_COLS
               and c not in DERIVED_COLS and not is_rate(c, rest) and is_numeric(frame[c])]
     pop = to_number(frame[POPULATION]) if POPULATION in frame else None
     return ReleasedTable(path.stem, path, frame, dims, to_number(frame[COUNT]), pop, values)

@@ -15,7 +15,8 @@ the same seed gives the same bytes.
 
 ``truth/`` holds ``dementia_by_year`` (one row per person and calendar year
 with a registered dementia contact: first date that year, sources, events),
-``dementia_first`` (each person's first registration since 1 July 2016),
+``dementia_first`` (each person's first registration since 1 July 2016; an
+NPR contact in January-June 2016 counts in ``dementia_by_year`` only),
 ``persons``, ``calibration_by_year.csv`` and ``manifest.json``.
 """
 
@@ -32,7 +33,7 @@ import pandas as pd
 from kprlink.exceptions import SpecError
 from kprlink.synth import calibration as cal
 from kprlink.synth._panel import Panel, build_panel
-from kprlink.synth._year_extracts import EPISODES_SCHEMA, year_rows
+from kprlink.synth._year_extracts import EPISODES_SCHEMA, KUHR_START, year_rows
 from kprlink.synth.care import SERVICES_SCHEMA
 from kprlink.synth.config import SynthConfig
 from kprlink.synth.generate import FILES, SynthResult, _rows
@@ -206,8 +207,11 @@ def _truth(out: Path, config: SynthConfig, panel: Panel, munis: pd.DataFrame,
     by_year["first_date"] = by_year["first_day"].to_numpy(np.int64).astype("datetime64[D]")
     by_year = by_year.drop(columns="first_day")
     by_year.to_parquet(tdir / "dementia_by_year.parquet", index=False)
-    first = (by_year.groupby("kpr_id", sort=True)
-             .agg(npr_id=("npr_id", "first"), first_date=("first_date", "min")).reset_index())
+    since = ev[ev["day"] >= KUHR_START]  # first registration since 1 July 2016
+    first = (since.groupby("kpr_id", sort=True)
+             .agg(npr_id=("npr_id", "first"), first_day=("day", "min")).reset_index())
+    first["first_date"] = first["first_day"].to_numpy(np.int64).astype("datetime64[D]")
+    first = first.drop(columns="first_day")
     first.to_parquet(tdir / "dementia_first.parquet", index=False)
     dd, on = panel.death_day, panel.onset_day
     pd.DataFrame({

@@ -18,6 +18,8 @@ from kprlink.study import run_study
 
 SEEDS = [2017, 1, 2, 3, 4]
 SCALE = 0.005
+#: studies of several calendar years run on a multi-year delivery of the same seed
+MULTI_YEAR = {"dementia_trend_2016_2024": (2016, 2017, 2018, 2019)}
 
 pytestmark = pytest.mark.slow
 
@@ -31,8 +33,15 @@ def released(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     kl.generate_delivery(data, kl.SynthConfig(scale=SCALE, seed=request.param))
     out: dict[str, Path | Exception] = {}
     for name in kl.shipped_studies():
+        source = data
+        if name in MULTI_YEAR:
+            from kprlink.synth.years import generate_years
+
+            source = root / f"data_{name}"
+            generate_years(source, kl.SynthConfig(scale=SCALE, seed=request.param),
+                           years=MULTI_YEAR[name])
         try:
-            run_study(name, data=data, out=root / name, work=root / "work")
+            run_study(name, data=source, out=root / name, work=root / "work")
             out[name] = root / name
         except kl.KprlinkError as err:  # a refused release leaves nothing to attack
             out[name] = err
