@@ -13,6 +13,8 @@ outsider's feasible set contains ours, so their intervals contain these).
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -123,6 +125,7 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
     # both ends of a cell's LP interval reached at whole-number vertices: the LP interval
     # is the integer interval (an integer point attains each LP bound)
     attained = np.ones(len(out), dtype=bool)
+    parts: list[tuple[int, int, np.ndarray]] = []  # (cell, component, its atoms there)
     for pos, c in enumerate(out):
         row = x.getrow(c)
         obj = np.repeat(row.indices, np.rint(row.data).astype(np.int64))
@@ -130,12 +133,42 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
         if (~constrained[obj]).any():
             upper[pos] = np.inf
         for k in np.unique(var_comp[obj[constrained[obj]]]):
-            sel = obj[constrained[obj] & (var_comp[obj] == k)]
-            lower[pos] += extreme(int(k), sel, 1.0, False)
-            attained[pos] &= _integral(solvers[int(k)].x)
-            if np.isfinite(upper[pos]):
-                upper[pos] -= extreme(int(k), sel, -1.0, False)
-                attained[pos] &= _integral(solvers[int(k)].x)
+            parts.append((pos, int(k), obj[constrained[obj] & (var_comp[obj] == k)]))
+    # Every LP optimum (and the true table) is a feasible point: a part seen at 0 there
+    # has minimum 0 and needs no LP of its own. Maxima go first: they push others down.
+    floor_any = np.array([z[sel].sum() for _, _, sel in parts])
+    floor_int = floor_any.copy()  # seen at whole-number points
+    part_rows: dict[int, tuple[np.ndarray, sparse.csr_matrix]] = {}
+
+    def observe(k: int) -> None:
+        xk = solvers[k].x
+        if xk is None:
+            return
+        if k not in part_rows:
+            idx = np.array([q for q, (_, kk, _) in enumerate(parts) if kk == k])
+            vars_k = system(k)[2]
+            r = np.concatenate([np.full(len(parts[q][2]), i) for i, q in enumerate(idx)])
+            cols = np.searchsorted(vars_k, np.concatenate([parts[q][2] for q in idx]))
+            part_rows[k] = (idx, sparse.csr_matrix((np.ones(len(r)), (r, cols)),
+                                                   shape=(len(idx), len(vars_k))))
+        idx, m = part_rows[k]
+        v = m @ xk
+        floor_any[idx] = np.minimum(floor_any[idx], v)
+        if _integral(xk):
+            floor_int[idx] = np.minimum(floor_int[idx], v)
+
+    for pos, k, sel in parts:
+        if np.isfinite(upper[pos]):
+            upper[pos] -= extreme(k, sel, -1.0, False)
+            attained[pos] &= _integral(solvers[k].x)
+            observe(k)
+    for q, (pos, k, sel) in enumerate(parts):
+        if floor_any[q] <= 1e-9:
+            attained[pos] &= bool(floor_int[q] <= 1e-9)
+            continue
+        lower[pos] += extreme(k, sel, 1.0, False)
+        attained[pos] &= _integral(solvers[k].x)
+        observe(k)
     lower, upper = np.round(lower, 9), np.round(upper, 9)
     verified = np.zeros(len(out), dtype=bool)
     if integer:
@@ -154,12 +187,9 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
         xo = x[out[narrow]] if len(narrow) else None
         t = truth[out[narrow]]
         seen_lo, seen_hi = t.copy(), t.copy()  # the true table is an integer point
-        pending = np.ones(len(narrow), dtype=bool)
+        deadline = time.monotonic() + INTEGER_BUDGET_S
         # whole-number points that move many narrow cells at once: each certifies
         # that every cell it moves takes at least two integer values
-        import time
-
-        deadline = time.monotonic() + INTEGER_BUDGET_S
         rng = np.random.default_rng(7)
         stale = 0
         for r in range(ROUNDS):
