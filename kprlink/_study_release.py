@@ -204,6 +204,31 @@ def display(rel: Released, symbol: str) -> pd.DataFrame:
     return out
 
 
+#: Place columns a released table may have, and the name map each uses.
+PLACE_COLUMNS = {"county": "county", "municipality": "municipality"}
+
+
+def with_place_names(shown: pd.DataFrame, names: Mapping[str, Mapping[str, str]]
+                     ) -> pd.DataFrame:
+    """County and municipality codes shown as ``"03 Oslo"`` (Statistics Norway's style),
+    where the delivery's Klass names file knows the code; margins and others unchanged.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"county": ["Total", "03", "99"], "n": [9, 5, 4]})
+    >>> with_place_names(t, {"county": {"03": "Oslo"}})["county"].tolist()
+    ['Total', '03 Oslo', '99']
+    """
+    out = shown
+    for col, kind in PLACE_COLUMNS.items():
+        lookup = names.get(kind) or {}
+        if col in shown.columns and lookup:
+            codes = shown[col].astype(str)
+            out = out.assign(**{col: [f"{c} {lookup[c]}" if c in lookup else c
+                                      for c in codes]})
+    return out
+
+
 def left_out_text(name: str, joint: JointResult, excluded: Mapping[str, int],
                   spec: DisclosureSpec) -> dict[str, str]:
     """The report's "left out" numbers, each shown only when the rule allows.

@@ -268,15 +268,16 @@ def _run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pa
         raise ReleaseRefusedError(
             f"{len(joint.problems) + len(failed)} released number(s) failed the release "
             "check; nothing written.", [*joint.problems, *failed])
+    names = _place_names(data_dir)
     with _atomic.atomic_folder(out_dir, force=force, inputs=folders) as tmp:
         rel_dir, chk_dir = tmp / "release", tmp / "checker"
         sections = []
         for t, _ in plan:
             at, rel = steps[t.name], released[t.name]
-            shown = _release.display(rel, spec.disclosure.symbol)
+            shown = _release.with_place_names(_release.display(rel, spec.disclosure.symbol),
+                                              names)
             _atomic.write_csv(rel_dir / "tables" / f"{t.name}.csv", shown)
-            figures = _figure(t, at, rel.table, rel_dir, spec.disclosure.symbol,
-                              _place_names(data_dir))
+            figures = _figure(t, at, rel.table, rel_dir, spec.disclosure.symbol, names)
             sections.append(_report.ReportSection(
                 name=t.name, title=t.title, table=shown,
                 notes=at.notes + _exceeding.exceeding_note(t.name, at, ref_date=spec.ref_date),
@@ -286,7 +287,8 @@ def _run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pa
                 n_cells=len(rel.table),
                 n_suppressed=int(rel.hidden[at.count_col].sum())))
         _atomic.write_xlsx(rel_dir / "tables.xlsx",
-                           {n: _release.display(r, spec.disclosure.symbol)
+                           {n: _release.with_place_names(
+                               _release.display(r, spec.disclosure.symbol), names)
                             for n, r in released.items()},
                            notes=_write.xlsx_notes(spec, version=kl.__version__))
         _atomic.write_csv(chk_dir / "release_log.csv", release_log)
