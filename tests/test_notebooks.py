@@ -110,7 +110,8 @@ def test_docs_have_no_link_out_of_the_repository_and_every_page_is_in_the_nav() 
     nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     pages = {str(p.relative_to(docs)) for p in docs.rglob("*.md")}
     pages |= {f"notebooks/{nb.name}" for nb in NOTEBOOKS}
-    assert {p for p in pages if f": {p}" not in nav} == set()
+    missing = {p for p in pages if f": {p}" not in nav}
+    assert missing == set(), f"add {sorted(missing)} to the nav of mkdocs.yml"
 
 
 @pytest.mark.slow
