@@ -21,7 +21,8 @@ def deliveries(tmp_path_factory):
     return raw, imp
 
 
-@pytest.mark.parametrize("study", ["dementia_2016_2017", "nursing_home_quality_2017"])
+@pytest.mark.parametrize("study", ["dementia_2016_2017", "nursing_home_quality_2017",
+                                   "hip_fracture_dementia_2017"])
 def test_imported_delivery_releases_the_same_tables(deliveries, tmp_path, study):
     raw, imp = deliveries
     spec = StudySpec.from_toml(find_study(study))

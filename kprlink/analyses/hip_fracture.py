@@ -6,7 +6,7 @@ home-dwelling at the index date (no long-term institutional stay, KPR helse
 og omsorg service 21, started on or before it) and without a hip fracture
 since the delivery starts. Controls are drawn by risk-set matching
 (:func:`kprlink.match_risk_set`) on sex, birth year and county from every
-person in the delivery who, on the case's index date, is alive, has no
+person in the delivery (of a case's sex and birth year) who, on the case's index date, is alive, has no
 registered dementia yet, no long-term stay started and no hip fracture.
 
 Follow-up runs from the index date to the first hip-fracture admission
@@ -100,14 +100,16 @@ def _county(ctx: StudyContext, persons: pd.DataFrame) -> pd.Series:
         f = getattr(ctx.delivery, name, None)
         if f is None or "municipality" not in f:
             continue
-        parts.append(pd.DataFrame({"row": _rows_of(persons[id_col], f[id_col]),
-                                   "date": pd.to_datetime(f[date_col]).to_numpy(),
-                                   "muni": f["municipality"].astype("string").to_numpy()}))
+        row = _rows_of(persons[id_col], f[id_col])
+        sel = np.flatnonzero(row >= 0)  # records of the candidates only
+        parts.append(pd.DataFrame({
+            "row": row[sel], "date": pd.to_datetime(f[date_col].iloc[sel]).to_numpy(),
+            "muni": f["municipality"].iloc[sel].astype("string").to_numpy()}))
     out = pd.Series(pd.NA, index=persons.index, dtype="string")
     if not parts:
         return out
     rec = pd.concat(parts, ignore_index=True)
-    rec = rec[(rec["row"] >= 0).to_numpy() & rec["muni"].notna().to_numpy()]
+    rec = rec[rec["muni"].notna().to_numpy()]
     first = rec.sort_values(["row", "date"], kind="stable").drop_duplicates("row")
     muni = first["muni"].str.zfill(4).str.slice(0, 2)
     out.iloc[first["row"].to_numpy()] = muni.to_numpy()
@@ -143,11 +145,26 @@ def matched_cohort(ctx: StudyContext, *, n_controls: int = 5,
 
     cohort = ctx.cohort()
     result = ctx._cache["cohort_result"]
-    pop = result.linkage.persons[["person_id", "kpr_id", "npr_id", "sex", "birth_year",
-                                  "death_date"]].reset_index(drop=True)
+    everyone = result.linkage.persons
+    # candidates: persons of a case's sex and birth year (every stratum key includes both)
+    strata = pd.MultiIndex.from_frame(cohort[["sex", "birth_year"]].astype("Int64"))
+    in_strata = np.flatnonzero(pd.MultiIndex.from_frame(
+        everyone[["sex", "birth_year"]].astype("Int64")).isin(strata))
+    pop = everyone.iloc[in_strata][["person_id", "kpr_id", "npr_id", "sex", "birth_year",
+                                    "death_date"]].reset_index(drop=True)
+    from kprlink.sources.lazy import ImportedDelivery
+
+    if isinstance(ctx.delivery, ImportedDelivery):
+        # every later read needs the candidates' rows only: load no others
+        ctx.delivery.restrict(kpr_ids=pop["kpr_id"], npr_ids=pop["npr_id"])
+        ctx._cache["hip_event_persons"] = pop[["person_id", "kpr_id", "npr_id"]]
+        dem = _dementia_dates(ctx, pop, result.definition.codelists)
+    else:  # the event map needs every person of the delivery; keep the candidates'
+        ctx._cache["hip_event_persons"] = everyone[["person_id", "kpr_id", "npr_id"]]
+        dem = _dementia_dates(ctx, everyone, result.definition.codelists)[in_strata]
+    pop["dementia_date"] = dem
     pop["hip_date"] = hip_fracture_dates(ctx, pop)
     pop["lt_start"] = _long_term_start(ctx, pop)
-    pop["dementia_date"] = _dementia_dates(ctx, pop, result.definition.codelists)
     if "county" in match_on:
         pop["county"] = _county(ctx, pop)
     death = pd.to_datetime(pop["death_date"]).to_numpy("datetime64[ns]")

@@ -61,8 +61,10 @@ def _charlson(ctx: StudyContext, m: pd.DataFrame) -> pd.Series:
     key = "hip_charlson"
     if key not in ctx._cache:
         cci = kl.ComorbidityIndex.charlson_quan()
-        persons = ctx._cache["cohort_result"].linkage.persons
-        ev = kl.diagnosis_events(ctx.delivery, persons=persons, codelists=cci.codelists)
+        persons = ctx._cache["hip_event_persons"]
+        npr = {"npr_episodes": ctx.delivery.npr_episodes,  # NPR diagnoses only
+               "npr_diagnoses": ctx.delivery.npr_diagnoses}
+        ev = kl.diagnosis_events(npr, persons=persons, codelists=cci.codelists)
         ev = ev[ev["person_id"].isin(m["person_id"]).to_numpy(bool)]
         got = kl.add_comorbidity(m[["person_id", "index_date"]], ev, index=cci,
                                  lookback_days=180, include_index_date=False)

@@ -1,0 +1,97 @@
+"""Benchmark: the shipped matched hip-fracture study (``hip_fracture_dementia_2017``).
+
+Runs ``kprlink run`` of the study, in a fresh process, on a synthetic Parquet
+delivery (generated at ``--scale`` unless ``--data`` exists) or, with
+``--imported``, on its imported folder (``kprlink import``, timed separately, like
+loading a database). Prints wall time, the run's peak resident memory
+(``ru_maxrss`` of the child), the time of each step (from the runner's log), the
+matched cohort's size and the released cells. Usage::
+
+    python benchmarks/bench_hip_fracture.py --scale 0.05 [--imported] [--work DIR]
+    python benchmarks/bench_hip_fracture.py --data /path/to/delivery --imported
+
+Targets (issue 18): scale 1 under 2 minutes and 6 GiB on 2 cores. Figures depend on
+what else runs on the machine: say how many cores were shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHILD = r"""
+import json, logging, resource, sys, time
+from pathlib import Path
+import pandas as pd
+import kprlink as kl
+
+data, out = Path(sys.argv[1]), Path(sys.argv[2])
+marks = []
+class Mark(logging.Handler):
+    def emit(self, record):
+        marks.append((time.perf_counter(), record.getMessage()))
+logging.getLogger("kprlink").setLevel(logging.INFO)
+logging.getLogger("kprlink").addHandler(Mark())
+t0 = time.perf_counter()
+res = kl.run_study("hip_fracture_dementia_2017", data=data, out=out / "out",
+                   work=out / "work", force=True)
+wall = time.perf_counter() - t0
+m = pd.read_parquet(out / "work" / "hip_fracture_matched.parquet")
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+print(json.dumps({
+    "wall_s": round(wall, 1), "peak_gib": round(peak, 2),
+    "cases": int(m["case"].sum()), "control_rows": int((~m["case"]).sum()),
+    "hip_fractures": int((m["status"] == 1).sum()),
+    "cells": int(len(res.release_log)),
+    "suppressed": int(res.summary()["suppressed"].sum()),
+    "steps": [(round(t - t0, 1), msg) for t, msg in marks],
+}))
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=float, default=0.05)
+    ap.add_argument("--seed", type=int, default=2017)
+    ap.add_argument("--data", type=Path, help="an existing delivery (else generated)")
+    ap.add_argument("--imported", action="store_true", help="import first, run on that")
+    ap.add_argument("--work", type=Path, help="folder for deliveries and output")
+    a = ap.parse_args(argv)
+    import kprlink as kl
+
+    work = a.work or Path(tempfile.mkdtemp(prefix="bench-hip-"))
+    data = a.data or work / f"delivery-{a.scale:g}"
+    if not data.exists():
+        t = time.perf_counter()
+        kl.generate_delivery(data, kl.SynthConfig(scale=a.scale, seed=a.seed, fmt="parquet"))
+        print(f"synth scale {a.scale:g}: {time.perf_counter() - t:.1f} s", flush=True)
+    if a.imported:
+        imp = work / f"{data.name}.imported"
+        if not imp.exists():
+            t = time.perf_counter()
+            kl.import_delivery(data, imp)
+            print(f"import: {time.perf_counter() - t:.1f} s (once per delivery)", flush=True)
+        data = imp
+    run = subprocess.run([sys.executable, "-c", CHILD, str(data), str(work / "run")],
+                         capture_output=True, text=True)
+    if run.returncode:
+        print(run.stderr[-3000:], file=sys.stderr)
+        return run.returncode
+    res = json.loads(run.stdout.strip().splitlines()[-1])
+    print(f"study on {'imported' if a.imported else 'raw'} folder {data}:")
+    print(f"  wall {res['wall_s']} s, peak RSS {res['peak_gib']} GiB")
+    print(f"  {res['cases']:,} cases, {res['control_rows']:,} control rows, "
+          f"{res['hip_fractures']:,} hip fractures; {res['cells']:,} released numbers, "
+          f"{res['suppressed']:,} suppressed")
+    for t, msg in res["steps"]:
+        print(f"  {t:8.1f} s  {msg}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
