@@ -7,7 +7,6 @@ to show (every cell suppressed or zero) are left out and named in the caption.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
