@@ -23,6 +23,9 @@ def raw(tmp_path_factory):
     order = np.random.default_rng(1).permutation(claims.num_rows)
     claims = pa.concat_tables([claims.take(order), claims.slice(0, 40)])
     pq.write_table(claims, path)
+    # the key file (5,452 rows) repeats its first 3 pairs at the end, past one chunk
+    key = pq.read_table(out / "nokkel_npr_kpr.parquet")
+    pq.write_table(pa.concat_tables([key, key.slice(0, 3)]), out / "nokkel_npr_kpr.parquet")
     return out
 
 
@@ -47,7 +50,9 @@ def test_chunked_import_equals_a_whole_read(raw, tmp_path):
     pd.testing.assert_frame_equal(got.files, whole.files)
     # defects that span chunks were found: duplicate claim ids, orphan diagnoses
     reasons = set(whole.report.reasons["reason"])
-    assert {"duplicate_id", "claim_not_kept"} <= reasons
+    assert {"duplicate_id", "claim_not_kept", "duplicate_row"} <= reasons
+    r = back.report.reasons
+    assert int(r.loc[r["reason"] == "duplicate_row", "n_rows"].sum()) == 3
 
 
 def test_small_delivery_is_imported_whole(raw, tmp_path):

@@ -165,10 +165,12 @@ def _orphans(frame: pd.DataFrame, claim_ids: np.ndarray,
 
 def _chunkable(contract: Any) -> bool:
     """Files of `contract` can be read in chunks: unique keys are integer columns
-    (checked across chunks packed into one int64), no single-file legacy split."""
+    (checked across chunks packed into one int64), no single-file legacy split, not
+    the key file (its repeated and one-to-many pairs are checked over the whole file;
+    three integer columns, small even for the whole country)."""
     kinds = {c.name: c.dtype for c in contract.columns}
-    return contract.file != "legacy" and all(kinds.get(k) in ("int", "small")
-                                             for k in contract.unique)
+    return contract.file not in ("legacy", "key") and all(
+        kinds.get(k) in ("int", "small") for k in contract.unique)
 
 
 def _keys_pack(f: Path, contract: Any) -> bool:
