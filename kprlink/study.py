@@ -240,6 +240,11 @@ def _run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pa
     for t, c in _progress(plan, desc=spec.name, unit="table", disable=not progress):
         log.info("table %s (%s)", t.name, t.kind)
         steps[t.name] = get_step(t.kind)(c, **params_dict(t.params))
+    if spec.linkage is not None and spec.linkage.probabilistic \
+            and spec.cohort_path is not None:
+        from kprlink._study_linkage import write_linkage_report
+
+        write_linkage_report(ctx, work_dir / "linkage_report")
     # the persons of every variant (with and without model links: nested populations,
     # one person identity) are protected together
     universe = (pd.unique(pd.concat([c.cohort()["person_id"] for c in contexts])

@@ -92,6 +92,14 @@ def test_both_variants_and_link_methods_are_released(run):
     t = res.tables["persons_by_link_method"]
     row = t[(t["link_method"] == "probabilistic model") & (t["sex"] == "Total")]
     assert int(row["n"].iloc[0]) == n_model  # published (well above the rule)
+    # the exact linkage report goes to the work folder, never the release
+    lr = root / "work" / "linkage_report"
+    for f in ("flow.csv", "flow.png", "linked_vs_unlinked.csv", "model_summary.csv",
+              "reliability.csv", "reliability.png", "linkage_report.csv"):
+        assert (lr / f).is_file(), f
+    flow = pd.read_csv(lr / "flow.csv").set_index(["register", "stage"])["n"]
+    assert flow["NPR", "linked by model"] == n_model
+    assert not list((root / "out").rglob("reliability*"))
     report = (root / "out" / "release" / "report.md").read_text()
     assert "key-file links only" in report and "by link method" in report
 

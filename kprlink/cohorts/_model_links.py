@@ -208,4 +208,4 @@ def link_with_model(frames: dict[str, Any], linkage: LinkageResult,
                      ignore_index=True)
     report = replace(linkage.report, flow=flow,
                      method=f"{linkage.report.method} + probabilistic (p >= {cut:.3f})")
-    return LinkageResult(persons, report), res
+    return LinkageResult(persons, report, model=res), res

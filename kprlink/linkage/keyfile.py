@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,10 +53,14 @@ class LinkageResult:
         conflict flags.
     report : LinkageReport
         Diagnostics; ``report.summary()`` holds counts only.
+    model : ProbabilisticLinkResult or None
+        With model links added (a cohort's ``[linkage] method = "probabilistic"``):
+        the model run (calibration, validation, candidates).
     """
 
     persons: pd.DataFrame
     report: LinkageReport
+    model: Any = None
 
     def summary(self) -> pd.DataFrame:
         """The report's figures (see :meth:`LinkageReport.summary`)."""
