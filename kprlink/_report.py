@@ -142,22 +142,31 @@ def curve_figure(released: pd.DataFrame, *, group_col: str, title: str = "") -> 
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
+    drawn = 0
     for g, sub in released.groupby(group_col, sort=False):
         sub = sub.dropna(subset=["time", "estimate"])
         if not len(sub):
             ax.plot([], [], label=f"{g} (not shown: too few persons or events)")
             continue
+        drawn += 1
         t = [0.0, *pd.to_numeric(sub["time"]).astype(float)]
         est = [0.0 if sub["estimate"].iloc[0] < 0.5 else 1.0,
                *pd.to_numeric(sub["estimate"]).astype(float)]
         ax.step(t, est, where="post", label=str(g))
         ax.fill_between(t[1:], pd.to_numeric(sub["lower"]).astype(float),
                         pd.to_numeric(sub["upper"]).astype(float), step="post", alpha=0.2)
-    ax.set_xlabel("days since index date")
-    ax.set_ylabel("cumulative incidence")
+    if not drawn:  # an empty frame, not axes around nothing from -0.05 to 0.05
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.text(0.5, 0.5, "No curve can be shown: too few persons or events.",
+                ha="center", va="center", transform=ax.transAxes, fontsize=9)
+    ax.set_ylim(bottom=0)
+    ax.set_xlim(left=0)
+    ax.set_xlabel("Days since the index date")
+    ax.set_ylabel("Cumulative incidence (proportion)")
     ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
-    fig.text(0.01, 0.01, "Steps merged until every count shown is 0 or above the rule.",
-             fontsize=7)
-    fig.tight_layout()
+    fig.text(0.01, 0.01, "Shaded: pointwise 95 % confidence interval (log(-log)). Steps merged "
+             "until every count shown is 0 or above the rule.", fontsize=7)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig

@@ -279,3 +279,22 @@ def test_share_plot_takes_release_rates_output_with_float_noise_in_bounds():
     rel.loc[zero, ["share", "share_lower"]] = [0.0, 8.673617e-17]
     fig = kl.plot_share_by_age_sex(rel)
     assert [t.get_text() for t in fig.axes[0].texts].count("0") == 1
+
+
+def test_curve_figure_labels_units_method_and_no_empty_axes():
+    from kprlink import _report
+
+    rel = pd.DataFrame({"group": ["dementia", "dementia", "no dementia"],
+                        "time": [30.0, 90.0, np.nan], "estimate": [0.1, 0.2, np.nan],
+                        "lower": [0.05, 0.1, np.nan], "upper": [0.2, 0.3, np.nan]})
+    fig = _report.curve_figure(rel, group_col="group")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "Days since the index date"
+    assert ax.get_ylabel() == "Cumulative incidence (proportion)"
+    assert ax.get_ylim()[0] == 0 and ax.get_xlim()[0] == 0
+    assert any("95 % confidence interval" in t.get_text() for t in fig.texts)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["dementia", "no dementia (not shown: too few persons or events)"]
+    empty = _report.curve_figure(rel[rel["group"] == "no dementia"], group_col="group").axes[0]
+    assert empty.get_xlim() == (0.0, 1.0) and empty.get_ylim() == (0.0, 1.0)
+    assert any("No curve can be shown" in t.get_text() for t in empty.texts)
