@@ -80,3 +80,31 @@ def test_default_delivery_is_untouched_and_cli(tmp_path: Path, capsys) -> None:
                  "--key-failures", "2", "--quiet"]) == 2
     with pytest.raises(SpecError):
         inject_key_failures(plain)  # a CSV delivery
+
+
+def test_cohorts_merge_the_ids_of_one_person(delivery):
+    from kprlink.codes import CodeList
+    from kprlink.cohorts import CohortDefinition, EntryCriterion, build_cohort
+
+    root, truth, res, _ = delivery
+    d = kl.read_delivery(root)
+    icd = CodeList("any_icd", "ICD-10", ["A00-Z99"])
+    icpc = CodeList("any_icpc", "ICPC-2", ["A01-Z99"])
+    c = CohortDefinition("any", "2016-01-01", "2017-12-31",
+                         [EntryCriterion("npr", [icd]), EntryCriterion("kpr_kuhr", [icpc])])
+    built = build_cohort(d, c)
+    flow = built.linkage.report.flow.set_index("step")["n"]
+    assert flow["key ids merged into one person (temporary, duplicate or new ids)"] \
+        == 3 * N_EACH
+    p = built.linkage.persons
+    same = truth[truth["kind"] != "conflict_with_data"]
+    # the injected ids are gone: each is one person under the kept id
+    npr_alias = same.loc[same["kind"] != "sex_change", "other_id"]
+    kpr_alias = same.loc[same["kind"] == "sex_change", "kpr_id"]
+    assert not p["npr_id"].isin(npr_alias).any() and not p["kpr_id"].isin(kpr_alias).any()
+    merged = p[p["npr_id"].isin(same["npr_id"])]
+    assert len(merged) == 3 * N_EACH and merged["linked"].all()
+    # without the merge each would have left a one-register person behind
+    assert len(p) == len(res.persons) - 3 * N_EACH
+    # the key-conflict table still lists what was found
+    assert len(built.linkage.report.key_conflicts) == len(res.report.key_conflicts)

@@ -357,7 +357,9 @@ def build_cohort(data: Any, definition: CohortDefinition | str | os.PathLike[str
                         "not frames in memory.", ["pass the imported folder's path"])
     frames = frames_of(data)
     if linkage is None:
-        linkage = _link(frames)
+        from kprlink.linkage._aliases import link_merging_aliases
+
+        frames, linkage = link_merging_aliases(frames, _link)
         if model:
             from kprlink.cohorts._model_links import link_with_model
 
