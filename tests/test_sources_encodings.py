@@ -50,7 +50,7 @@ def test_stray_bytes_counted_in_a_delivery_and_its_import(tmp_path):
     d = read_delivery(folder)
     reasons = d.report.reasons
     got = reasons[reasons["reason"] == "encoding_repaired"]
-    assert got[["file", "n_rows"]].values.tolist() == [["kpr_kuhr_regninger.csv", 1]]
+    assert got[["file", "n_rows"]].to_numpy().tolist() == [["kpr_kuhr_regninger.csv", 1]]
     assert d.files.set_index("file").loc["kpr_kuhr_regninger.csv", "encoding"] == "utf-8"
 
 

@@ -71,3 +71,17 @@ def test_the_graph_sees_lazy_imports():
     """A function-level import is an edge too (the check cannot pass by hiding one)."""
     graph = _graph()
     assert "delivery" in graph["lazy"]  # lazy.py imports delivery inside its methods
+
+
+def test_sources_imports_nothing_above_it():
+    """The house is one-way (sources -> linkage -> cohorts -> ...): sources imports
+    only itself, the exceptions, the atomic writer and the engine switch."""
+    allowed = {"kprlink.exceptions", "kprlink._atomic", "kprlink._engine"}
+    upward = []
+    for path in ROOT.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            mods = ([node.module] if isinstance(node, ast.ImportFrom) and node.module
+                    else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            upward += [(path.name, m) for m in mods if m.startswith("kprlink")
+                       and not m.startswith("kprlink.sources") and m not in allowed]
+    assert upward == []

@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from kprlink.cohorts.definition import CohortDefinition
-from kprlink.cohorts.events import _member
-from kprlink.sources._arrow_ids import _blocks, _chosen_pairs, _ids
+from kprlink.sources._arrow_ids import _blocks, _chosen_pairs, _ids, _member
+from kprlink.sources._folder import _Folder, _frame  # noqa: F401  (_followup uses _Folder)
 
 __all__: list[str] = []
 
@@ -80,52 +80,6 @@ def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     c = np.concatenate([a, b])
     c.sort(kind="stable")  # two sorted runs: merged in linear time
     return c[np.r_[True, c[1:] != c[:-1]]] if len(c) else c
-
-
-class _Folder:
-    """The Parquet frames of an imported delivery, read as Arrow tables."""
-
-    def __init__(self, root: Path) -> None:
-        from kprlink.sources._manifest import load_manifest
-
-        self.root = root
-        self.files: dict[str, str] = load_manifest(root)["frames"]
-        self._schemas: dict[str, Any] = {}
-
-    def schema(self, field: str) -> Any:
-        """The stored Arrow schema of `field` (read once)."""
-        import pyarrow.parquet as pq
-
-        if field not in self._schemas:
-            self._schemas[field] = pq.read_schema(self.root / self.files[field])
-        return self._schemas[field]
-
-    def read(self, field: str, wanted: Any) -> Any:
-        """Arrow table of `field` (None when not delivered): text as dictionaries."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        if field not in self.files:
-            return None
-        path = self.root / self.files[field]
-        schema = self.schema(field)
-        cols = [f.name for f in schema if wanted is None or f.name in wanted]
-        text = [f.name for f in schema if f.name in cols
-                and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
-        # ParquetFile.read: columns as few large chunks (views, no concatenation)
-        return pq.ParquetFile(path, read_dictionary=text, pre_buffer=False).read(columns=cols)
-
-
-def _frame(table: Any, rows: np.ndarray, path_schema: Any) -> pd.DataFrame:
-    """Rows `rows` (positions) of `table` as the frame :func:`read_delivery` would give."""
-    import pyarrow as pa
-
-    from kprlink.sources.delivery import _to_frame
-
-    table = table.take(pa.array(rows))
-    target = pa.schema([path_schema.field(n) for n in table.column_names],
-                       metadata=path_schema.metadata)
-    return _to_frame(table.cast(target))
 
 
 def _code_mask(diag: Any, codelists: list, with_system: bool) -> np.ndarray:

@@ -18,6 +18,7 @@ import pandas as pd
 from kprlink.codes import CodeList
 from kprlink.codes.systems import distinct_codes
 from kprlink.exceptions import LinkageError, MissingColumnsError, Problem
+from kprlink.sources._arrow_ids import _member  # noqa: F401  (cohorts use it from here)
 
 __all__ = ["EVENT_COLUMNS", "diagnosis_events", "frames_of"]
 
@@ -70,28 +71,6 @@ def _filter_codes(diag: pd.DataFrame, codelists: Iterable[CodeList] | None,
 def _int64(s: pd.Series) -> np.ndarray:
     """Ids as int64 numpy (canonical ids are never missing where this is used)."""
     return pd.array(s, dtype="Int64", copy=False).to_numpy(np.int64, na_value=-1)
-
-
-def _member(values: np.ndarray, test: np.ndarray) -> np.ndarray:
-    """``np.isin(values, test)`` for int64 ids: a seen-table over the id range when
-    the ids are dense (register serial numbers), else a hash of `test`."""
-    if not len(values) or not len(test):
-        return np.zeros(len(values), dtype=bool)
-    v_lo, v_hi = int(values.min()), int(values.max())
-    lo, hi = int(test.min()), int(test.max())
-    if lo < v_lo or hi > v_hi:  # a few far-off ids (new pseudonyms) must not widen the table
-        test = test[(test >= v_lo) & (test <= v_hi)]
-        if not len(test):
-            return np.zeros(len(values), dtype=bool)
-        lo, hi = int(test.min()), int(test.max())
-    if hi - lo <= 4 * (len(values) + len(test)) + (1 << 20):
-        table = np.zeros(hi - lo + 1, dtype=bool)
-        table[test - lo] = True
-        inside = (values >= lo) & (values <= hi)
-        out = np.zeros(len(values), dtype=bool)
-        out[inside] = table[values[inside] - lo]
-        return out
-    return np.asarray(pd.Index(pd.unique(test)).get_indexer(values) >= 0)
 
 
 def _positions(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:

@@ -14,8 +14,8 @@ from kprlink.sources import keyfile, kpr_ho, kpr_kuhr, npr, population
 from kprlink.sources._contract import Column, Contract
 from kprlink.sources.canonical import normalise_codes
 from kprlink.sources.delivery import Delivery, read_delivery
-from kprlink.sources.importing import import_delivery
 from kprlink.sources.extract import ExtractResult, detect_contract, read_extract
+from kprlink.sources.importing import import_delivery
 from kprlink.sources.lazy import ImportedDelivery
 from kprlink.sources.validation import MissingRequiredColumnsError, ValidationReport
 

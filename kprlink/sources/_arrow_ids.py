@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 __all__: list[str] = []
 
@@ -33,6 +34,28 @@ def _blocks(col: Any) -> list[np.ndarray]:
 def _ids(col: Any) -> np.ndarray:
     """An Arrow id column as one int64 numpy array (-1 where missing)."""
     return np.concatenate([np.zeros(0, np.int64), *_blocks(col)])
+
+
+def _member(values: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """``np.isin(values, test)`` for int64 ids: a seen-table over the id range when
+    the ids are dense (register serial numbers), else a hash of `test`."""
+    if not len(values) or not len(test):
+        return np.zeros(len(values), dtype=bool)
+    v_lo, v_hi = int(values.min()), int(values.max())
+    lo, hi = int(test.min()), int(test.max())
+    if lo < v_lo or hi > v_hi:  # a few far-off ids (new pseudonyms) must not widen the table
+        test = test[(test >= v_lo) & (test <= v_hi)]
+        if not len(test):
+            return np.zeros(len(values), dtype=bool)
+        lo, hi = int(test.min()), int(test.max())
+    if hi - lo <= 4 * (len(values) + len(test)) + (1 << 20):
+        table = np.zeros(hi - lo + 1, dtype=bool)
+        table[test - lo] = True
+        inside = (values >= lo) & (values <= hi)
+        out = np.zeros(len(values), dtype=bool)
+        out[inside] = table[values[inside] - lo]
+        return out
+    return np.asarray(pd.Index(pd.unique(test)).get_indexer(values) >= 0)
 
 
 def _delivery_rank(key: Any) -> np.ndarray:

@@ -38,8 +38,13 @@ from kprlink.sources._projection import projection_for
 from kprlink.sources.delivery import _FILE_COLUMNS, Delivery, _sha256, exclude_orphans
 from kprlink.sources.extract import _from_raw, peek_columns, read_extract
 from kprlink.sources.readers import RawFrame, _to_pandas
-from kprlink.sources.validation import _REASON_COLUMNS, _TABLE_COLUMNS, N_ROWS_SHOWN
-from kprlink.sources.validation import ValidationReport, raise_fatal
+from kprlink.sources.validation import (
+    _REASON_COLUMNS,
+    _TABLE_COLUMNS,
+    N_ROWS_SHOWN,
+    ValidationReport,
+    raise_fatal,
+)
 
 __all__: list[str] = []
 

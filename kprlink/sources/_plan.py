@@ -21,8 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from kprlink.exceptions import Problem
-from kprlink.sources.extract import MIN_SCORE, detect_contract, foreign_separator, peek_columns
-from kprlink.sources.extract import separator_problem
+from kprlink.sources.extract import (
+    MIN_SCORE,
+    detect_contract,
+    foreign_separator,
+    peek_columns,
+    separator_problem,
+)
 from kprlink.sources.readers import detect_format
 
 __all__: list[str] = []

@@ -8,9 +8,8 @@ reads and validates them, and returns a :class:`Delivery`.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, fields
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +17,24 @@ import numpy as np
 import pandas as pd
 
 from kprlink.exceptions import Problem, ValidationError
-from kprlink.sources._manifest import MANIFEST, is_imported, load_manifest  # noqa: F401
-from kprlink.sources._manifest import refuse_partial_import, sha256_file
+from kprlink.sources._manifest import (  # noqa: F401
+    MANIFEST,
+    is_imported,
+    load_manifest,
+    refuse_partial_import,
+    sha256_file,
+)
 from kprlink.sources._plan import no_rows, plan_files
 from kprlink.sources._projection import check_columns
-from kprlink.sources.extract import ExtractionDate, read_extract
 from kprlink.sources.canonical import STRING_DTYPE
-from kprlink.sources.validation import _REASON_COLUMNS, _TABLE_COLUMNS
-from kprlink.sources.validation import N_ROWS_SHOWN, ValidationReport, raise_fatal
+from kprlink.sources.extract import ExtractionDate, read_extract
+from kprlink.sources.validation import (
+    _REASON_COLUMNS,
+    _TABLE_COLUMNS,
+    N_ROWS_SHOWN,
+    ValidationReport,
+    raise_fatal,
+)
 
 #: Field of :class:`Delivery` that holds each contract's canonical frame.
 FIELD_BY_CONTRACT: dict[str, str] = {

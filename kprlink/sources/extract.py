@@ -24,16 +24,31 @@ import pandas as pd
 from kprlink.exceptions import Problem, ValidationError
 from kprlink.sources import keyfile, kpr_kuhr, npr
 from kprlink.sources._contract import Contract
-from kprlink.sources._registry import DETECTABLE, FIELD_OF
 from kprlink.sources._legacy_kuhr import legacy_dates, split_legacy
-from kprlink.sources._projection import Projection, check_columns, projection_for
-from kprlink.sources._npr_long import npr_diagnoses_long, npr_procedures_long, wide_columns
-from kprlink.sources.canonical import to_canonical
-from kprlink.sources.readers import RawFrame, detect_format, header_names, read_raw
-from kprlink.sources.readers import check_separator, sniff_encoding
+from kprlink.sources._npr_long import (
+    npr_diagnoses_long,
+    npr_procedures_long,
+    wide_columns,
+)
 from kprlink.sources._plausibility import check_extraction, check_key_pairs
-from kprlink.sources.validation import Ledger, ValidationReport, check_rows, check_unique
-from kprlink.sources.validation import raise_fatal
+from kprlink.sources._projection import Projection, check_columns, projection_for
+from kprlink.sources._registry import DETECTABLE, FIELD_OF
+from kprlink.sources.canonical import to_canonical
+from kprlink.sources.readers import (
+    RawFrame,
+    check_separator,
+    detect_format,
+    header_names,
+    read_raw,
+    sniff_encoding,
+)
+from kprlink.sources.validation import (
+    Ledger,
+    ValidationReport,
+    check_rows,
+    check_unique,
+    raise_fatal,
+)
 
 __all__ = ["ExtractResult", "read_extract", "detect_contract", "DETECTABLE"]
 

@@ -78,7 +78,8 @@ class ImportedDelivery:
         return self._loaded[name]
 
     def _load(self, name: str) -> pd.DataFrame | None:
-        from kprlink.cohorts._imported import _Folder, _frame, _ids, _member
+        from kprlink.sources._arrow_ids import _ids, _member
+        from kprlink.sources._folder import _Folder, _frame
         from kprlink.sources.delivery import read_delivery
 
         if self._folder is None:

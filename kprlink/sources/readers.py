@@ -43,7 +43,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from kprlink.sources._contract import Contract
-from kprlink.sources._encoding import decode_field, repair_fields, sniff_encoding, split_header
+from kprlink.sources._encoding import (
+    decode_field,
+    repair_fields,
+    sniff_encoding,
+    split_header,
+)
 
 __all__ = ["RawFrame", "detect_format", "sniff_encoding", "sniff_separator", "read_raw",
            "read_header", "check_separator", "FORMATS"]
