@@ -12,6 +12,24 @@ matched cohort's size and the released cells. Usage::
 
 Targets (issue 18): scale 1 under 2 minutes and 6 GiB on 2 cores. Figures depend on
 what else runs on the machine: say how many cores were shared.
+
+Measured 2026-12-04 on the 2-core, 23 GB machine shared with five other agents (load
+average 7-8), imported Parquet folders:
+
+=====  =======  ========  =====================================  =================
+scale  wall     peak RSS  cohort / linkage / matching + tables   cases (controls)
+=====  =======  ========  =====================================  =================
+0.05   29 s     0.93 GiB  5 / 6 / 13 s                           555 (2,666)
+0.25   120 s    4.5 GiB   17 / 52 / 40 s (profiled separately)   2,975 (14,810)
+=====  =======  ========  =====================================  =================
+
+Scale 1 was not reached (its synthetic delivery alone needed more than 25 minutes
+on the loaded machine); linear extrapolation gives about 8 minutes and 15+ GiB, over
+the target. Most of it is the key-file linkage of the *whole* delivery for the control
+population (``CohortResult.linkage``: every person's sex, birth year and death date)
+and reading whole frames of the lazy delivery; a person table written once at import
+(sex, birth year, death date, first municipality per person) would make the study
+scale with its candidates instead.
 """
 
 from __future__ import annotations
