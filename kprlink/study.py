@@ -34,10 +34,10 @@ from typing import Any
 
 import pandas as pd
 
-from kprlink import _atomic, _exceeding, _provenance, _report
+from kprlink import _atomic, _exceeding, _ledger, _provenance, _report
+from kprlink import _study_figures as _figures
 from kprlink import _study_release as _release
 from kprlink import _study_write as _write
-from kprlink import _ledger
 from kprlink._studyspec import DisclosureSpec, PublishedFigure, StudySpec, TableSpec
 from kprlink.analyses import (
     AnalysisTable,
@@ -48,8 +48,8 @@ from kprlink.analyses import (
     step_kinds,
 )
 from kprlink.analyses._registry import cohort_only, params_dict
-from kprlink.sources.lazy import ImportedDelivery
 from kprlink.exceptions import ReleaseRefusedError, SpecError
+from kprlink.sources.lazy import ImportedDelivery
 
 __all__ = ["DisclosureSpec", "PublishedFigure", "StudyResult", "StudySpec", "TableSpec",
            "find_study", "register_analysis", "run_study", "shipped_studies",
@@ -273,7 +273,7 @@ def _run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pa
         raise ReleaseRefusedError(
             f"{len(joint.problems) + len(failed)} released number(s) failed the release "
             "check; nothing written.", [*joint.problems, *failed])
-    names = _place_names(data_dir)
+    names = _figures.place_names(data_dir)
     with _atomic.atomic_folder(out_dir, force=force, inputs=folders) as tmp:
         rel_dir, chk_dir = tmp / "release", tmp / "checker"
         sections = []
@@ -282,7 +282,8 @@ def _run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pa
             shown = _release.with_place_names(_release.display(rel, spec.disclosure.symbol),
                                               names)
             _atomic.write_csv(rel_dir / "tables" / f"{t.name}.csv", shown)
-            figures = _figure(t, at, rel.table, rel_dir, spec.disclosure.symbol, names)
+            figures = _figures.write_figure(t, at, rel.table, rel_dir,
+                                            spec.disclosure.symbol, names)
             sections.append(_report.ReportSection(
                 name=t.name, title=t.title, table=shown,
                 notes=at.notes + _exceeding.exceeding_note(t.name, at, ref_date=spec.ref_date),
@@ -313,14 +314,6 @@ def _run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pa
         _ledger.record(ledger_dir, key, joint)
     return StudyResult(out=out_dir, tables={n: r.table for n, r in released.items()},
                        release_log=release_log, provenance=record)
-
-
-def _place_names(data_dir: Path) -> dict[str, dict[str, str]]:
-    """County and municipality names from the delivery's Klass names file, if any."""
-    import kprlink as kl
-
-    path = data_dir / "klass_navn.csv"
-    return kl.read_place_names(path) if path.is_file() else {}
 
 
 #: suffix of the sensitivity variant's tables (cohort on key links only)
@@ -406,46 +399,3 @@ def add_margins(cells: pd.DataFrame, dims: list[str], cols: list[str]) -> pd.Dat
             parts.append(g[dims + cols])
     out = pd.concat(parts, ignore_index=True)
     return out.astype({d: "string" for d in dims})
-
-
-def _figure(t: TableSpec, at: AnalysisTable | CurveTable, table: pd.DataFrame, tmp: Path,
-            symbol: str = ":", names: dict[str, dict[str, str]] | None = None) -> list[str]:
-    if t.figure is None:
-        return []
-    import kprlink as kl
-
-    if isinstance(at, CurveTable):
-        fig = _report.curve_figure(table, group_col=at.group_col, title=t.title)
-        paths = _atomic.save_figure(fig, tmp / "figures" / t.name)
-        return [f"figures/{p.name}" for p in paths]
-    value = "share_pct" if "share_pct" in table else at.count_col
-    # the plots mark suppressed cells from a status column (never written out)
-    table = table.assign(status=table[at.count_col].isna().map(
-        {True: "suppressed", False: "published"}))
-    if t.figure == "share_by_age_sex":
-        fig = kl.plot_share_by_age_sex(table, age_col=at.dims[0], sex_col=at.dims[1],
-                                       share_col="share_pct", title=t.title)
-    elif t.figure == "trend":
-        from kprlink.plots.trend import plot_trend
-
-        fig = plot_trend(table, value_col="per_1000" if "per_1000" in table else value,
-                         title=t.title, symbol=symbol, value_label="Per 1,000 population")
-    elif t.figure == "funnel":
-        fig = kl.plot_funnel(table, count_col=at.count_col, label_col=at.dims[0],
-                             title=t.title, xlabel="Population (persons, SSB 07459)")
-    else:
-        dims = [d for d in at.dims if d != at.share_within]
-        shown = table if at.share_within is None else table[table[at.share_within] == "yes"]
-        if at.share_within is not None and not len(shown):
-            shown = table[table[at.share_within] != TOTAL]
-            dims = list(at.dims)
-        orders = {d: [str(c) for c in at.cells[d].cat.categories] for d in dims
-                  if d in at.cells and isinstance(at.cells[d].dtype, pd.CategoricalDtype)}
-        unit = ("Percent" if at.share_within is None else "Percent of all in the table"
-                if dims == [at.share_within] else "Percent of the group's total")
-        fig = kl.plot_bars(shown, dims=dims, value_col=value, title=t.title, symbol=symbol,
-                           names=names, orders=orders,
-                           value_label=unit if value == "share_pct" else None)
-    fig = getattr(fig, "figure", fig)
-    paths = _atomic.save_figure(fig, tmp / "figures" / t.name)
-    return [f"figures/{p.name}" for p in paths]
