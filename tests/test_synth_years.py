@@ -130,3 +130,20 @@ def test_cli_years(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "years 2016-2017" in capsys.readouterr().out
     assert (tmp_path / "o" / "npr_episoder_2017.csv").exists()
     assert main(["synth", "--years", "2012-2014", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_multi_year_import_streams_file_by_file(multi: Path, tmp_path: Path) -> None:
+    """No single file is large, together they are: the import goes file by file and
+    gives the frames of a whole read."""
+    from kprlink.sources._import_stream import streamable
+
+    whole = kl.read_delivery(multi)
+    n = len(whole.kuhr_claims)
+    biggest = max(pq.ParquetFile(p).metadata.num_rows for p in multi.glob("*.parquet"))
+    chunk = biggest + 1
+    assert chunk < n and streamable(multi, chunk) and not streamable(multi, 10 * n)
+    kl.import_delivery(multi, tmp_path / "imp", chunk_rows=chunk)
+    back = kl.read_delivery(tmp_path / "imp")
+    for name in ("kuhr_claims", "kuhr_diagnoses", "npr_episodes", "npr_diagnoses",
+                 "ho_services", "key"):
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(whole, name))

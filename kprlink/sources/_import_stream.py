@@ -50,6 +50,8 @@ __all__: list[str] = []
 
 #: Above this many rows a Parquet file is imported in chunks of this size.
 CHUNK_ROWS = 4_000_000
+#: Bytes of a delivered CSV row, to size a delivery of many files [E] (KUHR claims ~90).
+CSV_ROW_BYTES = 100
 #: Contracts whose rows must belong to a kept claim (checked after all claims).
 _CLAIM_CHILDREN = ("kpr_kuhr.diagnoses", "kpr_kuhr.fees")
 
@@ -207,14 +209,20 @@ def _big(f: Path, fmt: str, contract: Any, chunk_rows: int) -> bool:
 
 
 def streamable(root: Path, chunk_rows: int) -> bool:
-    """Whether to import file by file: a Parquet file has more than `chunk_rows`
-    rows, and every file's contract is known from its header."""
+    """Whether to import file by file: every file's contract is known from its
+    header, and a Parquet file has more than `chunk_rows` rows, or the files
+    together have (a multi-year delivery: one file per register and year; CSV
+    counted at :data:`CSV_ROW_BYTES` a row)."""
     if not root.is_dir():
         return False
     plan, _, fatal = plan_files(root)
     if fatal or any(c is None for _, _, c in plan):
         return False
-    return any(_big(f, fmt, c, chunk_rows) for f, fmt, c in plan)
+    if any(_big(f, fmt, c, chunk_rows) for f, fmt, c in plan):
+        return True
+    rows = sum(_parquet_rows(f) if fmt == "parquet" else f.stat().st_size // CSV_ROW_BYTES
+               for f, fmt, _ in plan)
+    return rows > chunk_rows
 
 
 def import_streaming(root: Path, dest: Path, chunk_rows: int = CHUNK_ROWS, *,
