@@ -77,10 +77,25 @@ def split_header(line: bytes, sep: str, encoding: str) -> list[str]:
 
 
 def _non_ascii(values: pa.ChunkedArray) -> np.ndarray:
-    """Rows of a binary column holding a byte >= 0x80."""
+    """Rows of a text column holding a byte >= 0x80."""
     text = pc.cast(values, pa.string())
     longer = pc.not_equal(pc.binary_length(values), pc.utf8_length(text))
     return np.asarray(longer.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _high_rows(chunk: pa.Array) -> np.ndarray:
+    """Positions in a binary chunk whose value holds a byte >= 0x80 (no Python loop)."""
+    _validity, offsets_buf, data_buf = chunk.buffers()[:3]
+    if data_buf is None or len(chunk) == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.frombuffer(offsets_buf, dtype=np.int32)[chunk.offset:
+                                                         chunk.offset + len(chunk) + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0]:offsets[-1]]
+    high = np.flatnonzero(data >= 0x80) + offsets[0]
+    return np.unique(np.searchsorted(offsets, high, side="right") - 1)
+
+
+_LOOSE = pc.CastOptions(pa.string(), allow_invalid_utf8=True)
 
 
 def repair_fields(table: pa.Table) -> tuple[pa.Table, str, tuple[tuple[str, np.ndarray], ...]]:
@@ -88,39 +103,53 @@ def repair_fields(table: pa.Table) -> tuple[pa.Table, str, tuple[tuple[str, np.n
 
     Returns the table with string columns, ``"utf-8"`` or ``"latin-1"``, and
     for a UTF-8 file, ``(column, rows)`` for each column where some fields were
-    not valid UTF-8 (decoded as cp1252).
+    not valid UTF-8 (decoded as cp1252). Only fields with a byte >= 0x80 are
+    decoded one by one.
     """
     cols: dict[str, pa.ChunkedArray] = {}
-    bad: dict[str, tuple[np.ndarray, list[int]]] = {}
+    # column -> per chunk: (positions with high bytes, their raw values, which are not UTF-8)
+    bad: dict[str, list[tuple[pa.Array, np.ndarray, list[bytes], np.ndarray]]] = {}
     utf8_seen = False
     for name in table.column_names:
         values = table.column(name)
         try:
-            text = pc.cast(values, pa.string())
+            cols[name] = pc.cast(values, pa.string())
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            raw = values.to_pylist()
-            flags = np.zeros(len(raw), dtype=bool)
-            for i, b in enumerate(raw):
-                if b is None or b.isascii():
-                    continue
-                try:
-                    b.decode("utf-8")
-                    utf8_seen = True
-                except UnicodeDecodeError:
-                    flags[i] = True
-            bad[name] = (flags, raw)
+            parts = []
+            for chunk in values.chunks:
+                rows = _high_rows(chunk)
+                raw = chunk.take(pa.array(rows)).to_pylist()
+                flags = np.zeros(len(rows), dtype=bool)
+                for i, b in enumerate(raw):
+                    try:
+                        b.decode("utf-8")
+                        utf8_seen = True
+                    except UnicodeDecodeError:
+                        flags[i] = True
+                parts.append((chunk, rows, raw, flags))
+            bad[name] = parts
             continue
         if not utf8_seen and _non_ascii(values).any():
             utf8_seen = True
-        cols[name] = text
-    repairs: list[tuple[str, np.ndarray]] = []
     encoding = "utf-8" if utf8_seen else "latin-1"
-    for name, (flags, raw) in bad.items():
-        if encoding == "latin-1":
-            decoded = [None if b is None else b.decode("latin-1") for b in raw]
-        else:
-            decoded = [None if b is None else decode_field(b, "utf-8") for b in raw]
-            repairs.append((name, flags))
-        cols[name] = pa.chunked_array([pa.array(decoded, pa.string())])
+    repairs: list[tuple[str, np.ndarray]] = []
+    for name, parts in bad.items():
+        chunks, masks = [], []
+        for chunk, rows, raw, flags in parts:
+            if encoding == "latin-1":
+                fixed = [b.decode("latin-1") for b in raw]
+            else:
+                fixed = [decode_field(b, "utf-8") for b in raw]
+            mask = np.zeros(len(chunk), dtype=bool)
+            mask[rows] = True
+            loose = pc.cast(chunk, options=_LOOSE)
+            chunks.append(pc.replace_with_mask(loose, pa.array(mask), pa.array(fixed, pa.string()))
+                          if len(rows) else loose)
+            repaired = np.zeros(len(chunk), dtype=bool)
+            repaired[rows[flags]] = True
+            masks.append(repaired)
+        cols[name] = pa.chunked_array(chunks, pa.string())
+        if encoding == "utf-8":
+            repairs.append((name, np.concatenate(masks) if masks else np.zeros(0, bool)))
     out = pa.table({n: cols[n] for n in table.column_names})
     return out, encoding, tuple(repairs)

@@ -218,8 +218,10 @@ def _read_csv(path: Path, contract: Contract | None, encoding: str | None, sep: 
             return RawFrame(_to_pandas(attempt(enc, types)), "csv", enc, use_sep)
         except (pa.ArrowInvalid, UnicodeDecodeError) as err:
             last = err
+            if _utf8_message(str(err)):
+                break  # reading the text again fails the same way
     msg = str(last).splitlines()[0] if last else "unknown error"
-    utf8_error = "UTF8" in msg or "utf-8" in msg.lower()
+    utf8_error = _utf8_message(msg)
     if encoding is None and enc == "utf-8" and utf8_error:
         # stray bytes that are not UTF-8: decide the file, repair only those fields
         try:
@@ -228,6 +230,7 @@ def _read_csv(path: Path, contract: Contract | None, encoding: str | None, sep: 
             msg, utf8_error = str(err).splitlines()[0], False
         else:
             table, decided, repairs = repair_fields(raw)
+            table = _typed_where_possible(table, typed)
             return RawFrame(_to_pandas(table), "csv", decided, use_sep, repairs)
     msg = _masked(msg)
     if utf8_error:
@@ -241,6 +244,28 @@ def _read_csv(path: Path, contract: Contract | None, encoding: str | None, sep: 
         ledger.fail("unreadable", None, f"cannot parse as CSV: {msg}{where}",
                     "Check the separator, quoting and number of fields per line.")
     return None
+
+
+def _utf8_message(msg: str) -> bool:
+    """Whether an Arrow CSV error is about text that is not UTF-8."""
+    return "UTF8" in msg or "utf-8" in msg.lower()
+
+
+def _typed_where_possible(table: pa.Table, types: dict[str, pa.DataType]) -> pa.Table:
+    """Text columns cast to the contract's Arrow type where every value parses (as the
+    typed read gives them); a column with a bad value stays text (reported later)."""
+    import pyarrow.compute as pc
+
+    for i, name in enumerate(table.column_names):
+        want = types.get(name)
+        if want is None or want == pa.string():
+            continue
+        try:
+            col = pc.cast(table.column(i), want)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        table = table.set_column(i, name, col)
+    return table
 
 
 def _masked(msg: str) -> str:
