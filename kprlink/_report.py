@@ -164,7 +164,8 @@ def curve_figure(released: pd.DataFrame, *, group_col: str, title: str = "") -> 
     ax.set_xlim(left=0)
     ax.set_xlabel("Days since the index date")
     ax.set_ylabel("Cumulative incidence (proportion)")
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # no groups at all: no legend
+        ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.text(0.01, 0.01, "Shaded: pointwise 95 % confidence interval (log(-log)). Steps merged "
              "until every count shown is 0 or above the rule.", fontsize=7)

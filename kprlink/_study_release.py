@@ -94,9 +94,9 @@ def released_table(at: AnalysisTable, cells: pd.DataFrame) -> Released:
         den = (out.merge(tot, on=others, how="left")["_den"] if others
                else pd.Series([tot["_den"].iloc[0]] * len(out)))
         den = pd.Series(pd.array(den.to_numpy(), dtype="Float64"), index=out.index)
-        share = (100 * out[at.count_col].astype("Float64") / den).round(4)
+        share = (100 * out[at.count_col].astype("Float64") / den.mask(den == 0)).round(4)
         h = n_hidden | den.isna().to_numpy()
-        share = share.mask(h)
+        share = share.mask(h | share.isna().to_numpy())  # a zero base: no share (never NaN)
         out["share_pct"] = share
         hid["share_pct"] = h
     for col in at.value_cols:
@@ -141,20 +141,24 @@ def _smd(out: pd.DataFrame, at: AnalysisTable) -> tuple[pd.Series, np.ndarray]:
     tot = {g: n.get((TOTAL, g), pd.NA) for g in groups}
     sh = {g: np.array([np.nan if pd.isna(x) or pd.isna(tot[g]) or not tot[g]
                        else float(x) / float(tot[g]) for x in share[g]]) for g in groups}
+    # a share is hidden where a count it needs is; undefined (no one in the group) is not
+    gone = {g: np.array([pd.isna(x) or pd.isna(tot[g]) for x in share[g]]) for g in groups}
     labels = out[l_dim].astype(str).to_numpy()
     at_total = (out[g_dim].astype(str) == TOTAL).to_numpy()
     for i, lv in enumerate(levels):
         a, b = sh[groups[0]][i], sh[groups[1]][i]
         row = at_total & (labels == lv)
-        if np.isnan(a) or np.isnan(b):
+        if gone[groups[0]][i] or gone[groups[1]][i]:
             hidden |= row
+        elif np.isnan(a) or np.isnan(b):
+            continue
         else:
             smd[row] = round(standardised_difference([a, 1 - a], [b, 1 - b]), 3)
     whole = at_total & (labels == TOTAL)
     overall = standardised_difference(sh[groups[0]], sh[groups[1]])
-    if np.isnan(overall):
+    if any(gone[g].any() for g in groups):
         hidden |= whole
-    else:
+    elif not np.isnan(overall):  # NaN: a group without persons, nothing to compare
         smd[whole] = round(overall, 3)
     return smd, hidden
 
@@ -184,10 +188,11 @@ def curve_log(name: str, ct: CurveTable) -> pd.DataFrame:
                                     zip(c[ct.group_col], c["time"], strict=True)],
             "value_of": col, "status": np.where(v.isna(), "primary", "published"),
             "reason": np.where(v.isna(), "curve not releasable", ""),
-            "n": v.fillna(-1).astype(np.int64), "contributors": np.nan,
-            # a curve not released shows nothing of its counts
-            "lower": np.where(v.isna(), 0.0, np.nan),
-            "upper": np.where(v.isna(), np.inf, np.nan)}))
+            "n": v.fillna(-1).astype(np.int64),
+            "contributors": v.fillna(-1).astype(np.int64),  # each counts persons once
+            # a published count is known exactly; a curve not released shows nothing
+            "lower": np.where(v.isna(), 0.0, v.fillna(0).to_numpy(float)),
+            "upper": np.where(v.isna(), np.inf, v.fillna(0).to_numpy(float))}))
     return pd.concat(rows, ignore_index=True)
 
 

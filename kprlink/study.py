@@ -265,9 +265,9 @@ def _run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pa
     excluded = {name: dict(at.excluded) for name, at in steps.items()}
     release_log = _release.checker_log(joint, counted, excluded)
     if curves:
-        release_log = pd.concat([release_log, *(_release.curve_log(n, c)
-                                                for n, c in curves.items())],
-                                ignore_index=True).astype({"table": "string"})
+        parts = [p for p in (_release.curve_log(n, c) for n, c in curves.items()) if len(p)]
+        release_log = pd.concat([release_log, *parts], ignore_index=True).astype(
+            {"table": "string"}) if parts else release_log
     failed = _write.check_release(released, steps, spec.disclosure)
     if joint.problems or failed:
         raise ReleaseRefusedError(

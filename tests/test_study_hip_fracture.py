@@ -85,3 +85,14 @@ def test_released_tables_agree_with_the_person_data(run: dict) -> None:
     curve = res.tables["hip_fracture_curve"]
     counts = curve[["n", "n_events", "n_competing", "n_censored"]].dropna().astype(int)
     assert ((counts == 0) | (counts > 4)).all(axis=None)
+
+
+def test_a_delivery_without_cases_still_releases(tmp_path: Path) -> None:
+    """No one qualifies: empty groups show '.', the curve a hidden row per group."""
+    data = tmp_path / "data"
+    kl.generate_delivery(data, kl.SynthConfig(scale=0.0001, seed=3))
+    res = kl.run_study(STUDY, data=data, out=tmp_path / "out", work=tmp_path / "work")
+    assert check_release(tmp_path / "out").empty
+    sex = pd.read_csv(tmp_path / "out" / "release" / "tables" / "baseline_sex.csv", dtype=str)
+    assert (sex["n"] == "0").all() and (sex["share_pct"] == ".").all()
+    assert res.tables["hip_fracture_curve"]["group"].tolist() == ["dementia", "no dementia"]

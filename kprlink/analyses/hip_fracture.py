@@ -6,8 +6,9 @@ home-dwelling at the index date (no long-term institutional stay, KPR helse
 og omsorg service 21, started on or before it) and without a hip fracture
 since the delivery starts. Controls are drawn by risk-set matching
 (:func:`kprlink.match_risk_set`) on sex, birth year and county from every
-person in the delivery (of a case's sex and birth year) who, on the case's index date, is alive, has no
-registered dementia yet, no long-term stay started and no hip fracture.
+person in the delivery (of a case's sex and birth year) who, on the case's
+index date, is alive, has no registered dementia yet, no long-term stay
+started and no hip fracture.
 
 Follow-up runs from the index date to the first hip-fracture admission
 (inpatient NPR episode with main diagnosis ICD-10 S72.0-S72.2), death (a

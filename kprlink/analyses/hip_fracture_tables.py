@@ -216,6 +216,13 @@ def matched_hip_fracture_curve(ctx: StudyContext) -> CurveTable:
     rule = kl.SuppressionRule(max_n=ctx.spec.disclosure.max_n)
     ci = kl.cumulative_incidence(m, group_col="group", competing_values=[2])
     curve = kl.release_curve(ci, rule=rule, group_col="group")
+    absent = [g for g in GROUPS if g not in set(curve["group"])]
+    if absent:  # a group without persons: one row showing nothing
+        none = pd.DataFrame({"group": absent}).reindex(columns=curve.columns)
+        curve = none if not len(curve) else pd.concat([curve, none], ignore_index=True)
+        curve = curve.astype({c: "Int64" for c in ("n_at_risk", "n_events", "n_competing",
+                                                   "n_censored")})
+        curve = curve.astype({c: float for c in ("time", "estimate", "lower", "upper")})
     notes = ("Aalen-Johansen cumulative incidence of a hip-fracture admission, death a "
              "competing risk; steps merged until every count shown (events, deaths, "
              "censored, left at risk) is 0 or above the rule, n = at risk at a step's start.")

@@ -202,7 +202,8 @@ def release_quantiles(values: pd.DataFrame, *, value_col: str, group_col: str, m
     >>> v = pd.DataFrame({"g": ["a"] * 30, "age": [70] * 10 + [80] * 11 + [90] * 9})
     >>> release_quantiles(v, value_col="age", group_col="g", max_n=4).to_numpy().tolist()
     [['a', 70.0, 80.0, 90.0]]
-    >>> bool(release_quantiles(v.iloc[:8], value_col="age", group_col="g", max_n=4)["median"].isna().all())
+    >>> q = release_quantiles(v.iloc[:8], value_col="age", group_col="g", max_n=4)
+    >>> bool(q["median"].isna().all())
     True
     """
     MissingColumnsError.require(values, [value_col, group_col], "release_quantiles")
