@@ -78,6 +78,29 @@ def _global_ids(parts: list[dict[str, Any]], ranks: list[tuple[Any, ...]],
     return (below_k + 1).astype(np.int64), (n_kpr + below_n + 1).astype(np.int64)
 
 
+def from_imported(root: Path, definition: CohortDefinition, engine: Any = None
+                  ) -> CohortResult:
+    """:func:`kprlink.build_cohort` on an imported folder: the candidates' rows only.
+
+    Same result as the full read (tested): person ids and the first attrition
+    row are computed over the whole delivery (see :mod:`kprlink.cohorts._imported`),
+    partition by partition when the folder is partitioned.
+    """
+    from kprlink._engine import engine_from
+    from kprlink.sources._partition import partitions
+
+    columns = cohort_columns(definition)
+
+    def full() -> LinkageResult:
+        from kprlink.sources import read_delivery
+
+        return _link(frames_of(read_delivery(root, columns=columns)))
+
+    folders = partitions(root) or [root]
+    with engine_from(engine) as eng:
+        return build_parts(root, folders, definition, eng, full)
+
+
 def build_parts(root: Path, folders: list[Path], definition: CohortDefinition,
                 engine: Any, full: Any) -> CohortResult:
     """The whole cohort from `folders` (see module notes); `full` gives the linkage."""

@@ -345,7 +345,9 @@ def build_cohort(data: Any, definition: CohortDefinition | str | os.PathLike[str
         from kprlink.sources.delivery import is_imported
 
         if linkage is None and not model and is_imported(data):
-            return _from_imported(Path(data), definition, engine)
+            from kprlink.cohorts._parts import from_imported
+
+            return from_imported(Path(data), definition, engine)
         if not _in_process(engine):
             raise SpecError(f"build_cohort(engine={engine!r}) runs on an imported folder "
                             "(written by `kprlink import`) with key-file linkage; "
@@ -385,30 +387,6 @@ def _link(frames: dict[str, Any]) -> LinkageResult:
     key = frames["key"] if frames["key"] is not None else pd.DataFrame(
         {"npr_id": pd.Series(dtype="Int64"), "kpr_id": pd.Series(dtype="Int64")})
     return link_extracts(npr, kpr, key=key)
-
-
-def _from_imported(root: Path, definition: CohortDefinition, engine: Any = None
-                   ) -> CohortResult:
-    """:func:`build_cohort` on an imported folder: the candidates' rows only.
-
-    Same result as the full read (tested): person ids and the first attrition
-    row are computed over the whole delivery (see :mod:`kprlink.cohorts._imported`),
-    partition by partition when the folder is partitioned (:mod:`kprlink.cohorts._parts`).
-    """
-    from kprlink._engine import engine_from
-    from kprlink.cohorts._parts import build_parts
-    from kprlink.sources._partition import partitions
-
-    columns = cohort_columns(definition)
-
-    def full() -> LinkageResult:
-        from kprlink.sources import read_delivery
-
-        return _link(frames_of(read_delivery(root, columns=columns)))
-
-    folders = partitions(root) or [root]
-    with engine_from(engine) as eng:
-        return build_parts(root, folders, definition, eng, full)
 
 
 def _build(frames: dict[str, Any], definition: CohortDefinition, linkage: LinkageResult, *,
