@@ -124,7 +124,8 @@ def run_splink(name: str, a: pd.DataFrame, b: pd.DataFrame | None) -> set:
            if name == "synth" else [block_on("given_name", "surname", "date_of_birth")])
     linker.training.estimate_probability_two_random_records_match(det, recall=0.8)
     linker.training.estimate_u_using_random_sampling(max_pairs=5e6)
-    em = ([block_on("birth_year", "birth_month", "birth_day"), block_on("first_name", "sex")]
+    em = ([block_on("birth_year", "birth_month", "birth_day", "municipality"),
+           block_on("birth_year", "first_name")]
           if name == "synth" else [block_on("given_name", "surname"),
                                    block_on("date_of_birth")])
     for rule in em:
