@@ -1,4 +1,10 @@
-"""The linkage report of a study with model links, written to the *work* folder.
+"""A study's probabilistic linkage: the tables it adds, and its linkage report.
+
+:func:`run_tables`: a study with a ``[linkage]`` table releases persons by link
+method, and with ``sensitivity = true`` every cohort table also on key links only.
+
+:func:`write_linkage_report`: the report of a study with model links, written to
+the *work* folder.
 
 Exact, person-derived counts for the analyst and the output checker's questions
 (RECORD/GUILD): the flow from delivered rows to unlinked persons, linked vs unlinked
@@ -14,7 +20,46 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from kprlink._studyspec import StudySpec, TableSpec
+from kprlink.analyses import StudyContext
+from kprlink.analyses._registry import cohort_only
+
 log = logging.getLogger(__name__)
+
+
+#: suffix of the sensitivity variant's tables (cohort on key links only)
+KEY_ONLY = "_key_links_only"
+
+
+def run_tables(spec: StudySpec, ctx: StudyContext) -> list[tuple[TableSpec, StudyContext]]:
+    """The tables a run computes, each with its context.
+
+    A study with a ``[linkage]`` table also releases persons by link method
+    (``persons_by_link_method``, unless it lists a ``cohort_by_link_method``
+    table itself); with ``sensitivity = true`` every cohort table is computed a
+    second time on key links only (``<name>_key_links_only``), in its own
+    context (and work folder).
+    """
+    from dataclasses import replace
+
+    plan = [(t, ctx) for t in spec.tables]
+    if spec.linkage is None or spec.cohort_path is None:
+        return plan
+    if spec.linkage_sensitivity:
+        from kprlink.cohorts._model_links import LinkageOptions
+
+        key_ctx = StudyContext(spec=spec, delivery=ctx.delivery,
+                               work_dir=ctx.work_dir / "key_links_only",
+                               definitions=ctx.definitions, linkage=LinkageOptions("key"))
+        plan += [(replace(t, name=t.name + KEY_ONLY,
+                          title=f"{t.title} (sensitivity: key-file links only)"), key_ctx)
+                 for t, _ in list(plan)
+                 if cohort_only(t.kind) and t.kind != "cohort_by_link_method"]
+    if not any(t.kind == "cohort_by_link_method" for t in spec.tables):
+        plan.append((TableSpec(name="persons_by_link_method", kind="cohort_by_link_method",
+                               title="Cohort persons by link method and sex", figure="bar"),
+                     ctx))
+    return plan
 
 
 def write_linkage_report(ctx: Any, folder: Path) -> Path | None:

@@ -38,6 +38,7 @@ from kprlink import _atomic, _exceeding, _ledger, _provenance, _report
 from kprlink import _study_figures as _figures
 from kprlink import _study_release as _release
 from kprlink import _study_write as _write
+from kprlink._study_linkage import KEY_ONLY, run_tables
 from kprlink._studyspec import DisclosureSpec, PublishedFigure, StudySpec, TableSpec
 from kprlink.analyses import (
     AnalysisTable,
@@ -229,7 +230,7 @@ def _run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pa
                 path=ledger_root)
     delivery = _open_delivery(data_dir, engine)
     ctx = StudyContext(spec=spec, delivery=delivery, work_dir=work_dir, linkage=spec.linkage)
-    plan = _run_tables(spec, ctx)
+    plan = run_tables(spec, ctx)
     contexts = list({id(c): c for _, c in plan}.values())
     if isinstance(delivery, ImportedDelivery) and spec.cohort_path is not None and all(
             cohort_only(t.kind) for t, _ in plan):
@@ -316,39 +317,6 @@ def _run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pa
                        release_log=release_log, provenance=record)
 
 
-#: suffix of the sensitivity variant's tables (cohort on key links only)
-KEY_ONLY = "_key_links_only"
-
-
-def _run_tables(spec: StudySpec, ctx: StudyContext) -> list[tuple[TableSpec, StudyContext]]:
-    """The tables a run computes, each with its context.
-
-    A study with a ``[linkage]`` table also releases persons by link method
-    (``persons_by_link_method``, unless it lists a ``cohort_by_link_method``
-    table itself); with ``sensitivity = true`` every cohort table is computed a
-    second time on key links only (``<name>_key_links_only``), in its own
-    context (and work folder).
-    """
-    from dataclasses import replace
-
-    plan = [(t, ctx) for t in spec.tables]
-    if spec.linkage is None or spec.cohort_path is None:
-        return plan
-    if spec.linkage_sensitivity:
-        from kprlink.cohorts._model_links import LinkageOptions
-
-        key_ctx = StudyContext(spec=spec, delivery=ctx.delivery,
-                               work_dir=ctx.work_dir / "key_links_only",
-                               definitions=ctx.definitions, linkage=LinkageOptions("key"))
-        plan += [(replace(t, name=t.name + KEY_ONLY,
-                          title=f"{t.title} (sensitivity: key-file links only)"), key_ctx)
-                 for t, _ in list(plan)
-                 if cohort_only(t.kind) and t.kind != "cohort_by_link_method"]
-    if not any(t.kind == "cohort_by_link_method" for t in spec.tables):
-        plan.append((TableSpec(name="persons_by_link_method", kind="cohort_by_link_method",
-                               title="Cohort persons by link method and sex", figure="bar"),
-                     ctx))
-    return plan
 
 
 def _spec_file_hash(spec: StudySpec) -> str | None:

@@ -156,6 +156,7 @@ def test_cli_link_probabilistic(synth, tmp_path, capsys):
     assert "--link probabilistic" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_threshold_sensitivity_over_a_grid(synth, built):
     from kprlink.cohorts import cohort_threshold_sensitivity
 

@@ -78,6 +78,7 @@ def run(tmp_path_factory):
     return root, res, seen
 
 
+@pytest.mark.slow
 def test_both_variants_and_link_methods_are_released(run):
     root, res, _ = run
     assert set(res.tables) == {"registered_in", "gp_contacts_by_age", "persons_by_link_method",
@@ -104,6 +105,7 @@ def test_both_variants_and_link_methods_are_released(run):
     assert "key-file links only" in report and "by link method" in report
 
 
+@pytest.mark.slow
 def test_release_of_nested_variants_is_safe(run):
     root, res, seen = run
     assert check_release(root / "out").empty
