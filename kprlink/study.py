@@ -317,8 +317,6 @@ def _run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pa
                        release_log=release_log, provenance=record)
 
 
-
-
 def _spec_file_hash(spec: StudySpec) -> str | None:
     path = (spec.directory / "study.toml") if spec.directory else None
     return _provenance.sha256_file(path) if path and path.is_file() else None
