@@ -87,6 +87,32 @@ def test_import_writes_digests_and_reads_back(imported):
     assert len(read_delivery(imported).kuhr_claims) == 5
 
 
+def test_import_carries_the_klass_names_file(raw, tmp_path):
+    # a study on the import names places ('0301 Oslo') from it, as on the raw delivery
+    names = "location_code,location_name,granularity_geo\nmunicip_nor0301,Oslo,municip\n"
+    (raw / "klass_navn.csv").write_bytes(names.replace("Oslo", "Bod\xf8").encode("latin-1"))
+    out = tmp_path / "imp"
+    import_delivery(raw, out)
+    assert (out / "klass_navn.csv").read_bytes() == (raw / "klass_navn.csv").read_bytes()
+    m = load_manifest(out, digests=True)
+    assert set(m["carried_files"]) == {"klass_kommuner.csv", "klass_navn.csv"}
+    for name, meta in m["carried_files"].items():
+        assert meta["bytes"] == (raw / name).stat().st_size
+    data = bytearray((out / "klass_navn.csv").read_bytes())
+    data[-3] ^= 0x01  # same size: only the digest tells
+    (out / "klass_navn.csv").write_bytes(bytes(data))
+    with pytest.raises(ValidationError) as err:
+        load_manifest(out, digests=True)
+    assert _reasons(err) == {"import_file_mismatch"}
+    (out / "klass_navn.csv").unlink()
+    _refused_everywhere(out, "import_file_missing")
+
+
+def test_klass_file_not_in_the_manifest_is_refused(imported):
+    (imported / "klass_navn.csv").write_text("location_code,location_name,granularity_geo\n")
+    _refused_everywhere(imported, "import_file_unlisted")
+
+
 def test_failure_mid_import_leaves_nothing(raw, tmp_path, monkeypatch):
     calls = _disk_full_at(monkeypatch, 3)
     with pytest.raises(OSError):

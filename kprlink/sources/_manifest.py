@@ -10,6 +10,10 @@ manifest is present, readable and matches its files:
   with the listed size, and no frame file lies there unlisted;
 * fully, in ``kprlink validate`` (``digests=True``): every frame file's SHA-256.
 
+The delivery's Klass files (:data:`CARRIED`: redistricting and names, which a
+study release uses to name places) are copied into the import byte for byte and
+listed and checked the same way (``carried_files``).
+
 A folder holding frame files (``kuhr_claims.parquet`` …) but no manifest is an
 interrupted or partial import and is refused too (:func:`refuse_partial_import`).
 Each refusal says to import the delivery again.
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -39,6 +44,10 @@ VERSION = 2
 FRAME_FIELDS = ("kuhr_claims", "kuhr_diagnoses", "kuhr_fees", "ho_services", "ho_functions",
                 "ho_indicators", "npr_episodes", "npr_diagnoses", "npr_procedures", "key",
                 "population")
+
+#: Delivery files an import copies as delivered (not frames): the Klass redistricting
+#: and names files, so a study on the import names places as on the raw delivery.
+CARRIED = ("klass_kommuner.csv", "klass_navn.csv")
 
 
 def sha256_file(path: Path) -> str:
@@ -137,6 +146,7 @@ def load_manifest(root: Path, *, digests: bool = False) -> dict[str, Any]:
 def _check_files(root: Path, m: Mapping[str, Any], *, digests: bool) -> list[Problem]:
     hint = _reimport_hint(root, m.get("source"))
     listed: dict[str, Any] = dict(m.get("frame_files") or {})
+    listed.update(m.get("carried_files") or {})
     problems = []
     for name in sorted(set(m.get("frames", {}).values()) - set(listed)):
         problems.append(Problem(name, None, "import_file_unlisted",
@@ -164,19 +174,30 @@ def _check_files(root: Path, m: Mapping[str, Any], *, digests: bool) -> list[Pro
             problems.append(Problem(name, None, "import_file_unlisted",
                                     "a frame file the manifest does not list (from another "
                                     "import?)", hint=hint))
+    for name in CARRIED:
+        if name not in listed and (root / name).is_file():
+            problems.append(Problem(name, None, "import_file_unlisted",
+                                    "a Klass file the manifest does not list (added after "
+                                    "import?)", hint=hint))
     return problems
 
 
 def write_manifest(dest: Path, source: Path, written: Mapping[str, str], files: pd.DataFrame,
                    rep: ValidationReport) -> None:
-    """Write ``kprlink_import.json`` last: frames with their sizes and SHA-256, files, report."""
+    """Write ``kprlink_import.json`` last: frames with their sizes and SHA-256, files, report.
+
+    The :data:`CARRIED` files of a delivery folder `source` are first copied into
+    `dest` unchanged and listed with their sizes and SHA-256 too.
+    """
+    carried = [name for name in CARRIED if source.is_dir() and (source / name).is_file()]
+    for name in carried:
+        shutil.copyfile(source / name, dest / name)
     manifest = {
         "kprlink_import": VERSION,
         "source": str(source),
         "frames": dict(written),
-        "frame_files": {name: {"bytes": (dest / name).stat().st_size,
-                               "sha256": sha256_file(dest / name)}
-                        for name in sorted(set(written.values()))},
+        "frame_files": _sizes(dest, sorted(set(written.values()))),
+        "carried_files": _sizes(dest, carried),
         "files": files.astype("object").where(files.notna(), None)
         .to_dict(orient="records"),
         "table": rep.table.astype("object").to_dict(orient="records"),
@@ -189,6 +210,11 @@ def write_manifest(dest: Path, source: Path, written: Mapping[str, str], files: 
     tmp = dest / f".{MANIFEST}.part"
     tmp.write_text(json.dumps(manifest, indent=1, default=_json_default), encoding="utf-8")
     tmp.replace(dest / MANIFEST)
+
+
+def _sizes(dest: Path, names: list[str]) -> dict[str, dict[str, object]]:
+    return {name: {"bytes": (dest / name).stat().st_size, "sha256": sha256_file(dest / name)}
+            for name in names}
 
 
 def _json_default(v: object) -> object:
