@@ -176,7 +176,9 @@ def generate_npr(chunk: pd.DataFrame, rng: np.random.Generator, *, muni_codes: n
         rng.integers(0, 3, hipk.sum())]
     ncsp1 = np.where(hipk, np.where(rng.random(m) < 0.5, "NFB12", "NFJ52"), None)
     ncsp2 = np.where(hipk & (rng.random(m) < 0.3), "ZXA10", None)
-    ncmp1 = np.where((level != 1) & (rng.random(m) < 0.15), "AAF6", None)
+    # NCMP codes have four letters and two digits (RXGD25); an invalid shape would be a
+    # defect the reader repairs (invalid_code), and the generator injects none
+    ncmp1 = np.where((level != 1) & (rng.random(m) < 0.15), "AAFX00", None)
     # dementia codes: dedicated episode + 30 % of NPR-registered persons'
     # other episodes (late ones after the window) + half of after-death ones
     p_reg = npr_reg[person]
