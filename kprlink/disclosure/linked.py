@@ -43,6 +43,10 @@ class LinkedTable:
 
     dims: tuple[str, ...]
     hierarchies: Mapping[str, Mapping[object, object]] | None = None
+    #: Published population of each inner cell (a pandas Series indexed by the cell's
+    #: labels, a MultiIndex in `dims` order for several dims); margins get the sum.
+    #: Released beside the counts and taken by the audit as upper bounds.
+    populations: pd.Series | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dims", tuple(self.dims))
@@ -112,7 +116,9 @@ def suppress_linked_tables(
                            np.concatenate(members), np.concatenate([[0], np.cumsum(lengths)])),
                           shape=(len(members), len(base)))
     values = x @ counts
-    primary, reason = rule.primary(values)
+    pops = _populations(tables, models, cell_of, members, len(base), len(members))
+    bounded = bool(np.isfinite(pops).any())
+    primary, reason = rule.primary(values, pops if bounded else None)
     order = candidate_order(values, x, zeros_first=not rule.protect_zeros)
     virtual: list[np.ndarray] = []
     if rule.singletons:
@@ -133,7 +139,8 @@ def suppress_linked_tables(
                     seen.add(v.tobytes())
                     virtual.append(v)
     hidden, secondary, intervals, n_repairs = _protect(
-        members, counts, values, primary, order, virtual, rule=rule, audit=audit)
+        members, counts, values, primary, order, virtual, rule=rule, audit=audit,
+        populations=pops if bounded else None)
     digest = input_digest(base, [*used, count_col])
     out = []
     for spec, model, ids in zip(tables, models, cell_of):
@@ -147,6 +154,8 @@ def suppress_linked_tables(
         released = table.drop(columns=["reason"]).copy()
         released[count_col] = pd.array(values[ids], dtype="Int64")
         released.loc[hidden[ids], count_col] = pd.NA
+        if spec.populations is not None:
+            released["population"] = pd.array(pops[ids].astype(np.int64), dtype="Int64")
         aud = None
         if intervals is not None:
             rows = np.flatnonzero(hidden[ids])
@@ -159,3 +168,36 @@ def suppress_linked_tables(
             hierarchies=dict(spec.hierarchies or {}), method="gauss-linked",
             n_repairs=n_repairs))
     return out
+
+
+def _populations(tables: Sequence[LinkedTable], models: Sequence[TableModel],
+                 cell_of: Sequence[np.ndarray], members: Sequence[np.ndarray],
+                 n_base: int, n_cells: int) -> np.ndarray:
+    """Each unique cell's published population (the smallest any table gives; inf if
+    none): the sum of the populations of the table's inner cells it covers."""
+    pops = np.full(n_cells, np.inf)
+    for spec, model, ids in zip(tables, models, cell_of):
+        if spec.populations is None:
+            continue
+        dims = list(spec.dims)
+        leaf = np.flatnonzero(model.cells["is_inner"].to_numpy())
+        labels = model.cells.iloc[leaf][dims].astype(str)
+        given = spec.populations.copy()
+        given.index = (given.index.astype(str) if given.index.nlevels == 1 else
+                       given.index.set_levels([lv.astype(str) for lv in given.index.levels]))
+        keys = (labels[dims[0]] if len(dims) == 1 else
+                pd.MultiIndex.from_frame(labels))
+        leaf_pop = given.reindex(keys).to_numpy(dtype=float)
+        if np.isnan(leaf_pop).any():
+            missing = [str(k) for k, v in zip(keys, leaf_pop) if np.isnan(v)][:10]
+            raise DisclosureError(
+                f"suppress_linked_tables(): table {dims}: no population for "
+                f"{int(np.isnan(leaf_pop).sum())} inner cell(s).",
+                [f"cell {m}" for m in missing] + ["give every inner cell a population"])
+        leaf_of_base = np.full(n_base, -1, dtype=np.int64)
+        for pos, c in enumerate(leaf):
+            leaf_of_base[members[ids[c]]] = pos
+        for i in ids:
+            covered = np.unique(leaf_of_base[members[i]])
+            pops[i] = min(pops[i], leaf_pop[covered[covered >= 0]].sum())
+    return pops

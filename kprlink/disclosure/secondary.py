@@ -19,6 +19,7 @@ from scipy import sparse
 
 from kprlink.disclosure._cells import check_counts, complete_cells, input_digest
 from kprlink.disclosure._gauss import gauss_secondary
+from kprlink.disclosure._joint_audit import joint_intervals
 from kprlink.disclosure._log import table_log
 from kprlink.disclosure._model import TOTAL, TableModel, build_model
 from kprlink.disclosure.audit import audit_intervals
@@ -265,7 +266,7 @@ def suppress_table(
     virtual = singleton_sums(model, values, primary, rule) if rule.singletons else []
     hidden, secondary, intervals, n_repairs = _protect(
         model.inner_of_cell, counts, values, primary, order, virtual, rule=rule,
-        audit=audit)
+        audit=audit, populations=denominators)
     status = np.where(primary, "primary", np.where(secondary, "secondary", "published"))
     reason = np.where(secondary, "protects a primary cell", reason)
     table = model.cells[dims].copy()
@@ -293,8 +294,13 @@ def _protect(
     inner_of_cell: Sequence[np.ndarray], counts: np.ndarray, values: np.ndarray,
     primary: np.ndarray, order: np.ndarray, virtual: list[np.ndarray], *,
     rule: SuppressionRule, audit: bool, max_repairs: int = 5,
+    populations: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame | None, int]:
     """Secondary suppression, then audit; repair cells the audit finds too narrow.
+
+    With `populations` (a published upper bound per cell: its denominator), the audit
+    takes them as bounds, as an outsider would (:func:`joint_intervals` over the inner
+    cells as atoms).
 
     Gaussian elimination rules out linear recovery only. A cell can still be pinned by
     non-negativity (a margin whose suppressed cells sum to 0 or 1). For each such cell,
@@ -310,9 +316,13 @@ def _protect(
         hidden = primary | secondary
         if not audit:
             return hidden, secondary, None, n_repairs
-        intervals = audit_intervals(inner_of_cell, values, hidden,
-                                    inner_values=counts, min_width=rule.min_width,
-                                    integer=True)
+        if populations is None:
+            intervals = audit_intervals(inner_of_cell, values, hidden,
+                                        inner_values=counts, min_width=rule.min_width,
+                                        integer=True)
+        else:
+            intervals = _bounded_intervals(inner_of_cell, counts, hidden, populations,
+                                           rule.min_width)
         bad = intervals.index[~intervals["ok"].to_numpy()]
         if not len(bad) or n_repairs >= max_repairs:
             return hidden, secondary, intervals, n_repairs
@@ -337,6 +347,20 @@ def _protect(
         if not added:
             return hidden, secondary, intervals, n_repairs
         n_repairs += 1
+
+
+def _bounded_intervals(inner_of_cell: Sequence[np.ndarray], counts: np.ndarray,
+                       hidden: np.ndarray, populations: np.ndarray,
+                       min_width: float) -> pd.DataFrame:
+    """The audit with every cell's population as a public upper bound."""
+    lengths = np.array([len(m) for m in inner_of_cell])
+    x = sparse.csr_matrix((np.ones(int(lengths.sum())), np.concatenate(inner_of_cell),
+                           np.concatenate([[0], np.cumsum(lengths)])),
+                          shape=(len(inner_of_cell), len(counts)))
+    pops = np.asarray(populations, dtype=float)
+    rows = np.flatnonzero(np.isfinite(pops))
+    return joint_intervals(x, counts, hidden, bound_rows=rows, bound_values=pops[rows],
+                           min_width=min_width)
 
 
 __all__ = ["SuppressionResult", "suppress_table", "TOTAL"]
