@@ -83,8 +83,11 @@ def test_skipping_the_milp_on_unimodular_tables_changes_no_interval(seed, monkey
         calls.append(1)
         return real(*a, **k)
 
-    monkeypatch.setattr(audit, "integer_extreme", counted)
-    monkeypatch.setattr(audit, "two_laminar", lambda a: False)
+    # the forced path: no certificate, no whole-number shortcut, a MILP for every
+    # narrow cell
+    monkeypatch.setattr(_integer, "integer_extreme", counted)
+    monkeypatch.setattr(_integer, "two_laminar", lambda a: False)
+    monkeypatch.setattr(audit, "integral", lambda v: False)
     slow = audit_intervals(inner_of_cell, values, hidden, inner_values=z, min_width=3,
                            integer=True)
     assert np.array_equal(fast.index, slow.index)

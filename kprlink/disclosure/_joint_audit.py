@@ -22,8 +22,8 @@ from scipy.sparse.csgraph import connected_components
 
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from kprlink.disclosure._integer import (TIME_LIMIT_S, integer_extreme, round_inwards,
-                                         two_laminar)
+from kprlink.disclosure._integer import (MAX_VARS, TIME_LIMIT_S, integer_extreme, integral,
+                                         round_inwards, two_laminar)
 from kprlink.disclosure.audit import _ComponentLP
 
 
@@ -35,11 +35,8 @@ MAX_SINGLE = 40
 #: Wall-clock budget of the whole integer step (seconds); what it leaves unsettled keeps
 #: the LP interval (rounded inwards), flagged ``integer_checked = False``.
 INTEGER_BUDGET_S = 30.0
-#: Largest system (atoms and slacks) given to a MILP. Above it HiGHS spends minutes on a
-#: root node and does not honour its time limit (scale 0.2: one integer point took 280 s
-#: against a 10 s limit), so the narrow cells there keep their rounded LP intervals,
-#: flagged ``integer_checked = False`` for the checker, without a clock deciding it.
-INTEGER_MAX_VARS = 3000
+#: Systems (atoms and slacks) larger than ``_integer.MAX_VARS`` get no MILP: their narrow
+#: cells keep the rounded LP interval, flagged ``integer_checked = False``.
 
 
 def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
@@ -159,20 +156,20 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
         idx, m = part_rows[k]
         v = m @ xk
         floor_any[idx] = np.minimum(floor_any[idx], v)
-        if _integral(xk):
+        if integral(xk):
             floor_int[idx] = np.minimum(floor_int[idx], v)
 
     for pos, k, sel in parts:
         if np.isfinite(upper[pos]):
             upper[pos] -= extreme(k, sel, -1.0, False)
-            attained[pos] &= _integral(solvers[k].x)
+            attained[pos] &= integral(solvers[k].x)
             observe(k)
     for q, (pos, k, sel) in enumerate(parts):
         if floor_any[q] <= 1e-9:
             attained[pos] &= bool(floor_int[q] <= 1e-9)
             continue
         lower[pos] += extreme(k, sel, 1.0, False)
-        attained[pos] &= _integral(solvers[k].x)
+        attained[pos] &= integral(solvers[k].x)
         observe(k)
     lower, upper = np.round(lower, 9), np.round(upper, 9)
     verified = np.zeros(len(out), dtype=bool)
@@ -192,7 +189,7 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
         xo = x[out[narrow]] if len(narrow) else None
         t = truth[out[narrow]]
         seen_lo, seen_hi = t.copy(), t.copy()  # the true table is an integer point
-        deadline = time.monotonic() + (INTEGER_BUDGET_S if n_var <= INTEGER_MAX_VARS
+        deadline = time.monotonic() + (INTEGER_BUDGET_S if n_var <= MAX_VARS
                                        else -np.inf)
         # whole-number points that move many narrow cells at once: each certifies
         # that every cell it moves takes at least two integer values
@@ -238,11 +235,6 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
     return pd.DataFrame({"lower": lower, "upper": upper, "width": width,
                          "ok": width >= min_width - 1e-9, "integer_checked": verified},
                         index=pd.Index(out, name="cell"))
-
-
-def _integral(v: np.ndarray | None) -> bool:
-    """The LP solution `v` is a whole-number point (``None``: no solution kept)."""
-    return v is not None and bool(np.all(np.abs(v - np.round(v)) < 1e-7))
 
 
 def _integer_point(a: sparse.csr_matrix, b: np.ndarray, c: np.ndarray) -> np.ndarray | None:

@@ -16,7 +16,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.optimize import linprog
 
-from kprlink.disclosure._integer import integer_extreme, round_inwards, two_laminar
+from kprlink.disclosure._integer import integer_intervals, integral
 from kprlink.disclosure._model import TOTAL, build_model
 from kprlink.exceptions import DisclosureError, MissingColumnsError
 
@@ -228,6 +228,8 @@ def audit_intervals(
     for g in range(n_var):
         comp_vars[local_comp[g]][local[g]] = g
 
+    int_lo, int_hi = true_var.copy(), true_var.copy()  # seen at whole-number points
+
     def solve(k: int, obj_local: np.ndarray, sense: float,
               weights: np.ndarray | None = None) -> float:
         value = extreme(k, obj_local, sense, weights)
@@ -236,12 +238,20 @@ def audit_intervals(
             g = comp_vars[k]
             np.minimum.at(obs_lo, g, solver.x)
             np.maximum.at(obs_hi, g, solver.x)
+            if integral(solver.x):
+                np.minimum.at(int_lo, g, solver.x)
+                np.maximum.at(int_hi, g, solver.x)
         return value
+
+    def whole(k: int) -> bool:  # the last LP of component k ended at a whole-number point
+        return k in solvers and integral(solvers[k].x)
 
     out_idx = np.flatnonzero(suppressed)
     lower = np.zeros(len(out_idx))
     upper = np.zeros(len(out_idx))
     single: list[tuple[int, int]] = []
+    # both ends reached at whole-number points: the LP interval is the integer interval
+    attained = np.ones(len(out_idx), dtype=bool)
     for pos, c in enumerate(out_idx):
         members = inner_of_cell[c]
         vars_ = var_of_inner[members]
@@ -255,71 +265,35 @@ def audit_intervals(
         for k in np.unique(local_comp[v]):
             sel = v[local_comp[v] == k]
             lower[pos] += solve(int(k), local[sel], 1.0)
+            attained[pos] &= whole(int(k))
             upper[pos] -= solve(int(k), local[sel], -1.0)
+            attained[pos] &= whole(int(k))
     for pos, g in single:  # maxima first: they push other cells to 0
         k = int(local_comp[g])
         if obs_hi[g] >= hi_triv[g] - 1e-9:
             upper[pos] += hi_triv[g]
+            attained[pos] &= bool(int_hi[g] >= hi_triv[g] - 1e-9)
         else:
             upper[pos] -= solve(k, local[[g]], -1.0)
+            attained[pos] &= whole(k)
     for pos, g in single:
         k = int(local_comp[g])
         if obs_lo[g] > 1e-9:
             lower[pos] += solve(k, local[[g]], 1.0)
+            attained[pos] &= whole(k)
+        else:
+            attained[pos] &= bool(int_lo[g] <= 1e-9)
     lower = np.round(lower, 9)
     upper = np.round(upper, 9)
     if integer:
-        lower, upper = _integer_intervals(out_idx, lower, upper, inner_of_cell,
-                                          var_of_inner, inner_values, local_comp, local,
-                                          systems, min_width)
+        lower, upper = integer_intervals(out_idx, lower, upper, attained, inner_of_cell,
+                                         var_of_inner, inner_values, local_comp, local,
+                                         systems, min_width)
     width = upper - lower
     return pd.DataFrame(
         {"lower": lower, "upper": upper, "width": width, "ok": width >= min_width - 1e-9},
         index=pd.Index(out_idx, name="cell"),
     )
-
-
-def _integer_intervals(out_idx: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-                       inner_of_cell: Sequence[np.ndarray], var_of_inner: np.ndarray,
-                       inner_values: np.ndarray, local_comp: np.ndarray, local: np.ndarray,
-                       systems: Mapping[int, tuple[sparse.csr_matrix | None, np.ndarray | None]],
-                       min_width: float) -> tuple[np.ndarray, np.ndarray]:
-    """Round LP intervals inwards; re-solve the narrow ones over the integers.
-
-    Components whose constraints are totally unimodular (:func:`two_laminar`: a two-way
-    table, or one hierarchy) have integer LP extremes, so their cells need no MILP.
-    """
-    lower, upper = round_inwards(lower, upper)
-    narrow = np.flatnonzero(np.isfinite(upper) & (upper - lower < min_width + 2 - 1e-9))
-    unimodular: dict[int, bool] = {}
-
-    def exact(k: int) -> bool:
-        if k not in unimodular:
-            a = systems[k][0]
-            unimodular[k] = a is None or two_laminar(a)
-        return unimodular[k]
-
-    for pos in narrow:
-        members = inner_of_cell[out_idx[pos]]
-        vars_ = var_of_inner[members]
-        v = vars_[vars_ >= 0]
-        comps = [int(k) for k in np.unique(local_comp[v])]
-        if all(exact(k) for k in comps):
-            continue  # the rounded LP interval is the integer interval
-        const = float(inner_values[members[vars_ < 0]].sum())
-        lo = hi = const
-        for k in comps:
-            a, b = systems[k]
-            sel = local[v[local_comp[v] == k]]
-            if a is None:  # unconstrained: [0, inf)
-                hi = np.inf
-                continue
-            lo += integer_extreme(a, b, sel, 1.0, fallback=-np.inf)
-            hi -= integer_extreme(a, b, sel, -1.0, fallback=-np.inf)
-        # the integer optimum lies inside the LP interval; keep the LP end on a timeout
-        lower[pos] = max(lower[pos], lo) if np.isfinite(lo) else lower[pos]
-        upper[pos] = min(upper[pos], hi) if np.isfinite(hi) else upper[pos]
-    return lower, upper
 
 
 def audit_table(
