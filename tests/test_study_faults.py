@@ -65,7 +65,14 @@ def test_provenance_records_repairs_flags_and_files_not_read(delivery, tmp_path)
     key = data / "nokkel_npr_kpr.csv"
     raw = key.read_bytes().splitlines(keepends=True)
     key.write_bytes(b"".join([*raw, raw[1], raw[2]]))  # two repeated key rows
+    npr = data / "npr_episoder.csv"
+    lines = npr.read_bytes().splitlines(keepends=True)
+    col = lines[0].rstrip(b"\r\n").split(b";").index(b"ncmp_1")
+    fields = lines[1].split(b";")
+    fields[col] = b'"AAF6"'  # no valid NCMP shape (four letters, two digits): repaired
+    npr.write_bytes(b"".join([lines[0], b";".join(fields), *lines[2:]]))
     repairs = _expected_exclusions(data, "repaired")
+    assert repairs["npr_episoder.csv"]["invalid_code"] == 1
     assert sum(len(v) for v in repairs.values()) >= 2
     res = run_study("welfare_technology_2017", data=data, out=tmp_path / "o",
                     work=tmp_path / "w")
