@@ -52,8 +52,8 @@ def splitmix64(x: np.ndarray) -> np.ndarray:
 
     Examples
     --------
-    >>> int(splitmix64(np.array([1]))[0] % 7)
-    6
+    >>> int(splitmix64(np.array([1]))[0])  # the reference splitmix64 of state 0 + 1
+    10451216379200822465
     """
     z = np.asarray(x).astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
