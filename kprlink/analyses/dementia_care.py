@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from kprlink.analyses._context import StudyContext, age_bands, with_age_band
@@ -98,8 +99,9 @@ def _long_term_on(services: pd.DataFrame, kpr_ids: pd.Series, days: pd.Series) -
     m = q.merge(lt, on="kpr_id", how="inner")
     on = (pd.to_datetime(m["start_date"]) <= m["day"]) & (
         m["end_date"].isna() | (pd.to_datetime(m["end_date"]) >= m["day"]))
-    hit = set(m.loc[on.fillna(False), "row"])
-    return pd.Series([r in hit for r in range(len(kpr_ids))], index=kpr_ids.index)
+    out = np.zeros(len(kpr_ids), dtype=bool)
+    out[m.loc[on.fillna(False).astype(bool), "row"].to_numpy(dtype=np.int64)] = True
+    return pd.Series(out, index=kpr_ids.index)
 
 
 @register("hip_fracture_by_residence", cohort_persons_only=True)
