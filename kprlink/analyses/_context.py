@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from kprlink.exceptions import SpecError
+from kprlink.exceptions import MissingColumnsError, SpecError
 
 if TYPE_CHECKING:
     from kprlink._studyspec import StudySpec
@@ -166,3 +166,16 @@ def kpr_person_id(kpr_id: pd.Series) -> pd.Series:
     """
     h = pd.util.hash_pandas_object(kpr_id.astype("string"), index=False).to_numpy()
     return pd.Series(h.view("int64"), index=kpr_id.index, name="person_id")
+
+
+def delivery_frame(ctx: StudyContext, name: str, cols: Sequence[str] = ()) -> pd.DataFrame:
+    """The delivery's frame `name`, with columns `cols`; a clear error if it is absent."""
+    df = getattr(ctx.delivery, name, None)
+    if df is None:
+        raise MissingColumnsError(
+            f"study {ctx.spec.name!r} needs the delivery file {name!r}, which is absent "
+            f"from {ctx.delivery.path}.", missing=[name])
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise MissingColumnsError(f"delivery file {name!r} lacks {missing}.", missing=missing)
+    return df

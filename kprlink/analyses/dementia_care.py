@@ -22,9 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from kprlink.analyses._context import StudyContext, age_bands, with_age_band
+from kprlink.analyses._context import StudyContext, age_bands, delivery_frame, with_age_band
 from kprlink.analyses._registry import AnalysisTable, register
-from kprlink.exceptions import MissingColumnsError
 
 #: kprlink contact types grouped as in the reference questions.
 CONTACT_GROUPS = {"consultation": "consultation", "home_visit": "home_visit",
@@ -38,12 +37,7 @@ KPR_HO_START = dt.date(2017, 1, 1)
 NO_SERVICE = "no municipal service"
 
 
-def _need(ctx: StudyContext, name: str) -> pd.DataFrame:
-    df = getattr(ctx.delivery, name, None)
-    if df is None:
-        raise MissingColumnsError(f"study {ctx.spec.name!r} needs the delivery file "
-                                  f"{name!r}.", missing=[name])
-    return df
+_need = delivery_frame
 
 
 def _in_period(dates: pd.Series, ctx: StudyContext) -> pd.Series:

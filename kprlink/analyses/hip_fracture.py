@@ -26,8 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kprlink.analyses._context import StudyContext
-from kprlink.exceptions import MissingColumnsError
+from kprlink.analyses._context import StudyContext, delivery_frame
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +37,7 @@ GROUPS = ("dementia", "no dementia")
 _NAT = np.datetime64("NaT", "ns")
 
 
-def _frame(ctx: StudyContext, name: str) -> pd.DataFrame:
-    df = getattr(ctx.delivery, name, None)
-    if df is None:
-        raise MissingColumnsError(f"study {ctx.spec.name!r} needs the delivery file "
-                                  f"{name!r}.", missing=[name])
-    return df
+_frame = delivery_frame
 
 
 def _per_person(ids: np.ndarray, dates: np.ndarray, n: int) -> np.ndarray:

@@ -19,12 +19,12 @@ import pandas as pd
 from kprlink.analyses._context import (
     StudyContext,
     age_bands,
+    delivery_frame,
     kpr_person_id,
     sex_label,
     with_age_band,
 )
 from kprlink.analyses._registry import AnalysisTable, register
-from kprlink.exceptions import MissingColumnsError
 
 #: Welfare-technology sub-codes of service 6 (kprlink.sources.kpr_ho).
 WELFARE_TECHNOLOGY = {"06.01": "Safety alarm", "06.02": "GPS"}
@@ -33,16 +33,7 @@ INDICATORS = ("medication_review", "nutrition_screening", "nutrition_risk",
               "nutrition_plan")
 
 
-def _frame(ctx: StudyContext, name: str, cols: Sequence[str]) -> pd.DataFrame:
-    df = getattr(ctx.delivery, name, None)
-    if df is None:
-        raise MissingColumnsError(
-            f"study {ctx.spec.name!r} needs the delivery file {name!r}, which is absent "
-            f"from {ctx.delivery.path}.", missing=[name])
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise MissingColumnsError(f"delivery file {name!r} lacks {missing}.", missing=missing)
-    return df
+_frame = delivery_frame
 
 
 def _active(df: pd.DataFrame, start: dt.date, end: dt.date) -> pd.Series:
