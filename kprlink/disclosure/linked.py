@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from kprlink.disclosure._cells import check_counts
 from kprlink.disclosure._model import TableModel, build_model
@@ -26,6 +25,7 @@ from kprlink.disclosure.secondary import (
     _protect,
     candidate_order,
     input_digest,
+    membership_matrix,
     singleton_sums,
 )
 from kprlink.exceptions import DisclosureError
@@ -111,10 +111,7 @@ def suppress_linked_tables(
                 members.append(m)
             ids[i] = key_to_cell[key]
         cell_of.append(ids)
-    lengths = np.array([len(m) for m in members])
-    x = sparse.csr_matrix((np.ones(int(lengths.sum()), dtype=np.int64),
-                           np.concatenate(members), np.concatenate([[0], np.cumsum(lengths)])),
-                          shape=(len(members), len(base)))
+    x = membership_matrix(members, len(base))
     values = x @ counts
     pops = _populations(tables, models, cell_of, members, len(base), len(members))
     bounded = bool(np.isfinite(pops).any())

@@ -31,12 +31,17 @@ STATUSES = ("published", "primary", "secondary")
 
 def model_matrix(model: TableModel) -> sparse.csr_matrix:
     """The (cells x inner) 0/1 matrix: row ``c`` marks the inner cells that cell ``c`` sums."""
-    lengths = np.array([len(m) for m in model.inner_of_cell], dtype=np.int64)
+    return membership_matrix(model.inner_of_cell, model.n_inner)
+
+
+def membership_matrix(inner_of_cell: Sequence[np.ndarray], n_inner: int) -> sparse.csr_matrix:
+    """The (cells x inner) 0/1 matrix of cells given as arrays of their inner cells."""
+    lengths = np.array([len(m) for m in inner_of_cell], dtype=np.int64)
     indptr = np.concatenate([[0], np.cumsum(lengths)])
-    indices = (np.concatenate(model.inner_of_cell) if len(lengths)
+    indices = (np.concatenate(inner_of_cell) if len(lengths)
                else np.zeros(0, dtype=np.int64))
     return sparse.csr_matrix((np.ones(len(indices), dtype=np.int64), indices, indptr),
-                             shape=(len(lengths), model.n_inner))
+                             shape=(len(lengths), n_inner))
 
 
 def candidate_order(values: np.ndarray, x: sparse.csr_matrix, *,
@@ -353,10 +358,7 @@ def _bounded_intervals(inner_of_cell: Sequence[np.ndarray], counts: np.ndarray,
                        hidden: np.ndarray, populations: np.ndarray,
                        min_width: float) -> pd.DataFrame:
     """The audit with every cell's population as a public upper bound."""
-    lengths = np.array([len(m) for m in inner_of_cell])
-    x = sparse.csr_matrix((np.ones(int(lengths.sum())), np.concatenate(inner_of_cell),
-                           np.concatenate([[0], np.cumsum(lengths)])),
-                          shape=(len(inner_of_cell), len(counts)))
+    x = membership_matrix(inner_of_cell, len(counts))
     pops = np.asarray(populations, dtype=float)
     rows = np.flatnonzero(np.isfinite(pops))
     return joint_intervals(x, counts, hidden, bound_rows=rows, bound_values=pops[rows],
