@@ -102,11 +102,11 @@ def integer_extreme(a: sparse.csr_matrix, b: np.ndarray, obj: np.ndarray, sense:
 
 
 def integer_intervals(out_idx: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-                      attained: np.ndarray,
-                       inner_of_cell: Sequence[np.ndarray], var_of_inner: np.ndarray,
-                       inner_values: np.ndarray, local_comp: np.ndarray, local: np.ndarray,
-                       systems: Mapping[int, tuple[sparse.csr_matrix | None, np.ndarray | None]],
-                       min_width: float) -> tuple[np.ndarray, np.ndarray]:
+                      attained: np.ndarray, inner_of_cell: Sequence[np.ndarray],
+                      var_of_inner: np.ndarray, inner_values: np.ndarray,
+                      local_comp: np.ndarray, local: np.ndarray,
+                      systems: Mapping[int, tuple[sparse.csr_matrix | None, np.ndarray | None]],
+                      min_width: float) -> tuple[np.ndarray, np.ndarray]:
     """Round LP intervals inwards; re-solve the narrow ones over the integers.
 
     Components whose constraints are totally unimodular (:func:`two_laminar`: a two-way

@@ -35,8 +35,6 @@ MAX_SINGLE = 40
 #: Wall-clock budget of the whole integer step (seconds); what it leaves unsettled keeps
 #: the LP interval (rounded inwards), flagged ``integer_checked = False``.
 INTEGER_BUDGET_S = 30.0
-#: Systems (atoms and slacks) larger than ``_integer.MAX_VARS`` get no MILP: their narrow
-#: cells keep the rounded LP interval, flagged ``integer_checked = False``.
 
 
 def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
@@ -189,6 +187,8 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
         xo = x[out[narrow]] if len(narrow) else None
         t = truth[out[narrow]]
         seen_lo, seen_hi = t.copy(), t.copy()  # the true table is an integer point
+        # systems (atoms and slacks) over _integer.MAX_VARS get no MILP: their narrow
+        # cells keep the rounded LP interval, flagged integer_checked = False
         deadline = time.monotonic() + (INTEGER_BUDGET_S if n_var <= MAX_VARS
                                        else -np.inf)
         # whole-number points that move many narrow cells at once: each certifies
