@@ -74,3 +74,58 @@ def test_keys_that_do_not_pack_are_read_whole(raw, tmp_path):
                                      "enkeltregning_lnr", pa.array(ids)), path)
     assert not _big(path, "parquet", kpr_kuhr.CLAIMS, 5_000)
     assert _big(raw / "kpr_kuhr_regninger.parquet", "parquet", kpr_kuhr.CLAIMS, 5_000)
+
+
+@pytest.fixture(scope="module")
+def raw_csv(tmp_path_factory):
+    """A CSV delivery: claims shuffled with 40 repeated claims at the end, one bad date
+    in a late row of the fee codes (read as text chunks) and a diagnosis file with a
+    negative claim id (keys that do not pack: read whole)."""
+    out = tmp_path_factory.mktemp("raw_stream_csv")
+    generate_delivery(out, SynthConfig(scale=0.002, seed=21, fmt="csv"))
+    path = out / "kpr_kuhr_regninger.csv"
+    head, *lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    order = np.random.default_rng(1).permutation(len(lines))
+    path.write_text(head + "".join(lines[i] for i in order) + "".join(lines[:40]),
+                    encoding="utf-8")
+    fees = out / "kpr_kuhr_takster.csv"
+    head, *lines = fees.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[-5] = lines[-5].replace(";1\n", ";x\n")  # KPRantall not a number
+    fees.write_text(head + "".join(lines), encoding="utf-8")
+    diag = out / "kpr_kuhr_diagnoser.csv"
+    head, *lines = diag.read_text(encoding="utf-8").splitlines(keepends=True)
+    f = lines[-3].split(";")
+    lines[-3] = ";".join([f[0], "-7", *f[2:]])
+    diag.write_text(head + "".join(lines), encoding="utf-8")
+    return out
+
+
+def test_chunked_csv_import_equals_a_whole_read(raw_csv, tmp_path, monkeypatch):
+    from kprlink.sources import _csv_stream, _import_stream
+
+    restarts = []
+    real = _csv_stream.Restart.__init__
+
+    def spy(self, path, *, as_text):
+        restarts.append((path.name, as_text))
+        real(self, path, as_text=as_text)
+
+    monkeypatch.setattr(_csv_stream.Restart, "__init__", spy)
+    monkeypatch.setattr(_import_stream, "CSV_CHUNK_ROWS", 3_000)
+    monkeypatch.setattr(_csv_stream, "BLOCK_BYTES", 1 << 16)
+    whole = read_delivery(raw_csv)
+    got = import_delivery(raw_csv, tmp_path / "imp", chunk_rows=5_000)
+    assert got.kuhr_claims is None  # streamed
+    back = read_delivery(tmp_path / "imp")
+    for name, frame in whole.frames().items():
+        pd.testing.assert_frame_equal(getattr(back, name), frame, obj=name)
+    pd.testing.assert_frame_equal(back.report.table, whole.report.table)
+    pd.testing.assert_frame_equal(_sorted(back.report.reasons), _sorted(whole.report.reasons))
+    key = (lambda p: (p.file, p.column or "", p.reason, p.message))
+    assert sorted(back.report.problems, key=key) == sorted(whole.report.problems, key=key)
+    pd.testing.assert_frame_equal(got.files, whole.files)
+    reasons = set(whole.report.reasons["reason"])
+    assert {"duplicate_id", "bad_number"} <= reasons
+    # the bad number restarted the fee file as text, the negative id the diagnoses whole
+    assert ("kpr_kuhr_takster.csv", True) in restarts
+    assert ("kpr_kuhr_diagnoser.csv", False) in restarts

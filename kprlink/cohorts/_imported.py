@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kprlink._unique import unique
 from kprlink.cohorts.definition import CohortDefinition
 from kprlink.sources._arrow_ids import _blocks, _chosen_pairs, _ids, _member
 from kprlink.sources._folder import _Folder, _frame  # noqa: F401  (_followup uses _Folder)
@@ -60,7 +61,7 @@ class _IdSet:
         if self.table is not None:
             self.table[ids] = True
         else:
-            self.parts.append(np.unique(ids[ids >= 0]))
+            self.parts.append(unique(ids[ids >= 0]))
 
     def contains(self, ids: np.ndarray) -> np.ndarray:
         if self.table is not None:
@@ -71,7 +72,7 @@ class _IdSet:
         """Sorted distinct ids."""
         if self.table is not None:
             return np.flatnonzero(self.table).astype(np.int64)
-        self.parts = [np.unique(np.concatenate(self.parts))] if self.parts else []
+        self.parts = [unique(np.concatenate(self.parts))] if self.parts else []
         return self.parts[0] if self.parts else np.zeros(0, np.int64)
 
 

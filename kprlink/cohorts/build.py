@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kprlink._unique import unique
 from kprlink.codes import contact_types
 from kprlink.cohorts._followup import (
     FOLLOW_UP_COLUMNS,
@@ -170,7 +171,7 @@ def _entry_mask(ev: pd.DataFrame, e: EntryCriterion, frames: dict[str, Any]) -> 
         if fees is None:
             raise MissingColumnsError("an entry filters on contact_types, but the delivery "
                                       "has no KUHR fee-code file", missing=["kuhr_fees"])
-        ids = np.unique(rec[m])
+        ids = unique(rec[m])
         ct = contact_types(fees[fees["claim_id"].isin(ids)], claims=frames["kuhr_claims"])
         ok = ct.loc[ct["contact_type"].isin(e.contact_types), "claim_id"].to_numpy(np.int64)
         m &= np.isin(rec, ok)

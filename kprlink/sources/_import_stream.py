@@ -30,7 +30,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kprlink._unique import unique
 from kprlink.exceptions import Problem, ValidationError
+from kprlink.sources._csv_stream import Restart, csv_chunks
 from kprlink.sources._keys import key_limits
 from kprlink.sources._manifest import write_manifest
 from kprlink.sources._plan import no_rows, plan_files
@@ -42,6 +44,7 @@ from kprlink.sources.validation import (
     _REASON_COLUMNS,
     _TABLE_COLUMNS,
     N_ROWS_SHOWN,
+    Ledger,
     ValidationReport,
     raise_fatal,
 )
@@ -50,6 +53,8 @@ __all__: list[str] = []
 
 #: Above this many rows a Parquet file is imported in chunks of this size.
 CHUNK_ROWS = 4_000_000
+#: Rows of a CSV chunk at most (a chunk's frames take about 1 GB at 1 M KUHR claims).
+CSV_CHUNK_ROWS = 1 << 20
 #: Bytes of a delivered CSV row, to size a delivery of many files [E] (KUHR claims ~90).
 CSV_ROW_BYTES = 100
 #: Contracts whose rows must belong to a kept claim (checked after all claims).
@@ -76,7 +81,7 @@ class _SeenKeys:
                 if len(part) and part[0] <= hi and part[-1] >= lo:
                     pos = np.minimum(np.searchsorted(part, keys), len(part) - 1)
                     out |= ok & (part[pos] == keys)
-            self.parts.append(np.unique(keys[ok]))
+            self.parts.append(unique(keys[ok]))
         return out
 
 
@@ -114,16 +119,21 @@ def _merge(file: str, reports: list[ValidationReport]) -> ValidationReport:
                             fatal=tuple(p for r in reports for p in r.fatal))
 
 
-def _chunks(path: Path, delivered: tuple[str, ...] | None, chunk_rows: int
-            ) -> Iterator[pd.DataFrame]:
-    """A Parquet file's rows in chunks, as :func:`read_raw` gives a whole file."""
+def _raw_chunks(path: Path, fmt: str, contract: Any, proj: Any, chunk_rows: int,
+                ledger: Ledger, again: dict[Path, str]) -> Iterator[RawFrame]:
+    """A Parquet or CSV file's rows in chunks, as :func:`read_raw` gives a whole file
+    (CSV in chunks of at most :data:`CSV_CHUNK_ROWS`; `again`: files to read as text)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if fmt == "csv":
+        yield from csv_chunks(path, contract, proj.delivered, min(chunk_rows, CSV_CHUNK_ROWS),
+                              ledger, as_text=again.get(path) == "text")
+        return
     f = pq.ParquetFile(path)
-    cols = list(delivered) if delivered is not None else None
+    cols = list(proj.delivered) if proj.delivered is not None else None
     for batch in f.iter_batches(batch_size=chunk_rows, columns=cols):
-        yield _to_pandas(pa.Table.from_batches([batch]))
+        yield RawFrame(_to_pandas(pa.Table.from_batches([batch])), "parquet", None, None)
 
 
 class _Writer:
@@ -204,8 +214,14 @@ def _keys_pack(f: Path, contract: Any) -> bool:
 
 
 def _big(f: Path, fmt: str, contract: Any, chunk_rows: int) -> bool:
-    return (fmt == "parquet" and _chunkable(contract) and _parquet_rows(f) > chunk_rows
-            and _keys_pack(f, contract))
+    """Whether `f` is read in chunks: Parquet of more than `chunk_rows` rows whose keys
+    pack, or CSV of more than that or :data:`CSV_CHUNK_ROWS` (estimated at
+    :data:`CSV_ROW_BYTES` a row; keys that do not pack restart the file whole)."""
+    if not _chunkable(contract):
+        return False
+    if fmt == "csv":
+        return f.stat().st_size // CSV_ROW_BYTES > min(chunk_rows, CSV_CHUNK_ROWS)
+    return fmt == "parquet" and _parquet_rows(f) > chunk_rows and _keys_pack(f, contract)
 
 
 def streamable(root: Path, chunk_rows: int) -> bool:
@@ -227,18 +243,36 @@ def streamable(root: Path, chunk_rows: int) -> bool:
 
 def import_streaming(root: Path, dest: Path, chunk_rows: int = CHUNK_ROWS, *,
                      extraction_date: Any = None) -> Any:
-    """Import `root` into `dest` file by file (large Parquet files in chunks).
+    """Import `root` into `dest` file by file (large Parquet and CSV files in chunks).
 
     Returns the :class:`Delivery` of `dest` with its files and report but no
-    frames loaded (read them with ``read_delivery(dest, columns=...)``).
+    frames loaded (read them with ``read_delivery(dest, columns=...)``). A CSV
+    file whose chunks cannot be read with its types (:class:`Restart`) is read
+    again as text chunks, or whole, and the import starts over (rare: a bad value
+    or bytes that are not UTF-8 in a large file).
     """
     plan, unclassified, fatal = plan_files(root)
     raise_fatal(fatal, [], f"delivery {root}")
+    again: dict[Path, str] = {}
+    while True:
+        writer = _Writer(dest)
+        try:
+            return _import(root, dest, chunk_rows, extraction_date, list(plan),
+                           unclassified, again, writer)
+        except Restart as r:
+            again[r.path] = "text" if r.as_text else "whole"
+            for part in writer.close().values():
+                (dest / part).unlink()
+
+
+def _import(root: Path, dest: Path, chunk_rows: int, extraction_date: Any,
+            plan: list[Any], unclassified: Any, again: dict[Path, str],
+            writer: _Writer) -> Any:
+    fatal: list[Problem] = []
     order = {f: i for i, (f, _, _) in enumerate(plan)}
     # claims (and everything else) first, then the files that must match kept claims
     plan.sort(key=lambda p: p[2].name in _CLAIM_CHILDREN)
     dest.mkdir(parents=True, exist_ok=True)
-    writer = _Writer(dest)
     done: list[tuple[int, ValidationReport, dict[str, object]]] = []
     claim_parts: list[np.ndarray] = []
     claim_ids: np.ndarray | None = None
@@ -247,19 +281,35 @@ def import_streaming(root: Path, dest: Path, chunk_rows: int = CHUNK_ROWS, *,
         name = f.name
         if contract.name in _CLAIM_CHILDREN and claim_ids is None and claim_parts:
             # (no claims file at all: nothing to match, as in a whole read)
-            claim_ids = np.unique(np.concatenate(claim_parts))
+            claim_ids = unique(np.concatenate(claim_parts))
         orphans = [0, ()]
         how: dict[str, object] = {"encoding": None, "separator": None}
-        if _big(f, fmt, contract, chunk_rows):
+        if _big(f, fmt, contract, chunk_rows) and again.get(f) != "whole":
             proj = projection_for(contract, peek_columns(f, fmt, None, None), None)
-            seen, start, chunk_reports = _SeenKeys(), 1, []
-            for df in _chunks(f, proj.delivered, chunk_rows):
-                res = _from_raw(RawFrame(df, "parquet", None, None), contract, name, proj,
-                                first_row=start, seen=seen, extraction_date=extraction_date)
-                start += len(df)
+            ledger = Ledger(name, contract.name, 0)
+            seen, start, chunk_reports, failed = _SeenKeys(), 1, [], False
+            for raw in _raw_chunks(f, fmt, contract, proj, chunk_rows, ledger, again):
+                try:
+                    res = _from_raw(raw, contract, name, proj, first_row=start, seen=seen,
+                                    extraction_date=extraction_date)
+                except ValidationError as err:  # (a required column missing: first chunk)
+                    fatal += [p for p in err.problems if isinstance(p, Problem)]
+                    missing += list(getattr(err, "missing", []))
+                    failed = True
+                    break
+                except ValueError:  # CSV keys that do not pack: check them in a whole read
+                    raise Restart(f, as_text=False) from None
+                start += len(raw.data)
+                how = {"encoding": raw.encoding, "separator": raw.sep}
                 chunk_reports.append(res.report)
                 _write_result(res, contract, claim_ids, writer, claim_parts, orphans)
-                del res, df
+                del res, raw
+            fatal += ledger.fatal
+            if failed or ledger.fatal:
+                continue
+            if start == 1:
+                fatal.append(no_rows(name, contract.name))
+                continue
             report = _merge(name, chunk_reports)
         else:
             try:
@@ -295,7 +345,7 @@ def _write_result(res: Any, contract: Any, claim_ids: np.ndarray | None, writer:
     """Write one file's (or chunk's) frames; collect kept claim ids; drop orphans."""
     for field, frame in res.frames.items():
         if field == "kuhr_claims":
-            claim_parts.append(np.unique(pd.array(frame["claim_id"], dtype="Int64")
+            claim_parts.append(unique(pd.array(frame["claim_id"], dtype="Int64")
                                          .to_numpy(np.int64, na_value=-1)))
         if contract.name in _CLAIM_CHILDREN and claim_ids is not None:
             frame, n, shown = _orphans(frame, claim_ids, res._kept_rows)

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kprlink._unique import unique
+
 __all__ = ["ImportedDelivery"]
 
 #: Frames and the person id that restricts them (None: never restricted).
@@ -64,7 +66,7 @@ class ImportedDelivery:
         """Keep only these persons' rows in person-level frames (loaded from now on)."""
         def ids(v: Any) -> np.ndarray:
             arr = pd.array(pd.Series(v), dtype="Int64")
-            return np.unique(arr[~arr.isna()].to_numpy(np.int64))
+            return unique(arr[~arr.isna()].to_numpy(np.int64))
 
         self._persons = {"kpr_id": ids(kpr_ids), "npr_id": ids(npr_ids)}
         self._loaded.clear()
@@ -115,7 +117,7 @@ class ImportedDelivery:
         from kprlink.sources.delivery import _to_frame
 
         schema = self._folder.schema(name)
-        wanted = np.unique(wanted[wanted >= 0])
+        wanted = unique(wanted[wanted >= 0])
         with engine_from(self.engine) as eng:
             parts = eng.gather(eng.map(part_rows, [str(f) for f in folders], name, col,
                                        wanted, schema))

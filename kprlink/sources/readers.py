@@ -149,7 +149,7 @@ def check_separator(path: Path, encoding: str | None, sep: str, ledger: Ledger) 
     return True
 
 
-def _column_types(header: list[str], contract: Contract | None) -> dict[str, pa.DataType]:
+def column_types(header: list[str], contract: Contract | None) -> dict[str, pa.DataType]:
     types: dict[str, pa.DataType] = {c: pa.string() for c in header}
     if contract is None:
         return types
@@ -183,8 +183,10 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
     return df
 
 
-def _read_csv(path: Path, contract: Contract | None, encoding: str | None, sep: str | None,
-              ledger: Ledger, columns: Sequence[str] | None = None) -> RawFrame | None:
+def csv_setup(path: Path, encoding: str | None, sep: str | None, ledger: Ledger
+              ) -> tuple[str, list[str], str] | None:
+    """(encoding, header, separator) of a CSV file, or None (and a fatal problem in
+    `ledger`) when the separator does not fit or column names repeat."""
     with path.open("rb") as fh:
         sample = fh.read(_SAMPLE)
     enc = encoding or sniff_encoding(sample)
@@ -196,21 +198,37 @@ def _read_csv(path: Path, contract: Contract | None, encoding: str | None, sep: 
         ledger.fail("duplicate_column", None, f"duplicate column names {dupes}",
                     "Rename the duplicated columns.")
         return None
-    parse = pacsv.ParseOptions(delimiter=use_sep)
-    wanted = list(columns) if columns is not None else None
+    return enc, header, use_sep
+
+
+def csv_options(enc: str, header: list[str], sep: str, types: dict[str, pa.DataType],
+                columns: Sequence[str] | None, block_size: int = 1 << 24
+                ) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions]:
+    """Arrow's CSV options for a file as kprlink reads it (names as decoded by
+    :func:`header_names`, field by field, not as Arrow decodes the header)."""
+    read = pacsv.ReadOptions(encoding="utf8" if enc in ("utf-8", "utf-8-sig") else enc,
+                             block_size=block_size, column_names=header, skip_rows=1)
+    conv = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
+                                include_columns=list(columns) if columns is not None
+                                else None, null_values=_NULLS,
+                                quoted_strings_can_be_null=True,
+                                timestamp_parsers=[pacsv.ISO8601])
+    return read, pacsv.ParseOptions(delimiter=sep), conv
+
+
+def _read_csv(path: Path, contract: Contract | None, encoding: str | None, sep: str | None,
+              ledger: Ledger, columns: Sequence[str] | None = None) -> RawFrame | None:
+    setup = csv_setup(path, encoding, sep, ledger)
+    if setup is None:
+        return None
+    enc, header, use_sep = setup
 
     def attempt(enc_: str, types: dict[str, pa.DataType]) -> pa.Table:
-        # names as decoded above (field by field), not as Arrow decodes the header
-        read = pacsv.ReadOptions(encoding="utf8" if enc_ in ("utf-8", "utf-8-sig") else enc_,
-                                 block_size=1 << 24, column_names=header, skip_rows=1)
-        conv = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
-                                    include_columns=wanted, null_values=_NULLS,
-                                    quoted_strings_can_be_null=True,
-                                    timestamp_parsers=[pacsv.ISO8601])
+        read, parse, conv = csv_options(enc_, header, use_sep, types, columns)
         return pacsv.read_csv(path, read_options=read, parse_options=parse,
                               convert_options=conv)
 
-    typed = _column_types(header, contract)
+    typed = column_types(header, contract)
     text = {c: pa.string() for c in header}
     last: Exception | None = None
     for types in (typed, text):
