@@ -156,6 +156,28 @@ def test_cli_link_probabilistic(synth, tmp_path, capsys):
     assert "--link probabilistic" in capsys.readouterr().err
 
 
+def test_cli_link_command_probabilistic(synth, tmp_path, capsys):
+    """``kprlink link --link probabilistic``: the person map gains the model's links, each a
+    true pair for nearly all, and none below --min-probability."""
+    out, _ = synth
+    truth = pd.read_parquet(out / "truth" / "linkage_pairs.parquet")
+    by_key, by_model = tmp_path / "k.parquet", tmp_path / "m.parquet"
+    assert main(["link", "--data", str(out), "--out", str(by_key)]) == 0
+    assert main(["link", "--data", str(out), "--out", str(by_model),
+                 "--link", "probabilistic", "--min-probability", "0.9"]) == 0
+    assert "probabilistic (p >= 0.900)" in capsys.readouterr().out
+    k, m = pd.read_parquet(by_key), pd.read_parquet(by_model)
+    model = m[m["link_method"] == "model"]
+    assert len(model) > 0 and (model["match_probability"] >= 0.9).all()
+    assert len(m) == len(k) - len(model)  # each model link joins two one-register persons
+    pairs = pd.MultiIndex.from_frame(truth[["npr_id", "kpr_id"]].astype("int64"))
+    hit = pd.MultiIndex.from_frame(model[["npr_id", "kpr_id"]].astype("int64")).isin(pairs)
+    assert hit.mean() >= 0.9
+    assert main(["link", "--data", str(out), "--out", str(by_key),
+                 "--min-probability", "0.9"]) == 2
+    assert "--link probabilistic" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_threshold_sensitivity_over_a_grid(synth, built):
     from kprlink.cohorts import cohort_threshold_sensitivity

@@ -116,8 +116,10 @@ def test_calibration_and_threshold_are_measured_on_the_other_half(fitted) -> Non
     v = res.validation.iloc[0]
     # the Platt map is fitted on one half of the held-out persons and measured on the other
     assert v["n_calibration_pairs"] > 50
-    assert v["ece_calibrated"] < v["ece_raw"]
-    assert v["calibration_b"] > 0
+    # the competing probabilities are close to calibrated already (ECE 0.008 here; it was
+    # 0.083 when the smaller one-sided posterior was taken); the map keeps them close
+    assert v["ece_raw"] < 0.03 and v["ece_calibrated"] < 0.03
+    assert v["calibration_a"] > 0
     cal = res.calibration
     assert set(cal["kind"]) == {"raw", "calibrated"}
     raw = cal[cal["kind"] == "raw"]
@@ -143,11 +145,17 @@ def test_expected_missed_links_match_truth(fitted) -> None:
                    & truth["kpr_id"].isin(kpr)]
     found = _pairs(res.links, "model")
     missed = len(set(zip(target["npr_id"], target["kpr_id"])) - found)
-    # measured (scale 0.002, seed 11): 42 missed; expected 40.2 (partner share) and 38.6
-    # (held-out recall)
+    # measured (scale 0.002, seed 11): 26 missed; expected 24.5 from the held-out recall,
+    # which counts partners blocking missed too, and 14.5 from the candidates'
+    # probabilities, which only counts those among the candidate pairs (there 16 missed)
     assert missed > 10
-    for k in ("expected_missed_links", "expected_missed_links_holdout"):
-        assert abs(i[k] - missed) <= 0.35 * missed, (k, i[k], missed)
+    assert abs(i["expected_missed_links_holdout"] - missed) <= 0.35 * missed
+    cand = set(zip(res.candidates["left_id"], res.candidates["right_id"]))
+    in_cand = set(zip(target["npr_id"], target["kpr_id"])) & cand
+    missed_cand = len(in_cand - found)
+    assert 5 < missed_cand < missed
+    assert abs(i["expected_missed_links"] - missed_cand) <= 0.35 * missed_cand, (
+        i["expected_missed_links"], missed_cand)
     n_model = len(found)
     assert i["expected_true_model_links"] + i["expected_false_model_links"] == pytest.approx(
         n_model)

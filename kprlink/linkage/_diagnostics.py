@@ -4,10 +4,12 @@
   record) has a match weight within `margin_bits` of the link's own: the two are
   nearly as likely, and the link could as well be the other pair.
 * **Expected missed links**: of the records the model had to link (no key), the
-  share with a partner is estimated by EM (the partner share, ``rho``); the expected
-  true links among those found are the sum of their probabilities. The difference
+  expected number with a partner is the sum over their candidate pairs of the match
+  probabilities (at most 1 per record); the expected true links among those found
+  are the sum of their probabilities. The difference
   is the expected number of persons who have a partner but were not linked; a
-  second estimate scales the found links by the held-out recall.
+  second estimate scales the found links by the held-out recall (it also counts
+  partners blocking never paired; the first only those among the candidates).
 """
 
 from __future__ import annotations
@@ -56,17 +58,25 @@ def flag_ambiguous(links: pd.DataFrame, candidates: pd.DataFrame, *,
 
 
 def expected_missed(links: pd.DataFrame, info: dict[str, object],
-                    validation: pd.DataFrame | None) -> dict[str, float]:
+                    validation: pd.DataFrame | None,
+                    candidates: pd.DataFrame | None = None) -> dict[str, float]:
     """``expected_true_model_links`` (sum of p), ``expected_false_model_links`` (sum of
-    1 - p), ``expected_partners`` (partner share x records to link) and
-    ``expected_missed_links`` from it; ``expected_missed_links_holdout`` from the held-out
-    recall (NaN where a figure is missing)."""
+    1 - p), ``expected_partners`` and ``expected_missed_links`` from it;
+    ``expected_missed_links_holdout`` from the held-out recall (NaN where a figure is
+    missing).
+
+    ``expected_partners`` sums, per left record, the probabilities of all its
+    candidate pairs (at most 1), when `candidates` are given; otherwise the partner
+    share times the records to link."""
     p = links.loc[links["source"] == "model", "match_probability"].to_numpy(float)
     found = float(p.sum())
     out = {"expected_true_model_links": found,
            "expected_false_model_links": float((1 - p).sum())}
     rho, n = info.get("partner_share"), info.get("n_left_unlabelled")
     partners = float(rho) * float(n) if rho is not None and n is not None else np.nan  # type: ignore[arg-type]
+    if candidates is not None and len(candidates):
+        per_left = candidates.groupby("left_id")["match_probability"].sum()
+        partners = float(np.minimum(per_left.to_numpy(float), 1.0).sum())
     out["expected_partners"] = partners
     out["expected_missed_links"] = max(partners - found, 0.0) if partners == partners else np.nan
     recall = (float(validation["recall_other_half"].iloc[0])

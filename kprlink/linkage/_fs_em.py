@@ -207,13 +207,28 @@ def fit_prior_all_pairs(pat: np.ndarray, counts: np.ndarray, m: Sequence[np.ndar
 
 def competing_probability(pos_left: np.ndarray, pos_right: np.ndarray, weight: np.ndarray,
                           prior: float, *, n_left: int, n_right: int) -> np.ndarray:
-    """Match probability of each pair given its competitors (at most one partner).
+    """Match probability of each pair given its competitors on both sides.
 
-    If left record *i* has a partner with probability ``rho = prior * n_right``,
-    uniformly among the right records a priori, the posterior that it is *j*
-    is ``prior·BF_ij / ((1 - rho) + prior·Σ_k BF_ik)`` (pairs not produced by
-    blocking taken as BF 0). The same is computed from the right record's side
-    and the smaller value returned.
+    Each record has at most one partner: left record *i* has one with
+    probability ``rho_l = prior * n_right``, right record *j* with ``rho_r =
+    prior * n_left``, and a given pair is a match a priori with ``prior``.
+    Write ``a_ij = prior * BF_ij`` and ``c = (1 - rho_l)(1 - rho_r)`` (both
+    unpartnered). The posterior that *i* and *j* are partners weighs the pair
+    against the assignments of *i* and *j* that the candidate pairs allow:
+    both unpartnered (``c``), *i* with another candidate *k* while *j* has
+    none (``S_i``), *j* with another candidate *l* while *i* has none
+    (``T_j``), and both with others (``S_i T_j / c``)::
+
+        p_ij = a_ij / (a_ij + c + S_i + T_j + S_i T_j / c)
+
+    where ``S_i`` sums ``a_ik (1 - rho_r) / q_k`` over *i*'s other candidates
+    and ``q_k = (1 - rho_r) + Σ_{l != i} a_lk`` is what *k*'s own other
+    candidates leave it (``T_j`` likewise from the right). Pairs not produced
+    by blocking count as BF 0. This replaces taking the smaller of the two
+    one-sided posteriors, which ignored that a left record with a likely
+    partner (``rho_l`` near 1) and a single strong candidate has little else
+    to be, and so under-stated such pairs (links at p 0.5-0.7 were 85 %
+    correct).
 
     Examples
     --------
@@ -222,14 +237,20 @@ def competing_probability(pos_left: np.ndarray, pos_right: np.ndarray, weight: n
     ...                       n_left=2, n_right=10).round(3).tolist()
     [0.498, 0.498, 0.99]
     """
-    bf = np.exp2(np.clip(weight, -1000, 700))
     lam = float(prior)
-    out = np.ones(len(weight))
-    for pos, n_other, n_self in ((pos_left, n_right, n_left), (pos_right, n_left, n_right)):
-        rho = min(lam * n_other, 1 - EPS)
-        total = np.bincount(pos, weights=lam * bf, minlength=n_self)
-        out = np.minimum(out, lam * bf / ((1 - rho) + total[pos]))
-    return out
+    a = np.minimum(lam * np.exp2(np.clip(weight, -1000, 700)), 1e100)
+    rho_l = min(lam * n_right, 1 - EPS)
+    rho_r = min(lam * n_left, 1 - EPS)
+    c = (1 - rho_l) * (1 - rho_r)
+    a_right = np.bincount(pos_right, weights=a, minlength=n_right)
+    a_left = np.bincount(pos_left, weights=a, minlength=n_left)
+    # what each pair contributes as an alternative to the other side's pairs
+    w_l = a * (1 - rho_r) / ((1 - rho_r) + np.maximum(a_right[pos_right] - a, 0))
+    w_r = a * (1 - rho_l) / ((1 - rho_l) + np.maximum(a_left[pos_left] - a, 0))
+    s = np.maximum(np.bincount(pos_left, weights=w_l, minlength=n_left)[pos_left] - w_l, 0)
+    t = np.maximum(np.bincount(pos_right, weights=w_r, minlength=n_right)[pos_right] - w_r, 0)
+    with np.errstate(over="ignore"):
+        return a / (a + c + s + t + s * t / c)
 
 
 def fit_partner_share(pos_left: np.ndarray, weight: np.ndarray, *, n_left: int, n_right: int,

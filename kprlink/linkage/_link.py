@@ -18,7 +18,7 @@ from kprlink.linkage._comparisons import comparison_matrix, term_frequency_adjus
 from kprlink.linkage._calibration import platt_apply
 from kprlink.linkage._diagnostics import expected_missed, flag_ambiguous
 from kprlink.linkage._digest import frames_digest
-from kprlink.linkage._holdout import validate_held_out
+from kprlink.linkage._holdout import threshold_for_precision, validate_held_out
 from kprlink.linkage._result import ProbabilisticLinkResult, _pairs
 from kprlink.linkage._scoring import (
     _info,
@@ -178,6 +178,15 @@ def _link_with_labels(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpec
         validation, threshold, calibration = validate_held_out(
             spec, left, right, m, u, pl[is_hold], pr[is_hold], ur, n_batch=len(ul),
             partner_share=sc.diag.get("partner_share"), lid=lid, rid=rid, rng=rng)
+    threshold_held_out = threshold
+    if spec.competition and spec.target_precision is not None:
+        # the competing probabilities are calibrated: the mean probability of the
+        # unkeyed links above a threshold estimates their precision; take the
+        # stricter of that and the held-out threshold (the held-out persons are
+        # keyed, and can be easier to link than the unkeyed ones)
+        above, _ = sc.accepted(spec)
+        threshold = max(threshold, threshold_for_precision(sc.prob[above], sc.prob[above],
+                                                           spec))
     idx, n_removed = sc.accepted(spec, threshold)
     model_links = _links_frame(spec, sc, idx, lid.iloc[ul].reset_index(drop=True),
                                rid.iloc[ur].reset_index(drop=True), "model")
@@ -194,9 +203,10 @@ def _link_with_labels(left: pd.DataFrame, right: pd.DataFrame, spec: LinkageSpec
                         rid.iloc[ur].reset_index(drop=True), "model")
     info = _info(sc, len(lid), len(rid), n_removed, len(lab))
     info.update(n_left_unlabelled=len(ul), n_right_unlabelled=len(ur),
-                threshold_used=threshold, data_digest=frames_digest(left, right))
+                threshold_used=threshold, threshold_held_out=threshold_held_out,
+                data_digest=frames_digest(left, right))
     links["ambiguous"] = flag_ambiguous(links, cand)
-    info.update(expected_missed(links, info, validation),
+    info.update(expected_missed(links, info, validation, cand),
                 n_ambiguous=int(links["ambiguous"].sum()))
     return ProbabilisticLinkResult(links=links, candidates=cand.iloc[:, :4],
                                    model=_model_table(spec, fit), blocking=sc.blocking,
