@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("dev", max_examples=30, deadline=None)
@@ -14,3 +15,18 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture(scope="session")
+def delivery_002_s11(tmp_path_factory: pytest.TempPathFactory):
+    """A scale-0.002, seed-11 synthetic delivery (CSV) and its frames, read once.
+
+    Shared by several modules: tests read it and never write into its folder
+    (copy it to change files).
+    """
+    from kprlink.sources import read_delivery
+    from kprlink.synth import SynthConfig, generate_delivery
+
+    out = tmp_path_factory.mktemp("delivery_002_s11")
+    generate_delivery(out, SynthConfig(scale=0.002, seed=11))
+    return out, read_delivery(out)

@@ -15,17 +15,8 @@ from kprlink.codes import CodeList
 from kprlink.cohorts import CohortDefinition, EntryCriterion, build_cohort
 from kprlink.cohorts._model_links import LinkageOptions, merge_model_links
 from kprlink.exceptions import SpecError
-from kprlink.sources import read_delivery
-from kprlink.synth import SynthConfig, generate_delivery
 
 COHORT_TOML = Path(__file__).parents[1] / "studies" / "dementia_2016_2017" / "cohort.toml"
-
-
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory):
-    out = tmp_path_factory.mktemp("synth_model_links")
-    generate_delivery(out, SynthConfig(scale=0.002, seed=11))
-    return out, read_delivery(out)
 
 
 def _broad() -> CohortDefinition:
@@ -38,15 +29,15 @@ def _broad() -> CohortDefinition:
 
 
 @pytest.fixture(scope="module")
-def built(synth):
-    out, delivery = synth
+def built(delivery_002_s11):
+    out, delivery = delivery_002_s11
     key = _broad()
     model = dataclasses.replace(key, linkage=LinkageOptions(method="probabilistic"))
     return build_cohort(delivery, key), build_cohort(delivery, model)
 
 
-def test_model_links_join_persons_the_key_misses(synth, built):
-    out, _ = synth
+def test_model_links_join_persons_the_key_misses(delivery_002_s11, built):
+    out, _ = delivery_002_s11
     by_key, by_model = built
     truth = pd.read_parquet(out / "truth" / "linkage_pairs.parquet")
     p = by_model.persons
@@ -88,8 +79,8 @@ def test_attrition_and_flow_by_link_method(built):
     assert "probabilistic" in res.linkage.report.method
 
 
-def test_min_probability_cuts_model_links(synth, built):
-    _, delivery = synth
+def test_min_probability_cuts_model_links(delivery_002_s11, built):
+    _, delivery = delivery_002_s11
     _, res = built
     strict = dataclasses.replace(res.definition, linkage=LinkageOptions(
         method="probabilistic", min_probability=0.999999))
@@ -136,8 +127,8 @@ def test_merge_keeps_persons_apart_without_accepted_links():
     pd.testing.assert_frame_equal(persons, persons.copy())  # input unchanged
 
 
-def test_cli_link_probabilistic(synth, tmp_path, capsys):
-    out, _ = synth
+def test_cli_link_probabilistic(delivery_002_s11, tmp_path, capsys):
+    out, _ = delivery_002_s11
     target = tmp_path / "c.parquet"
     toml = _broad().to_toml(tmp_path / "any.toml")
     assert main(["cohort", str(toml), "--data", str(out), "--out", str(target),
@@ -179,10 +170,10 @@ def test_cli_link_command_probabilistic(synth, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_threshold_sensitivity_over_a_grid(synth, built):
+def test_threshold_sensitivity_over_a_grid(delivery_002_s11, built):
     from kprlink.cohorts import cohort_threshold_sensitivity
 
-    _, delivery = synth
+    _, delivery = delivery_002_s11
     _, res = built
     grid = (0.3, 0.5, 0.9, 0.999)
 
@@ -211,11 +202,11 @@ def test_threshold_sensitivity_over_a_grid(synth, built):
     assert "held-out threshold" in repr(sens)
 
 
-def test_flow_and_linked_vs_unlinked(synth, built, tmp_path):
+def test_flow_and_linked_vs_unlinked(delivery_002_s11, built, tmp_path):
     import kprlink as kl
     from kprlink.linkage import compare_linked, flow_counts
 
-    _, delivery = synth
+    _, delivery = delivery_002_s11
     _, res = built
     flow = flow_counts(delivery.report.summary(), res.linkage.report.flow)
     f = flow.set_index(["register", "stage"])["n"]

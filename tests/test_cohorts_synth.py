@@ -10,17 +10,8 @@ import pytest
 from kprlink.cli import main
 from kprlink.cohorts import CohortDefinition, build_cohort
 from kprlink.linkage import link_extracts
-from kprlink.sources import read_delivery
-from kprlink.synth import SynthConfig, generate_delivery
 
 COHORT_TOML = Path(__file__).parents[1] / "studies" / "dementia_2016_2017" / "cohort.toml"
-
-
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory):
-    out = tmp_path_factory.mktemp("synth_cohort")
-    generate_delivery(out, SynthConfig(scale=0.002, seed=11))
-    return out, read_delivery(out)
 
 
 def _defect_ids(out: Path, kind: str) -> set[int]:
@@ -28,8 +19,8 @@ def _defect_ids(out: Path, kind: str) -> set[int]:
     return set(d.loc[d["kind"] == kind, "npr_id"].dropna().astype(int))
 
 
-def test_cohort_equals_truth(synth):
-    out, delivery = synth
+def test_cohort_equals_truth(delivery_002_s11):
+    out, delivery = delivery_002_s11
     res = build_cohort(delivery, CohortDefinition.from_toml(COHORT_TOML))
     truth = pd.read_parquet(out / "truth" / "dementia_registered.parquet")
     assert len(truth) > 20
@@ -42,8 +33,8 @@ def test_cohort_equals_truth(synth):
     assert (att["n_persons"].diff().fillna(0) == -att["n_persons_excluded"]).all()
 
 
-def test_linkage_report_finds_injected_defects(synth):
-    out, d = synth
+def test_linkage_report_finds_injected_defects(delivery_002_s11):
+    out, d = delivery_002_s11
     res = link_extracts(d.npr_episodes, d.kuhr_claims, key=d.key)
     p = res.persons
     rep = res.report
@@ -69,8 +60,8 @@ def test_linkage_report_finds_injected_defects(synth):
         assert excl[f] == ((defects["file"] == f) & (defects["kind"] == "after_death")).sum()
 
 
-def test_cli_cohort_and_link(synth, tmp_path, capsys):
-    out, _ = synth
+def test_cli_cohort_and_link(delivery_002_s11, tmp_path, capsys):
+    out, _ = delivery_002_s11
     target = tmp_path / "work" / "cohort.parquet"
     assert main(["cohort", str(COHORT_TOML), "--data", str(out), "--out", str(target),
                  "--attrition", str(tmp_path / "work" / "attrition.csv")]) == 0
@@ -94,8 +85,8 @@ def test_cli_cohort_and_link(synth, tmp_path, capsys):
     assert not (rel / "c.parquet").exists()
 
 
-def test_cli_bad_input_exits_2(synth, tmp_path, capsys):
-    out, _ = synth
+def test_cli_bad_input_exits_2(delivery_002_s11, tmp_path, capsys):
+    out, _ = delivery_002_s11
     target = str(tmp_path / "c.parquet")
     assert main(["cohort", str(tmp_path / "none.toml"), "--data", str(out), "--out", target]) == 2
     bad = tmp_path / "bad.toml"
@@ -108,10 +99,11 @@ def test_cli_bad_input_exits_2(synth, tmp_path, capsys):
     assert "Traceback" not in err and err.count("kprlink ") >= 4
 
 
-def test_cli_cohort_without_kuhr_diagnoses_or_key_warns_on_stderr(synth, tmp_path, capsys):
+def test_cli_cohort_without_kuhr_diagnoses_or_key_warns_on_stderr(delivery_002_s11, tmp_path,
+                                                                   capsys):
     import shutil
 
-    out, _ = synth
+    out, _ = delivery_002_s11
     partial = tmp_path / "partial"
     shutil.copytree(out, partial, ignore=shutil.ignore_patterns(
         "kpr_kuhr_diagnoser*", "nokkel_*", "truth"))
