@@ -96,3 +96,17 @@ def test_a_delivery_without_cases_still_releases(tmp_path: Path) -> None:
     sex = pd.read_csv(tmp_path / "out" / "release" / "tables" / "baseline_sex.csv", dtype=str)
     assert (sex["n"] == "0").all() and (sex["share_pct"] == ".").all()
     assert res.tables["hip_fracture_curve"]["group"].tolist() == ["dementia", "no dementia"]
+
+
+def test_an_imported_partitioned_delivery_gives_the_same_study(run: dict,
+                                                               tmp_path: Path) -> None:
+    """On an import the controls come from the person table and the coded dates, not
+    from linking the whole delivery: the matched sets and the release are the same."""
+    imp = tmp_path / "imp"
+    kl.import_delivery(run["data"], imp, partitions=3)
+    res = kl.run_study(STUDY, data=imp, out=tmp_path / "out", work=tmp_path / "work")
+    got = pd.read_parquet(tmp_path / "work" / "hip_fracture_matched.parquet")
+    pd.testing.assert_frame_equal(got, run["matched"], check_dtype=False,
+                                  check_categorical=False)
+    for name, table in run["res"].tables.items():
+        pd.testing.assert_frame_equal(res.tables[name], table, check_dtype=False)

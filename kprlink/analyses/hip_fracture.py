@@ -27,11 +27,14 @@ import numpy as np
 import pandas as pd
 
 from kprlink.analyses._context import StudyContext, delivery_frame
+from kprlink.codes import CodeList
+from kprlink.cohorts._person_table import first_coded_dates, person_table
 
 log = logging.getLogger(__name__)
 
 #: Hip fracture: femoral neck, pertrochanteric, subtrochanteric (ICD-10).
 HIP_FRACTURE = ("S720", "S721", "S722")
+_HIP_LIST = CodeList("hip_fracture", "ICD-10", list(HIP_FRACTURE))
 LONG_TERM_STAY = 21
 GROUPS = ("dementia", "no dementia")
 _NAT = np.datetime64("NaT", "ns")
@@ -124,6 +127,30 @@ def _dementia_dates(ctx: StudyContext, persons: pd.DataFrame, codelists: Sequenc
                        len(persons))
 
 
+def _county_of(municipality: pd.Series) -> pd.Series:
+    """County (first two digits) of municipality numbers."""
+    return municipality.astype("string").str.zfill(4).str.slice(0, 2).to_numpy()
+
+
+def _restrict_to(ctx: StudyContext, persons: pd.DataFrame,
+                 npr_ids: np.ndarray | None = None) -> None:
+    """Load only `persons`' rows from now on (NPR: only those among `npr_ids`)."""
+    npr = persons["npr_id"]
+    if npr_ids is not None:
+        npr = npr[npr.isin(npr_ids).to_numpy(bool)]
+    ctx.delivery.restrict(kpr_ids=persons["kpr_id"], npr_ids=npr)
+    ctx._cache["hip_event_persons"] = persons[["person_id", "kpr_id", "npr_id"]]
+
+
+def _imported_dementia_dates(ctx: StudyContext, pop: pd.DataFrame,
+                             codelists: Sequence[Any]) -> np.ndarray:
+    """:func:`_dementia_dates` of `pop` from the import's codes, ids and dates only."""
+    k, n = first_coded_dates(ctx.delivery.path, codelists, engine=ctx.delivery.engine)
+    both = [s.reindex(pd.array(pop[c], dtype="Int64").to_numpy(np.int64, na_value=-1))
+            .to_numpy("datetime64[ns]") for s, c in ((k, "kpr_id"), (n, "npr_id"))]
+    return np.fmin(*both)
+
+
 def matched_cohort(ctx: StudyContext, *, n_controls: int = 5,
                    match_on: Sequence[str] = ("sex", "birth_year", "county")) -> pd.DataFrame:
     """The matched sets with follow-up, one row per set member (cached per study run).
@@ -140,28 +167,33 @@ def matched_cohort(ctx: StudyContext, *, n_controls: int = 5,
 
     cohort = ctx.cohort()
     result = ctx._cache["cohort_result"]
-    everyone = result.linkage.persons
+    from kprlink.sources.lazy import ImportedDelivery
+
+    imported = isinstance(ctx.delivery, ImportedDelivery)
+    # every person of the delivery: the import's person table, else the whole linkage
+    everyone = (person_table(ctx.delivery.path, engine=ctx.delivery.engine) if imported
+                else result.linkage.persons)
     # candidates: persons of a case's sex and birth year (every stratum key includes both)
     strata = pd.MultiIndex.from_frame(cohort[["sex", "birth_year"]].astype("Int64"))
     in_strata = np.flatnonzero(pd.MultiIndex.from_frame(
         everyone[["sex", "birth_year"]].astype("Int64")).isin(strata))
-    pop = everyone.iloc[in_strata][["person_id", "kpr_id", "npr_id", "sex", "birth_year",
-                                    "death_date"]].reset_index(drop=True)
-    from kprlink.sources.lazy import ImportedDelivery
-
-    if isinstance(ctx.delivery, ImportedDelivery):
-        # every later read needs the candidates' rows only: load no others
-        ctx.delivery.restrict(kpr_ids=pop["kpr_id"], npr_ids=pop["npr_id"])
-        ctx._cache["hip_event_persons"] = pop[["person_id", "kpr_id", "npr_id"]]
-        dem = _dementia_dates(ctx, pop, result.definition.codelists)
+    cols = ["person_id", "kpr_id", "npr_id", "sex", "birth_year", "death_date"]
+    pop = everyone.iloc[in_strata][cols + (["municipality"] if imported else [])
+                                   ].reset_index(drop=True)
+    if imported:
+        pop["dementia_date"] = _imported_dementia_dates(ctx, pop, result.definition.codelists)
+        hip = first_coded_dates(ctx.delivery.path, [_HIP_LIST], engine=ctx.delivery.engine,
+                                sources=("npr",))[1]
+        _restrict_to(ctx, pop, npr_ids=hip.index.to_numpy())
     else:  # the event map needs every person of the delivery; keep the candidates'
         ctx._cache["hip_event_persons"] = everyone[["person_id", "kpr_id", "npr_id"]]
-        dem = _dementia_dates(ctx, everyone, result.definition.codelists)[in_strata]
-    pop["dementia_date"] = dem
+        pop["dementia_date"] = _dementia_dates(ctx, everyone,
+                                               result.definition.codelists)[in_strata]
     pop["hip_date"] = hip_fracture_dates(ctx, pop)
     pop["lt_start"] = _long_term_start(ctx, pop)
     if "county" in match_on:
-        pop["county"] = _county(ctx, pop)
+        pop["county"] = (_county_of(pop["municipality"]) if imported
+                         else _county(ctx, pop))
     death = pd.to_datetime(pop["death_date"]).to_numpy("datetime64[ns]")
     pop["exit_elig"] = np.fmin(np.fmin(death, pop["lt_start"].to_numpy("datetime64[ns]")),
                                pop["hip_date"].to_numpy("datetime64[ns]"))
@@ -189,6 +221,9 @@ def matched_cohort(ctx: StudyContext, *, n_controls: int = 5,
     ctx._cache["hip_match_report"] = res.report
     sets = res.sets
     sets = sets[sets["set_id"].isin(sets.loc[~sets["case"], "set_id"])].reset_index(drop=True)
+    if imported:  # later steps (comorbidity, home care) need the set members only
+        _restrict_to(ctx, pop.iloc[pd.Index(pop["person_id"].to_numpy(np.int64)).get_indexer(
+            np.unique(sets["person_id"].to_numpy(np.int64)))])
     rows = pd.Index(pop["person_id"].to_numpy(np.int64)).get_indexer(
         sets["person_id"].to_numpy(np.int64))
     for c in ("kpr_id", "npr_id", "death_date", *(c for c in ("sex", "birth_year")
