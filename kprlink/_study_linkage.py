@@ -55,6 +55,12 @@ def run_tables(spec: StudySpec, ctx: StudyContext) -> list[tuple[TableSpec, Stud
                           title=f"{t.title} (sensitivity: key-file links only)"), key_ctx)
                  for t, _ in list(plan)
                  if cohort_only(t.kind) and t.kind != "cohort_by_link_method"]
+    if spec.linkage.probabilistic and not any(t.kind == "linkage_reliability"
+                                              for t in spec.tables):
+        plan.append((TableSpec(name="linkage_reliability", kind="linkage_reliability",
+                               title="Held-out candidate pairs by match probability: "
+                                     "share that the key pairs (reliability)",
+                               figure="bar"), ctx))
     if not any(t.kind == "cohort_by_link_method" for t in spec.tables):
         plan.append((TableSpec(name="persons_by_link_method", kind="cohort_by_link_method",
                                title="Cohort persons by link method and sex", figure="bar"),

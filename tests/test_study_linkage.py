@@ -83,7 +83,7 @@ def test_both_variants_and_link_methods_are_released(run):
     root, res, _ = run
     assert set(res.tables) == {"registered_in", "gp_contacts_by_age", "persons_by_link_method",
                                "registered_in_key_links_only",
-                               "gp_contacts_by_age_key_links_only"}
+                               "gp_contacts_by_age_key_links_only", "linkage_reliability"}
     cohort = pd.read_parquet(root / "work" / "cohort.parquet")
     key_only = pd.read_parquet(root / "work" / "key_links_only" / "cohort.parquet")
     n_model = int((cohort["link_method"] == "model").sum())
@@ -101,6 +101,25 @@ def test_both_variants_and_link_methods_are_released(run):
     flow = pd.read_csv(lr / "flow.csv").set_index(["register", "stage"])["n"]
     assert flow["NPR", "linked by model"] == n_model
     assert not list((root / "out").rglob("reliability*"))
+    # the reliability table is released from protected counts: where shown, a bin's
+    # persons and its share of key pairs (observed precision) are the exact ones
+    rel = res.tables["linkage_reliability"]  # hidden cells are NA
+    exact = pd.read_csv(lr / "reliability.csv")
+    exact = exact[exact["kind"] == "raw"].reset_index(drop=True)
+    tot = rel[rel["pair"] == "Total"].set_index("match_probability")["n"]
+    assert int(tot["Total"]) == int(exact["n"].sum())
+    key = rel[rel["pair"] == "key pair"].set_index("match_probability")
+    assert len(tot) == len(exact) + 1 and key.index[1:].tolist() == tot.index[1:].tolist()
+    shown = 0
+    for i, label in enumerate(tot.index[1:]):
+        if not pd.isna(tot[label]):
+            assert int(tot[label]) == int(exact.loc[i, "n"])
+        if not pd.isna(key.loc[label, "share_pct"]):
+            shown += 1
+            assert float(key.loc[label, "share_pct"]) == pytest.approx(
+                100 * exact.loc[i, "observed"], abs=1e-3)
+    assert shown >= 1
+    assert (root / "out" / "release" / "figures" / "linkage_reliability.png").is_file()
     report = (root / "out" / "release" / "report.md").read_text()
     assert "key-file links only" in report and "by link method" in report
 

@@ -69,6 +69,13 @@ class StudyContext:
         self.cohort()
         return self._cache["cohort_result"].events  # type: ignore[no-any-return]
 
+    def linkage_model(self) -> Any:
+        """The cohort's probabilistic linkage run (``ProbabilisticLinkResult``), or None
+        when the cohort uses key links only."""
+        self.cohort()
+        linkage = getattr(self._cache["cohort_result"], "linkage", None)
+        return getattr(linkage, "model", None)
+
     def _build_cohort(self) -> pd.DataFrame:
         import kprlink as kl
         from kprlink._provenance import sha256_file
