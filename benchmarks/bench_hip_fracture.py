@@ -13,23 +13,24 @@ matched cohort's size and the released cells. Usage::
 Targets (issue 18): scale 1 under 2 minutes and 6 GiB on 2 cores. Figures depend on
 what else runs on the machine: say how many cores were shared.
 
-Measured 2026-12-04 on the 2-core, 23 GB machine shared with five other agents (load
-average 7-8), imported Parquet folders:
+Measured 2026-12-04 on the 2-core, 23 GB machine shared with four other agents (load
+average 3-4), imported Parquet folders (``--partitions 4`` at 0.05, 16 above), seed 2017:
 
-=====  =======  ========  =====================================  =================
-scale  wall     peak RSS  cohort / linkage / matching + tables   cases (controls)
-=====  =======  ========  =====================================  =================
-0.05   29 s     0.93 GiB  5 / 6 / 13 s                           555 (2,666)
-0.25   120 s    4.5 GiB   17 / 52 / 40 s (profiled separately)   2,975 (14,810)
-=====  =======  ========  =====================================  =================
+=====  =======  ========  ===============================  =================
+scale  wall     peak RSS  cohort / matching / tables       cases (controls)
+=====  =======  ========  ===============================  =================
+0.05   9.6 s    0.42 GiB  4 / 3 / 2 s                      555 (2,666)
+0.25   22.0 s   0.61 GiB  10 / 8 / 2 s                     2,975 (14,810)
+1      83.7 s   1.49 GiB  16 / 57 / 6 s                    11,921 (59,549)
+=====  =======  ========  ===============================  =================
 
-Scale 1 was not reached (its synthetic delivery alone needed more than 25 minutes
-on the loaded machine); linear extrapolation gives about 8 minutes and 15+ GiB, over
-the target. Most of it is the key-file linkage of the *whole* delivery for the control
-population (``CohortResult.linkage``: every person's sex, birth year and death date)
-and reading whole frames of the lazy delivery; a person table written once at import
-(sex, birth year, death date, first municipality per person) would make the study
-scale with its candidates instead.
+Target (under 2 minutes and 6 GiB at scale 1) met. Before (last session: 0.05 29 s,
+0.93 GiB; 0.25 120 s, 4.5 GiB) the controls came from the key-file linkage of the
+*whole* delivery; now from the import's person table
+(:mod:`kprlink.cohorts._person_table`: each partition linked on its demographic
+columns in numpy) and first coded dates read from codes, ids and dates only, and
+the delivery is restricted to the matched sets' members after matching. The same
+matched sets and tables as on the raw delivery (tested).
 """
 
 from __future__ import annotations
@@ -101,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         print(run.stderr[-3000:], file=sys.stderr)
         return run.returncode
     res = json.loads(run.stdout.strip().splitlines()[-1])
-    print(f"study on {'imported' if a.imported else 'raw'} folder {data}:")
+    from kprlink.sources.delivery import is_imported
+
+    print(f"study on {'imported' if is_imported(data) else 'raw'} folder {data}:")
     print(f"  wall {res['wall_s']} s, peak RSS {res['peak_gib']} GiB")
     print(f"  {res['cases']:,} cases, {res['control_rows']:,} control rows, "
           f"{res['hip_fractures']:,} hip fractures; {res['cells']:,} released numbers, "
