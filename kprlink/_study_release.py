@@ -163,8 +163,26 @@ def _smd(out: pd.DataFrame, at: AnalysisTable) -> tuple[pd.Series, np.ndarray]:
     return smd, hidden
 
 
-def released_curve(ct: CurveTable) -> Released:
-    """A released curve as a table: ``n`` is the number at risk at the step's start."""
+def curve_table(ct: CurveTable) -> AnalysisTable:
+    """The counts a curve shows as a table of its persons' steps, for joint protection:
+    ``group, step, outcome`` (its margin over ``outcome``: the number at risk)."""
+    from kprlink.stats.curve_release import STEP_OUTCOMES
+
+    p = ct.persons
+    assert p is not None
+    steps = sorted(set(p["step"].astype(str)), key=int)
+    groups = [str(g) for g in pd.unique(p[ct.group_col])]
+    return AnalysisTable.from_persons(p, {ct.group_col: groups, "step": steps,
+                                          "outcome": list(STEP_OUTCOMES)})
+
+
+def released_curve(ct: CurveTable, cells: pd.DataFrame | None = None) -> Released:
+    """A released curve as a table: ``n`` is the number at risk at the step's start.
+
+    With `cells` (the joint protection of :func:`curve_table`), a count hidden
+    there is hidden here, and so is every estimate of its group from that step on
+    (the estimates are functions of the counts).
+    """
     c = ct.curve.rename(columns={"n_at_risk": "n"})
     cols = [ct.group_col, "time", "n", *ct.value_cols, "estimate", "lower", "upper"]
     out = c[cols].reset_index(drop=True)
@@ -174,6 +192,27 @@ def released_curve(ct: CurveTable) -> Released:
         out[col] = pd.array(pd.to_numeric(out[col]).round(4), dtype="Float64")
     hid = pd.DataFrame({col: out[col].isna().to_numpy() for col in cols})
     hid[ct.group_col] = False
+    if cells is not None:
+        g = ct.group_col
+        hidden = cells.assign(_h=(cells["status"] != "published").to_numpy()).set_index(
+            [g, "step", "outcome"])["_h"]
+        shown = out["time"].notna().to_numpy()
+        step = (out[shown].groupby(g, sort=False).cumcount() + 1).astype(str)
+        keys = out.loc[shown, [g]].assign(step=step.to_numpy())
+        any_hidden = np.zeros(len(out), dtype=bool)
+        for col, outcome in (("n", TOTAL), ("n_events", "event"),
+                             ("n_competing", "competing"), ("n_censored", "censored")):
+            idx = pd.MultiIndex.from_arrays([keys[g].astype(str), keys["step"],
+                                             [outcome] * len(keys)])
+            h = np.zeros(len(out), dtype=bool)
+            h[shown] = hidden.reindex(idx).fillna(True).to_numpy(bool)
+            out.loc[h, col] = pd.NA
+            hid[col] |= h
+            any_hidden |= h
+        later = pd.Series(any_hidden).groupby(out[g].to_numpy()).cummax().to_numpy(bool)
+        for col in ("estimate", "lower", "upper"):
+            out.loc[later, col] = pd.NA
+            hid[col] |= later
     return Released(out, hid)
 
 

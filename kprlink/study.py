@@ -258,15 +258,20 @@ def _run_study(study: StudySpec | str | Path, *, data: str | Path, out: str | Pa
     # curves come coarsened by release_curve; every count table is protected together
     counted = {n: s for n, s in steps.items() if isinstance(s, AnalysisTable)}
     curves = {n: s for n, s in steps.items() if isinstance(s, CurveTable)}
+    # a curve with its persons' steps is protected with the tables (its counts a table)
+    counted.update({n: _release.curve_table(c) for n, c in curves.items()
+                    if c.persons is not None})
     joint = _release.protect(counted, spec.disclosure, universe=universe,
                              prior=_ledger.load(ledger_dir, exclude=key), variants=variants)
     released = {name: (_release.released_table(at, joint.tables[name])
-                       if isinstance(at, AnalysisTable) else _release.released_curve(at))
+                       if isinstance(at, AnalysisTable) else _release.released_curve(
+                           at, joint.tables[name] if at.persons is not None else None))
                 for name, at in steps.items()}
     excluded = {name: dict(at.excluded) for name, at in steps.items()}
     release_log = _release.checker_log(joint, counted, excluded)
-    if curves:
-        parts = [p for p in (_release.curve_log(n, c) for n, c in curves.items()) if len(p)]
+    alone = {n: c for n, c in curves.items() if c.persons is None}
+    if alone:
+        parts = [p for p in (_release.curve_log(n, c) for n, c in alone.items()) if len(p)]
         release_log = pd.concat([release_log, *parts], ignore_index=True).astype(
             {"table": "string"}) if parts else release_log
     failed = _write.check_release(released, steps, spec.disclosure)

@@ -165,12 +165,19 @@ class CurveTable:
         For the report (estimator, competing events, model estimates).
     excluded : mapping of str to int
         Persons left out, by reason (shown unless ``1..max_n``).
+    persons : pandas.DataFrame, optional
+        Who each released count counts
+        (:func:`kprlink.stats.curve_release.curve_person_steps`): with it the
+        runner protects the curve's counts jointly with the study's tables and
+        hides what that protection hides; without it the curve is released as
+        coarsened, on its own.
     """
 
     curve: pd.DataFrame
     group_col: str
     notes: str = ""
     excluded: Mapping[str, int] = field(default_factory=dict)
+    persons: pd.DataFrame | None = field(default=None, repr=False)
     count_col: str = "n"
     value_cols: tuple[str, ...] = ("n_events", "n_competing", "n_censored")
     population: None = None

@@ -240,4 +240,7 @@ def matched_hip_fracture_curve(ctx: StudyContext) -> CurveTable:
             notes += " The Cox model could not be fitted."
     else:
         notes += " Too few hip fractures in a group for a hazard ratio."
-    return CurveTable(curve, "group", notes=notes)
+    from kprlink.stats.curve_release import curve_person_steps
+
+    steps = curve_person_steps(m, curve, group_col="group")
+    return CurveTable(curve, "group", notes=notes, persons=steps if len(steps) else None)

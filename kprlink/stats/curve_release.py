@@ -205,3 +205,77 @@ def release_risk_table(released: pd.DataFrame, *, times: Sequence[float],
             out.insert(0, group_col, key)
         parts.append(out)
     return pd.concat(parts, ignore_index=True)
+
+
+#: Outcomes of a person in a released step (:func:`curve_person_steps`).
+STEP_OUTCOMES = ("event", "competing", "censored", "continues")
+
+
+def curve_person_steps(persons: pd.DataFrame, released: pd.DataFrame, *, group_col: str,
+                       time_col: str = "time_days", status_col: str = "status",
+                       competing_values: Sequence[int] = (2,)) -> pd.DataFrame:
+    """Who a released curve counts in each step, for the study's joint protection.
+
+    Parameters
+    ----------
+    persons : pandas.DataFrame
+        The persons the curve was estimated on: ``person_id``, `group_col`,
+        `time_col` and `status_col` (1 event, `competing_values` competing, else
+        censored). Person level: never release it.
+    released : pandas.DataFrame
+        Output of :func:`release_curve` with `group_col`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per person and released step they are at risk in: ``person_id``,
+        `group_col`, ``step`` (``"1"`` ...: the step ending at the curve's k-th
+        ``time``) and ``outcome`` (:data:`STEP_OUTCOMES`; ``continues``: still at
+        risk after it). Per step, the rows are the step's ``n_at_risk`` and
+        their outcomes its ``n_events, n_competing, n_censored``: each released
+        count is a cell of this table or its margin over ``outcome``.
+
+    Raises
+    ------
+    ValueError
+        If these counts differ from `released` (the curve is not this one).
+
+    Examples
+    --------
+    >>> from kprlink.stats import kaplan_meier
+    >>> d = pd.DataFrame({"person_id": range(20), "g": "a", "time_days": range(1, 21),
+    ...                   "status": [1] * 20})
+    >>> rel = release_curve(kaplan_meier(d), rule=4).assign(g="a")
+    >>> s = curve_person_steps(d, rel, group_col="g")
+    >>> s.groupby("step").size().tolist()
+    [20, 15, 10, 5]
+    """
+    parts = [pd.DataFrame({"person_id": pd.Series(dtype="int64"), group_col: [],
+                           "step": [], "outcome": []})]
+    shown = released.dropna(subset=["time"])
+    for g, rows in shown.groupby(group_col, sort=False):
+        who = persons[(persons[group_col] == g).to_numpy(bool)]
+        bounds = rows["time"].to_numpy(float)
+        t = pd.to_numeric(who[time_col]).to_numpy(float)
+        st = pd.to_numeric(who[status_col]).to_numpy(np.int64)
+        k = np.searchsorted(bounds, t, side="left")  # exit step (len(bounds): after)
+        n_steps = np.minimum(k + 1, len(bounds))  # steps at risk in
+        rep = np.repeat(np.arange(len(who)), n_steps)
+        step = np.arange(len(rep)) - np.repeat(np.cumsum(n_steps) - n_steps, n_steps)
+        last = step == k[rep]
+        kind = np.where(st == 1, 0, np.where(np.isin(st, list(competing_values)), 1, 2))
+        outcome = np.where(last, kind[rep], 3)
+        part = pd.DataFrame({"person_id": who["person_id"].to_numpy(np.int64)[rep],
+                             group_col: g, "step": (step + 1).astype(str),
+                             "outcome": np.asarray(STEP_OUTCOMES, dtype=object)[outcome]})
+        got = pd.crosstab(part["step"].astype(int), part["outcome"]).reindex(
+            index=range(1, len(bounds) + 1), columns=list(STEP_OUTCOMES), fill_value=0)
+        want = rows[["n_events", "n_competing", "n_censored"]].to_numpy(np.int64)
+        if not (np.array_equal(got.iloc[:, :3].to_numpy(), want)
+                and np.array_equal(got.sum(axis=1).to_numpy(),
+                                   rows["n_at_risk"].to_numpy(np.int64))):
+            raise ValueError(f"curve_person_steps(): the persons of group {g!r} do not "
+                             "give the released curve's counts; pass the persons and "
+                             "the curve estimated on them.")
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
