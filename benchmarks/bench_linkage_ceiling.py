@@ -17,7 +17,11 @@ recall"):
 An oracle that knows which evidence each person carries can link groups 1-5 and no
 more: the ceiling. The target (issue 15): recall >= 95 % of the ceiling at true
 precision >= 0.99. Prints per scale: persons, ceiling, precision, recall, recall / ceiling,
-per-group found shares, wall time and peak memory.
+per-group found shares, wall time and peak memory. ``identifiable`` counts the ceiling's
+persons whose true partner is the only unkeyed KPR person of its birth year, sex and
+municipality carrying their group's evidence (groups 1-4; group 5 by definition), and
+``identifiable_found`` the share of them the model links: evidence that other candidates
+carry as well cannot single a person out, whatever the model.
 
     .venv/bin/python benchmarks/bench_linkage_ceiling.py --scales 0.005 0.01 0.02 0.05
 """
@@ -76,6 +80,41 @@ def evidence_groups(npr: pd.DataFrame, kpr: pd.DataFrame, pairs: pd.DataFrame,
     return pd.Series(out, index=pairs.index)
 
 
+def _evidence(a: pd.Series, b: pd.Series, g: int) -> bool:
+    """Whether KPR profile `b` carries group `g`'s evidence for NPR profile `a`."""
+    if g == 0:
+        return (_any_within(a["acute_days"], b["out_of_hours_days"], -1, 0)
+                or _any_within(a["acute_days"], b["gp_days"], -2, 0))
+    if g == 1:
+        return _any_within(a["referral_days"], b["gp_days"], -3, 0)
+    if g == 2:
+        return _any_within(a["discharge_days"], b["gp_days"], 0, 14)
+    return bool(pd.notna(a["move"]) and pd.notna(b["move"]) and a["move"] == b["move"])
+
+
+def identifiable(npr: pd.DataFrame, kpr: pd.DataFrame, pairs: pd.DataFrame,
+                 unkeyed_kpr: pd.Index, groups: pd.Series) -> pd.Series:
+    """Whether the true partner is the only unkeyed KPR person of its birth year, sex and
+    municipality that carries the evidence of the pair's group (groups 1-4; group 5 is
+    unique by definition, group 6 never identifiable): an oracle that knows which
+    evidence a person carries, but not who their partner is, can link only these."""
+    u = kpr.loc[kpr.index.intersection(unkeyed_kpr)]
+    prof = u[["birth_year", "sex", "municipality"]].astype("string").fillna("?")
+    blocks = prof.groupby(list(prof.columns)).indices
+    out = []
+    for (n_id, k_id), g in zip(pairs[["npr_id", "kpr_id"]].itertuples(index=False), groups):
+        if g >= 4:
+            out.append(g == 4)
+            continue
+        b = kpr.loc[k_id]
+        key = tuple(str(b[c]) if pd.notna(b[c]) else "?"
+                    for c in ("birth_year", "sex", "municipality"))
+        a = npr.loc[n_id]
+        others = [r for r in u.index[blocks.get(key, [])] if r != k_id]
+        out.append(not any(_evidence(a, u.loc[r], g) for r in others))
+    return pd.Series(out, index=pairs.index)
+
+
 def one_scale(scale: float, seed: int, remove: float) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "d"
@@ -99,11 +138,15 @@ def one_scale(scale: float, seed: int, remove: float) -> dict[str, object]:
     hit = pd.MultiIndex.from_frame(target[["npr_id", "kpr_id"]]).isin(found)
     tp = int(hit.sum())
     ceiling = int((groups < 5).sum())
+    ident = identifiable(npr, kpr, target, kpr.index.difference(labels["right_id"]),
+                         groups).to_numpy(bool)
     row: dict[str, object] = {
         "scale": scale, "linkable": len(target), "ceiling": ceiling,
         "ceiling_share": ceiling / len(target), "links": len(model),
         "precision": tp / len(model) if len(model) else float("nan"),
         "recall": tp / len(target), "recall_of_ceiling": tp / ceiling if ceiling else np.nan,
+        "identifiable": int(ident.sum()),
+        "identifiable_found": float(hit[ident].mean()) if ident.any() else np.nan,
         "link_s": wall,
         "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}
     for g, name in enumerate(GROUPS):

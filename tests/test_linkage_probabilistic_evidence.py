@@ -111,6 +111,23 @@ def test_event_dates_outer_window_level() -> None:
     assert len(err.value.problems) == 1
 
 
+def test_event_dates_inner_window_splits_each_count_level() -> None:
+    c = EventDatesComparison("ref", right_column="gp", counts=(1, 2), min_days=-3,
+                             max_days=0, outer=(-14, 0), inner=(0, 0), empty_right="none")
+    assert c.level_labels() == ["none coincide", "only in [-14, 0]", ">=1 coincide",
+                                ">=1 coincide, one in [0, 0]", ">=2 coincide",
+                                ">=2 coincide, one in [0, 0]"]
+    ref = pd.Series([[100, 200], [100, 200], [100], [100], [100], []])
+    gp = pd.Series([[100, 197], [99, 197], [100], [99], [90], [99]])
+    assert c.levels(ref, gp).tolist() == [5, 4, 3, 2, 1, -1]
+    # round-trips through the spec's JSON form
+    spec = LinkageSpec(comparisons=[c], blocking=[("x",)])
+    assert LinkageSpec.from_dict(spec.to_dict()) == spec
+    for bad in ((-5, 0), (0,), (1, 0)):
+        with pytest.raises(SpecError):
+            EventDatesComparison("ref", min_days=-3, max_days=0, inner=bad)
+
+
 def test_event_dates_levels_split_by_right_density() -> None:
     c = EventDatesComparison("ref", right_column="gp", counts=(1,), min_days=-3,
                              max_days=0, empty_right="none", right_density=(2, 4))

@@ -50,6 +50,17 @@ class EventDatesComparison(_Comparison):
     ...     pd.Series([[100], [100], [100]]), pd.Series([[98], [90], [80]])).tolist()
     [2, 1, 0]
 
+    With ``inner=(lo, hi)`` (a window inside ``[min_days, max_days]``) each count
+    level is split in two: no coinciding left event has a right event in the inner
+    window, or some has (e.g. a GP claim the same day as the referral's receipt,
+    which 40 % of GP referrals are, against 10-15 % for each of the next days).
+
+    >>> c = EventDatesComparison("ref", counts=(1,), min_days=-3, max_days=0, inner=(0, 0))
+    >>> c.level_labels()
+    ['none coincide', '>=1 coincide', '>=1 coincide, one in [0, 0]']
+    >>> c.levels(pd.Series([[100], [100], [100]]), pd.Series([[98], [100], [90]])).tolist()
+    [1, 2, 0]
+
     With ``right_density=(t1, t2, ...)`` every level is split by the number of
     events of the right record, densest first: a coincidence with a person who
     sees the GP every week is weaker evidence than with one who rarely does.
@@ -67,9 +78,12 @@ class EventDatesComparison(_Comparison):
     empty_right: str = field(default="missing", kw_only=True)
     outer: tuple[int, int] | None = field(default=None, kw_only=True)
     right_density: tuple[int, ...] = field(default=(), kw_only=True)
+    inner: tuple[int, int] | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "counts", tuple(self.counts))
+        if self.inner is not None:
+            object.__setattr__(self, "inner", tuple(self.inner))
         object.__setattr__(self, "right_density", tuple(self.right_density))
         problems = self._validate_common()
         problems += _check_thresholds("EventDatesComparison", self.counts,
@@ -89,6 +103,12 @@ class EventDatesComparison(_Comparison):
                     and o != (self.min_days, self.max_days)):
                 problems.append(f"EventDatesComparison: outer {o!r} must be two integers "
                                 "(lo, hi) containing, and broader than, [min_days, max_days].")
+        i = self.inner
+        if i is not None and not (len(i) == 2 and all(isinstance(x, int) and not
+                                                      isinstance(x, bool) for x in i)
+                                  and self.min_days <= i[0] <= i[1] <= self.max_days):
+            problems.append(f"EventDatesComparison: inner {i!r} must be two integers "
+                            "(lo, hi) inside [min_days, max_days].")
         if self.right_density:
             problems += _check_thresholds("EventDatesComparison (right_density)",
                                           self.right_density, increasing=True, lower=1,
@@ -98,7 +118,11 @@ class EventDatesComparison(_Comparison):
 
     def level_labels(self) -> list[str]:
         mid = [] if self.outer is None else [f"only in [{self.outer[0]}, {self.outer[1]}]"]
-        base = ["none coincide"] + mid + [f">={c} coincide" for c in self.counts]
+        base = ["none coincide"] + mid
+        for c in self.counts:
+            base.append(f">={c} coincide")
+            if self.inner is not None:
+                base.append(f">={c} coincide, one in [{self.inner[0]}, {self.inner[1]}]")
         if not self.right_density:
             return base
         t = self.right_density
@@ -124,14 +148,19 @@ class EventDatesComparison(_Comparison):
         windows = [(self.min_days, self.max_days)]
         if self.outer is not None:
             windows.append(self.outer)
+        if self.inner is not None:
+            windows.append(self.inner)
         idx, out, n_hit = _coincidences(a, b, pos_left, pos_right, windows,
                                         empty_right_none=self.empty_right == "none")
         first = 1
         if self.outer is not None:
             out[idx[n_hit[1] > 0]] = 1
             first = 2
-        for i, c in enumerate(self.counts, start=first):
-            out[idx[n_hit[0] >= c]] = i
+        step = 1 if self.inner is None else 2
+        in_inner = n_hit[-1] > 0 if self.inner is not None else np.zeros(len(idx), bool)
+        for i, c in enumerate(self.counts):
+            hit = n_hit[0] >= c
+            out[idx[hit]] = first + step * i + in_inner[hit]
         if self.right_density:
             # a coincidence with a record full of events is weaker evidence: each
             # level is split by the right record's number of events (sparsest last)

@@ -348,7 +348,8 @@ class LinkageSpec:
         if referral_dates:
             comps.append(EventDatesComparison("referral_days", right_column="gp_days",
                                               counts=(1, 2, 3, 4), min_days=-3, max_days=0,
-                                              outer=(-14, 0), empty_right="none",
+                                              outer=(-14, 0), inner=(0, 0),
+                                              empty_right="none",
                                               right_density=(5, 15, 40),
                                               name="referral_gp"))
         if discharge_dates:
