@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kprlink.cohorts._person_table import first_coded_dates, person_table
-from kprlink.cohorts.build import _link
-from kprlink.cohorts.events import diagnosis_events, frames_of
 from kprlink.codes import CodeList
+from kprlink.cohorts._person_table import first_coded_dates, person_table
+from kprlink.cohorts._steps import _link
+from kprlink.cohorts.events import diagnosis_events, frames_of
 from kprlink.sources import import_delivery
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from kprlink.cli import main
 from kprlink.cohorts import CohortDefinition, build_cohort

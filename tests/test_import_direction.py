@@ -80,8 +80,7 @@ def test_the_graph_sees_the_linkage_modules() -> None:
     assert "kprlink.linkage._registers" in GRAPH["kprlink.linkage.probabilistic"]
 
 
-# kprlink.cohorts has deferred cycles (_followup <-> _imported <-> definition) to settle
-@pytest.mark.parametrize("package", ["kprlink.linkage"])
+@pytest.mark.parametrize("package", ["kprlink.linkage", "kprlink.cohorts"])
 def test_no_import_cycles_inside(package: str) -> None:
     assert _cycles(package) == []
 

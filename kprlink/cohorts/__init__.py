@@ -7,18 +7,25 @@ from kprlink.cohorts._followup import (
     EXIT_REASONS,
     FollowUp,
     add_follow_up,
-    build_incident_cohort,
 )
 from kprlink.cohorts._matching import MatchResult, match_risk_set
 from kprlink.cohorts._model_links import LinkageOptions
-from kprlink.cohorts._threshold import ThresholdSensitivity, cohort_threshold_sensitivity
 from kprlink.cohorts._outcomes import (
     add_outcomes,
     admission_events,
     death_events,
     service_events,
 )
-from kprlink.cohorts.build import CohortResult, build_cohort, cohort_columns
+from kprlink.cohorts._threshold import (
+    ThresholdSensitivity,
+    cohort_threshold_sensitivity,
+)
+from kprlink.cohorts.build import (
+    CohortResult,
+    build_cohort,
+    build_incident_cohort,
+    cohort_columns,
+)
 from kprlink.cohorts.definition import (
     ATTRIBUTES,
     RULE_KINDS,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ import pandas as pd
 
 from kprlink.exceptions import MissingColumnsError, Problem, SpecError
 
-__all__ = ["EXIT_REASONS", "FollowUp", "add_follow_up", "build_incident_cohort", "coverage_of"]
+__all__ = ["EXIT_REASONS", "FollowUp", "add_follow_up", "coverage_of"]
 
 #: Exit reasons, in the order that breaks ties on the same date.
 EXIT_REASONS = ("outcome", "death", "horizon", "end_of_data")
@@ -70,7 +70,7 @@ class FollowUp:
     end_of_data: dt.date | str | None = None
 
     def __post_init__(self) -> None:
-        from kprlink.cohorts.definition import EntryCriterion
+        from kprlink.cohorts._criteria import EntryCriterion
 
         where = "follow_up"
         problems: list[Problem] = []
@@ -117,7 +117,7 @@ class FollowUp:
     def from_dict(cls, data: Mapping[str, Any], *, base: Path | None = None,
                   where: str = "follow_up") -> FollowUp:
         """Read the ``[follow_up]`` table; code-list references resolve against `base`."""
-        from kprlink.cohorts.definition import _criteria
+        from kprlink.cohorts._criteria import _criteria
 
         problems: list[Problem] = []
         extra = sorted(set(data) - {"outcome_name", "horizon_days", "end_of_data", "outcome"})
@@ -141,41 +141,6 @@ def coverage_of(frames: Mapping[str, Any]) -> tuple[pd.Timestamp | None, pd.Time
                 lo.append(s.min())
                 hi.append(s.max())
     return (min(lo) if lo else None), (max(hi) if hi else None)
-
-
-def build_incident_cohort(data: Any, definition: Any, *, washout_days: int,
-                          coverage_start: Any = None, linkage: Any = None) -> Any:
-    """Build an incident cohort: the definition plus a washout rule.
-
-    The index date is the first qualifying event in the window, and a person
-    enters only if no entry event falls in the `washout_days` days before it and
-    the delivery covers that whole look-back (index − washout_days >=
-    `coverage_start`, by default the delivery's first claim or episode date).
-    :func:`build_cohort` on the definition alone gives the prevalent cohort.
-
-    Parameters
-    ----------
-    data, definition, linkage
-        As for :func:`build_cohort`.
-    washout_days : int
-        Length of the look-back that must be free of the entry codes (>= 1).
-    coverage_start : date or ISO str, optional
-        First day the delivery covers.
-
-    Returns
-    -------
-    CohortResult
-        Its attrition ends with the row ``washout``.
-    """
-    from kprlink.cohorts.build import build_cohort
-    from kprlink.cohorts.definition import CohortRule
-
-    params: dict[str, Any] = {"days": washout_days}
-    if coverage_start is not None:
-        params["coverage_start"] = coverage_start
-    rule = CohortRule("washout", f"washout {washout_days} days", params=params)
-    return build_cohort(data, replace(definition, rules=(*definition.rules, rule)),
-                        linkage=linkage)
 
 
 def _washout(people: pd.DataFrame, entry_events: pd.DataFrame, days: int,
@@ -205,7 +170,7 @@ def _imported_coverage(root: Path, definition: Any) -> tuple[Any, Any]:
         return None, None
     import pyarrow.compute as pc
 
-    from kprlink.cohorts._imported import _Folder
+    from kprlink.sources._folder import _Folder
 
     folder = _Folder(root)
     lo, hi = [], []

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kprlink.cohorts.build import CohortResult, _build, _link, cohort_columns
+from kprlink.cohorts._steps import CohortResult, _build, _link, cohort_columns
 from kprlink.cohorts.definition import CohortDefinition
 from kprlink.cohorts.events import _int64, frames_of
 from kprlink.exceptions import DataQualityWarning

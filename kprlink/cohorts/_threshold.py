@@ -82,7 +82,8 @@ def cohort_threshold_sensitivity(
     -------
     ThresholdSensitivity
     """
-    from kprlink.cohorts.build import _as_definition, _build, _link, cohort_columns
+    from kprlink.cohorts._steps import _build, _link, cohort_columns
+    from kprlink.cohorts.build import _as_definition
     from kprlink.cohorts.events import frames_of
 
     definition = _as_definition(definition)
