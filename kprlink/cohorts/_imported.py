@@ -86,13 +86,52 @@ def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _code_mask(diag: Any, codelists: list, with_system: bool) -> np.ndarray:
     """Rows of a diagnosis table whose code is on one of `codelists`.
 
-    Per record batch, each list is matched once on the batch's distinct codes
-    (the Parquet dictionary), then taken to rows by the dictionary indices.
+    Each list is matched once on the distinct codes of the whole table (the
+    union of its batches' Parquet dictionaries); each batch's dictionary is then
+    looked up in the matched codes (Arrow's hash kernel) and taken to rows by
+    the dictionary indices.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    batches = diag.to_batches()
+    if not batches:
+        return np.zeros(0, dtype=bool)
+    i_code = batches[0].schema.get_field_index("code")
+    i_sys = batches[0].schema.get_field_index("system") if with_system else -1
+    dicts = [b.column(i_code).dictionary for b in batches]
+    codes = pc.unique(pa.chunked_array(dicts, type=dicts[0].type))
+    distinct = pd.Series(codes.to_pylist(), dtype="object")
+    lists = []
+    for cl in codelists:
+        if not with_system and "ICD-10" not in cl.event_systems:
+            continue
+        listed = codes.filter(pa.array(np.asarray(cl.matches(distinct), dtype=bool)))
+        lists.append((listed, pa.array(sorted(cl.event_systems), type=pa.string())))
     parts = [np.zeros(0, dtype=bool)]
-    for batch in diag.to_batches():
-        parts.append(_batch_mask(batch, codelists, with_system))
+    for batch in batches:
+        code = batch.column(i_code)
+        keep = np.zeros(len(code), dtype=bool)
+        for listed, systems in lists:
+            hit = _dictionary_hits(code, _in(code.dictionary, listed))
+            if i_sys >= 0 and hit.any():
+                system = batch.column(i_sys)
+                hit &= _dictionary_hits(system, _in(system.dictionary, systems))
+            keep |= hit
+        parts.append(keep)
     return np.concatenate(parts)
+
+
+def _in(values: Any, wanted: Any) -> np.ndarray:
+    """Which of `values` (an Arrow array without nulls) are in `wanted`."""
+    import pyarrow.compute as pc
+
+    if not len(wanted):
+        return np.zeros(len(values), dtype=bool)
+    if wanted.type != values.type:
+        wanted = wanted.cast(values.type)
+    return np.asarray(pc.is_in(values, value_set=wanted).to_numpy(zero_copy_only=False),
+                      dtype=bool)
 
 
 def _dictionary_hits(col: Any, ok: np.ndarray) -> np.ndarray:
@@ -103,23 +142,6 @@ def _dictionary_hits(col: Any, ok: np.ndarray) -> np.ndarray:
     if col.null_count:
         return ok[np.where(np.asarray(col.is_valid()), idx, 0)] & np.asarray(col.is_valid())
     return ok[idx]
-
-
-def _batch_mask(batch: Any, codelists: list, with_system: bool) -> np.ndarray:
-    code = batch.column(batch.schema.get_field_index("code"))
-    distinct = pd.Series(code.dictionary.to_pylist(), dtype="object")
-    keep = np.zeros(len(code), dtype=bool)
-    if with_system:
-        system = batch.column(batch.schema.get_field_index("system"))
-        systems = pd.Series(system.dictionary.to_pylist(), dtype="object")
-    for cl in codelists:
-        if not with_system and "ICD-10" not in cl.event_systems:
-            continue
-        hit = _dictionary_hits(code, np.asarray(cl.matches(distinct), dtype=bool))
-        if with_system and hit.any():
-            hit &= _dictionary_hits(system, systems.isin(cl.event_systems).to_numpy(bool))
-        keep |= hit
-    return keep
 
 
 class _Register:
