@@ -147,10 +147,10 @@ def test_cli_link_probabilistic(delivery_002_s11, tmp_path, capsys):
     assert "--link probabilistic" in capsys.readouterr().err
 
 
-def test_cli_link_command_probabilistic(synth, tmp_path, capsys):
+def test_cli_link_command_probabilistic(delivery_002_s11, tmp_path, capsys):
     """``kprlink link --link probabilistic``: the person map gains the model's links, each a
     true pair for nearly all, and none below --min-probability."""
-    out, _ = synth
+    out, _ = delivery_002_s11
     truth = pd.read_parquet(out / "truth" / "linkage_pairs.parquet")
     by_key, by_model = tmp_path / "k.parquet", tmp_path / "m.parquet"
     assert main(["link", "--data", str(out), "--out", str(by_key)]) == 0
