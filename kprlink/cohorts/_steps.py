@@ -1,4 +1,4 @@
-"""The cohort builder's steps on canonical frames (:func:`kprlink.build_cohort` runs them).
+"""The cohort builder's steps on canonical frames (run by :func:`kprlink.build_cohort`).
 
 Steps (each a row of the attrition table, with records and persons remaining
 and excluded):

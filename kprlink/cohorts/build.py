@@ -3,16 +3,8 @@
 The entry points (:func:`build_cohort`, :func:`build_incident_cohort`): they
 read a definition, open the delivery and choose the path (an imported
 folder's partitions, :mod:`kprlink.cohorts._parts`; frames in memory). The
-steps themselves are in :mod:`kprlink.cohorts._steps` (each a row of the
-attrition table, with records and persons remaining and excluded):
-
-1. diagnosis rows of the delivery (all persons with any diagnosis);
-2. entry events: rows matching an entry criterion (source, code lists,
-   position, contact/service types, care levels);
-3. events in the study window (both ends included);
-4. events not dated after the person's death (earliest death date in either
-   register; such events are invalid and never qualify);
-5. the index date is the first remaining event; then each rule in order.
+steps, each a row of the attrition table, are listed and run in
+:mod:`kprlink.cohorts._steps`.
 """
 
 from __future__ import annotations
