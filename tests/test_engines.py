@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import kprlink as kl
+from kprlink._engine import InProcess
 from kprlink.cli import main
 from kprlink.exceptions import SpecError
 from kprlink.sources._partition import ROW_COL, ROW_GROUP_ROWS, partitions
@@ -89,9 +90,11 @@ def test_cohort_same_on_every_engine(folders: dict[str, Path], client) -> None: 
     whole = kl.build_cohort(folders["whole"], definition)
     inproc = kl.build_cohort(folders["parts"], definition)
     dask = kl.build_cohort(folders["parts"], definition, engine=client)
+    threads = kl.build_cohort(folders["parts"], definition, engine=InProcess(threads=2))
     assert len(raw.persons) > 50
     _same(raw, whole)
     _same(whole, inproc)
+    _same(whole, threads)
     _same(whole, dask)
     assert len(dask.linkage.persons) == len(whole.linkage.persons)
 
