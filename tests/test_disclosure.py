@@ -183,7 +183,12 @@ def test_one_dim_needs_a_second_suppression():
     assert status == {"Total": "published", "a": "primary", "b": "secondary",
                       "c": "published", "d": "published"}
     row = res.audit.set_index("g").loc["a"]
-    assert (row["lower"], row["upper"]) == (0.0, 13.0)
+    # the audit stops once feasible tables show the cell wide enough: an inner bound
+    assert 0.0 <= row["lower"] <= 3 <= row["upper"] <= 13.0
+    assert row["exact"] or row["upper"] - row["lower"] >= 1
+    t = res.table.assign(suppressed=res.table["status"] != "published")
+    exact = kl.audit_table(t, ["g"], count_col="n").set_index("g").loc["a"]
+    assert (exact["lower"], exact["upper"]) == (0.0, 13.0)
 
 
 def test_zeros_not_protected_are_published_and_not_secondary():
@@ -459,7 +464,7 @@ def test_singleton_cannot_recover_its_neighbour(singletons):
 def test_audit_public_linprog_path_gives_the_same_intervals(monkeypatch):
     # the warm-started solver uses scipy's private HiGHS bindings; the public
     # linprog(method="highs") fallback must give the same pattern and intervals
-    from kprlink.disclosure import audit as audit_mod
+    from kprlink.disclosure import _lp as audit_mod
 
     rng = np.random.default_rng(3)
     cells = pd.DataFrame([(f"r{i}", f"c{j}", int(rng.choice([0, 1, 2, 3, 7, 12, 30])))
@@ -470,5 +475,14 @@ def test_audit_public_linprog_path_gives_the_same_intervals(monkeypatch):
     slow = kl.suppress_table(cells, ["r", "c"], count_col="n", rule=rule)
     assert (fast.table["status"].astype(str) == slow.table["status"].astype(str)).all()
     assert len(fast.audit) > 0
-    pd.testing.assert_frame_equal(fast.audit.reset_index(drop=True),
-                                  slow.audit.reset_index(drop=True))
+    assert (fast.audit["ok"] == slow.audit["ok"]).all()
+    # the exact intervals (both ends solved) agree; the suppression's own audit stops
+    # at feasible tables, which may differ between the solvers
+    t = fast.table.assign(suppressed=fast.table["status"] != "published")
+    slow_exact = kl.audit_table(t, ["r", "c"], count_col="n")
+    monkeypatch.setattr(audit_mod, "_USE_PRIVATE_HIGHS", True)
+    fast_exact = kl.audit_table(t, ["r", "c"], count_col="n")
+    pd.testing.assert_frame_equal(fast_exact, slow_exact)
+    inside = ((fast_exact["lower"].to_numpy() <= fast.audit["lower"].to_numpy() + 1e-9)
+              & (fast.audit["upper"].to_numpy() <= fast_exact["upper"].to_numpy() + 1e-9))
+    assert inside.all()

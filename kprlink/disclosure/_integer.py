@@ -106,17 +106,22 @@ def integer_intervals(out_idx: np.ndarray, lower: np.ndarray, upper: np.ndarray,
                       var_of_inner: np.ndarray, inner_values: np.ndarray,
                       local_comp: np.ndarray, local: np.ndarray,
                       systems: Mapping[int, tuple[sparse.csr_matrix | None, np.ndarray | None]],
-                      min_width: float) -> tuple[np.ndarray, np.ndarray]:
+                      min_width: float, *, decide_only: bool = False
+                      ) -> tuple[np.ndarray, np.ndarray]:
     """Round LP intervals inwards; re-solve the narrow ones over the integers.
 
     Components whose constraints are totally unimodular (:func:`two_laminar`: a two-way
     table, or one hierarchy) have integer LP extremes, so their cells need no MILP; nor do
     cells whose LP ends were `attained` at whole-number points. Components of more than
     :data:`MAX_VARS` variables, and narrow cells past the :data:`MAX_CELLS` narrowest,
-    keep the rounded LP interval.
+    keep the rounded LP interval. With `decide_only`, cells already too narrow over the
+    reals are left alone too (integrality can only narrow them further).
     """
     lower, upper = round_inwards(lower, upper)
-    narrow = np.flatnonzero(np.isfinite(upper) & (upper - lower < min_width + 2 - 1e-9))
+    narrow = np.isfinite(upper) & (upper - lower < min_width + 2 - 1e-9)
+    if decide_only:
+        narrow &= upper - lower >= min_width - 1e-9
+    narrow = np.flatnonzero(narrow)
     narrow = narrow[np.argsort(upper[narrow] - lower[narrow], kind="stable")]
     solved = 0
     deadline = time.monotonic() + BUDGET_S

@@ -24,7 +24,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from kprlink.disclosure._integer import (MAX_VARS, TIME_LIMIT_S, integer_extreme, integral,
                                          round_inwards, two_laminar)
-from kprlink.disclosure.audit import _ComponentLP
+from kprlink.disclosure._lp import ComponentLP
 
 
 #: Integer points sought to move many narrow cells at once.
@@ -100,7 +100,7 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
     constrained = np.zeros(n_var, dtype=bool)
     constrained[np.unique(coo.col)] = True
     systems: dict[int, tuple[sparse.csr_matrix, np.ndarray, np.ndarray]] = {}
-    solvers: dict[int, _ComponentLP] = {}
+    solvers: dict[int, ComponentLP] = {}
 
     def system(k: int) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
         if k not in systems:
@@ -115,7 +115,7 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
         if exact:
             return integer_extreme(ak, bk, local, sense, fallback=-np.inf)
         if k not in solvers:
-            solvers[k] = _ComponentLP(ak, bk)
+            solvers[k] = ComponentLP(ak, bk)
         return solvers[k].minimise(local, sense)
 
     out = np.flatnonzero(hidden)

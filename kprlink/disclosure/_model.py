@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from kprlink.exceptions import DisclosureError, MissingColumnsError, Problem
 
@@ -208,3 +209,13 @@ def build_model(
     cells["is_inner"] = depth
     return TableModel(cells=cells, inner_of_cell=[np.asarray(a) for a in inner_of_cell],
                       inner_cell=inner_pos)
+
+
+def membership_matrix(inner_of_cell: Sequence[np.ndarray], n_inner: int) -> sparse.csr_matrix:
+    """The (cells x inner) 0/1 matrix of cells given as arrays of their inner cells."""
+    lengths = np.array([len(m) for m in inner_of_cell], dtype=np.int64)
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    indices = (np.concatenate(inner_of_cell) if len(lengths)
+               else np.zeros(0, dtype=np.int64))
+    return sparse.csr_matrix((np.ones(len(indices), dtype=np.int64), indices, indptr),
+                             shape=(len(lengths), n_inner))

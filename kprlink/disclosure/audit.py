@@ -14,111 +14,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import linprog
 
 from kprlink.disclosure._integer import integer_intervals, integral
-from kprlink.disclosure._model import TOTAL, build_model
+from kprlink.disclosure._lp import ComponentLP, UnionFind
+from kprlink.disclosure._model import TOTAL, build_model, membership_matrix
+from kprlink.disclosure._witness import Witnesses, push
 from kprlink.exceptions import DisclosureError, MissingColumnsError
-
-
-#: Use scipy's private HiGHS bindings for warm-started re-solves when they load; the
-#: tests switch this off to check the public ``linprog`` path gives the same intervals.
-_USE_PRIVATE_HIGHS = True
-
-
-class _ComponentLP:
-    """min c'z subject to A z = b, z >= 0, re-solved for many objectives.
-
-    Uses the HiGHS instance that ships with scipy, warm-started from the previous basis
-    (one model per component); falls back to ``scipy.optimize.linprog(method="highs")``.
-    """
-
-    def __init__(self, a: sparse.csr_matrix, b: np.ndarray) -> None:
-        self.a = a
-        self.b = b
-        self.n = a.shape[1]
-        self.x: np.ndarray | None = None  # solution of the last solve
-        self.prev = np.zeros(0, dtype=np.int32)  # nonzero costs of the last objective
-        self.h = None
-        if not _USE_PRIVATE_HIGHS:
-            return
-        try:
-            self._setup_highs(a, b)
-        except (ImportError, AttributeError, TypeError, ValueError):
-            # scipy's bundled HiGHS bindings are private and change between releases:
-            # fall back to the public linprog(method="highs"), slower but the same LP
-            self.h = None
-
-    def _setup_highs(self, a: sparse.csr_matrix, b: np.ndarray) -> None:
-        from scipy.optimize._highspy import _core as hc
-
-        self.hc = hc
-        h = hc._Highs()
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("presolve", "off")
-        h.setOptionValue("simplex_strategy", 4)  # primal: the basis stays feasible
-        csc = a.tocsc()
-        lp = hc.HighsLp()
-        lp.num_col_ = self.n
-        lp.num_row_ = a.shape[0]
-        lp.col_cost_ = np.zeros(self.n)
-        lp.col_lower_ = np.zeros(self.n)
-        lp.col_upper_ = np.full(self.n, np.inf)
-        lp.row_lower_ = b.astype(float)
-        lp.row_upper_ = b.astype(float)
-        lp.a_matrix_.format_ = hc.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = csc.indices.astype(np.int32)
-        lp.a_matrix_.value_ = csc.data.astype(float)
-        h.passModel(lp)
-        self.h = h
-
-    def minimise(self, obj_local: np.ndarray, sense: float,
-                 weights: np.ndarray | None = None) -> float:
-        cvec = np.zeros(self.n)
-        np.add.at(cvec, obj_local, sense if weights is None else sense * weights)
-        if self.h is None:
-            res = linprog(cvec, A_eq=self.a, b_eq=self.b, bounds=(0, None), method="highs")
-            self.x = None
-            if res.status == 3:
-                return -np.inf
-            if res.status != 0:
-                raise DisclosureError(f"audit LP failed: {res.message}", [str(res.status)])
-            self.x = np.asarray(res.x, dtype=float)
-            return float(res.fun)
-        hc = self.hc
-        # change only the costs that differ from the previous objective
-        new = np.flatnonzero(cvec).astype(np.int32)
-        idx = np.union1d(self.prev, new).astype(np.int32)
-        self.h.changeColsCost(len(idx), idx, cvec[idx])
-        self.prev = new
-        self.h.run()
-        status = self.h.getModelStatus()
-        if status == hc.HighsModelStatus.kUnbounded:
-            self.x = None
-            return -np.inf
-        if status != hc.HighsModelStatus.kOptimal:  # pragma: no cover - feasible by construction
-            raise DisclosureError("audit LP failed: " + self.h.modelStatusToString(status),
-                                  [f"component of {self.n} suppressed inner cells"])
-        self.x = np.asarray(self.h.getSolution().col_value, dtype=float)
-        return float(self.h.getInfo().objective_function_value)
-
-
-class _UnionFind:
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-
-    def find(self, a: int) -> int:
-        parent = self.parent
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[ra] = rb
 
 
 def audit_intervals(
@@ -129,6 +30,7 @@ def audit_intervals(
     inner_values: np.ndarray,
     min_width: float = 1.0,
     integer: bool = False,
+    exact: bool = True,
 ) -> pd.DataFrame:
     """Feasible interval of every suppressed cell.
 
@@ -150,11 +52,16 @@ def audit_intervals(
         and where the rounded interval is narrow (under ``min_width + 2``) its ends are
         re-solved over the integers (MILP), since integrality can pin a cell the LP
         leaves open (three-way and linked tables are not totally unimodular).
+    exact : bool, default True
+        Solve both extremes of every cell. With False, only what ``ok`` needs: cells
+        that feasible points found on the way (:mod:`kprlink.disclosure._witness`)
+        already show to be ``min_width`` wide keep the range those points span, an inner
+        bound of their interval (``exact`` False); cells too narrow are solved exactly.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by cell position: ``lower``, ``upper``, ``width``, ``ok``.
+        Indexed by cell position: ``lower``, ``upper``, ``width``, ``ok``, ``exact``.
     """
     values = np.asarray(values, dtype=float)
     inner_values = np.asarray(inner_values, dtype=float)
@@ -166,7 +73,7 @@ def audit_intervals(
     var_of_inner = np.full(n_inner, -1, dtype=np.int64)
     var_of_inner[inner_supp] = np.arange(int(inner_supp.sum()))
     n_var = int(inner_supp.sum())
-    uf = _UnionFind(n_var)
+    uf = UnionFind(n_var)
     constraints: list[tuple[np.ndarray, float]] = []
     for c in np.flatnonzero(~suppressed):
         members = inner_of_cell[c]
@@ -203,7 +110,7 @@ def audit_intervals(
         a = sparse.csr_matrix((np.ones(len(r)), (r, cidx)), shape=(len(cons), int(sizes[k])))
         systems[k] = (a, np.array([rhs for _, rhs in cons]))
 
-    solvers: dict[int, _ComponentLP] = {}
+    solvers: dict[int, ComponentLP] = {}
 
     def extreme(k: int, obj_local: np.ndarray, sense: float,
                 weights: np.ndarray | None = None) -> float:
@@ -211,7 +118,7 @@ def audit_intervals(
         if a is None:  # no published margin constrains these cells
             return 0.0 if sense > 0 else -np.inf
         if k not in solvers:
-            solvers[k] = _ComponentLP(a, b)
+            solvers[k] = ComponentLP(a, b)
         return solvers[k].minimise(obj_local, sense, weights)
 
     # Shortcuts that keep the answers exact: the true table and every LP optimum are
@@ -230,12 +137,18 @@ def audit_intervals(
 
     int_lo, int_hi = true_var.copy(), true_var.copy()  # seen at whole-number points
 
+    out_idx = np.flatnonzero(suppressed)
+    wit = None if exact else _witnesses(inner_of_cell, out_idx, var_of_inner, inner_values,
+                                        true_var, local_comp, systems, min_width, integer)
+
     def solve(k: int, obj_local: np.ndarray, sense: float,
               weights: np.ndarray | None = None) -> float:
         value = extreme(k, obj_local, sense, weights)
         solver = solvers.get(k)
         if solver is not None and solver.x is not None:
             g = comp_vars[k]
+            if wit is not None:
+                wit.observe_part(g, solver.x)
             np.minimum.at(obs_lo, g, solver.x)
             np.maximum.at(obs_hi, g, solver.x)
             if integral(solver.x):
@@ -246,7 +159,20 @@ def audit_intervals(
     def whole(k: int) -> bool:  # the last LP of component k ended at a whole-number point
         return k in solvers and integral(solvers[k].x)
 
-    out_idx = np.flatnonzero(suppressed)
+    if wit is not None:
+        def point(k: int, cost: np.ndarray) -> np.ndarray | None:
+            idx = np.flatnonzero(cost)
+            solve(k, idx, 1.0, cost[idx])
+            return solvers[k].x
+        push(wit, [(comp_vars[k], lambda c, k=k: point(k, c))
+                   for k in range(len(comp_ids)) if systems[k][0] is not None])
+    witnessed = np.zeros(len(out_idx), dtype=bool)
+
+    def settled(pos: int) -> bool:  # the witnesses settle the cell: no more LPs for it
+        if wit is not None and wit.settled_one(pos):
+            witnessed[pos] = True
+        return bool(witnessed[pos])
+
     lower = np.zeros(len(out_idx))
     upper = np.zeros(len(out_idx))
     single: list[tuple[int, int]] = []
@@ -262,6 +188,8 @@ def audit_intervals(
         if len(v) == 1:
             single.append((pos, int(v[0])))
             continue
+        if settled(pos):
+            continue
         for k in np.unique(local_comp[v]):
             sel = v[local_comp[v] == k]
             lower[pos] += solve(int(k), local[sel], 1.0)
@@ -270,6 +198,8 @@ def audit_intervals(
             attained[pos] &= whole(int(k))
     for pos, g in single:  # maxima first: they push other cells to 0
         k = int(local_comp[g])
+        if settled(pos):
+            continue
         if obs_hi[g] >= hi_triv[g] - 1e-9:
             upper[pos] += hi_triv[g]
             attained[pos] &= bool(int_hi[g] >= hi_triv[g] - 1e-9)
@@ -278,6 +208,8 @@ def audit_intervals(
             attained[pos] &= whole(k)
     for pos, g in single:
         k = int(local_comp[g])
+        if settled(pos):
+            continue
         if obs_lo[g] > 1e-9:
             lower[pos] += solve(k, local[[g]], 1.0)
             attained[pos] &= whole(k)
@@ -285,15 +217,37 @@ def audit_intervals(
             attained[pos] &= bool(int_lo[g] <= 1e-9)
     lower = np.round(lower, 9)
     upper = np.round(upper, 9)
+    if wit is not None and witnessed.any():
+        lo, hi = wit.interval()
+        lower[witnessed], upper[witnessed] = lo[witnessed], hi[witnessed]
+        attained[witnessed] = True  # settled by whole-number points, or wide enough
     if integer:
         lower, upper = integer_intervals(out_idx, lower, upper, attained, inner_of_cell,
                                          var_of_inner, inner_values, local_comp, local,
-                                         systems, min_width)
+                                         systems, min_width, decide_only=not exact)
     width = upper - lower
     return pd.DataFrame(
-        {"lower": lower, "upper": upper, "width": width, "ok": width >= min_width - 1e-9},
-        index=pd.Index(out_idx, name="cell"),
+        {"lower": lower, "upper": upper, "width": width, "ok": width >= min_width - 1e-9,
+         "exact": ~witnessed}, index=pd.Index(out_idx, name="cell"),
     )
+
+
+def _witnesses(inner_of_cell: Sequence[np.ndarray], out_idx: np.ndarray,
+               var_of_inner: np.ndarray, inner_values: np.ndarray, true_var: np.ndarray,
+               local_comp: np.ndarray,
+               systems: Mapping[int, tuple[sparse.csr_matrix | None, np.ndarray | None]],
+               min_width: float, integer: bool) -> Witnesses:
+    """Witnesses over the LP variables (suppressed inner cells) of the hidden cells."""
+    members = [var_of_inner[inner_of_cell[c]] for c in out_idx]
+    const = np.array([inner_values[inner_of_cell[c][m < 0]].sum()
+                      for c, m in zip(out_idx, members, strict=True)], dtype=float)
+    members = [m[m >= 0] for m in members]
+    xh = membership_matrix(members, len(true_var))
+    wit = Witnesses(xh, true_var, min_width=min_width, integer=integer, offset=const)
+    loose = np.array([systems[int(k)][0] is None for k in range(len(systems))], dtype=bool)
+    for pos, m in enumerate(members):  # a cell no published margin bounds: [.., inf)
+        wit.free[pos] = bool(len(m) and loose[local_comp[m]].any())
+    return wit
 
 
 def audit_table(

@@ -21,7 +21,7 @@ from kprlink.disclosure._cells import check_counts, complete_cells, input_digest
 from kprlink.disclosure._gauss import gauss_secondary
 from kprlink.disclosure._joint_audit import joint_intervals
 from kprlink.disclosure._log import table_log
-from kprlink.disclosure._model import TOTAL, TableModel, build_model
+from kprlink.disclosure._model import TOTAL, TableModel, build_model, membership_matrix
 from kprlink.disclosure.audit import audit_intervals
 from kprlink.disclosure.rules import SuppressionRule
 from kprlink.exceptions import DisclosureError, MissingColumnsError
@@ -32,16 +32,6 @@ STATUSES = ("published", "primary", "secondary")
 def model_matrix(model: TableModel) -> sparse.csr_matrix:
     """The (cells x inner) 0/1 matrix: row ``c`` marks the inner cells that cell ``c`` sums."""
     return membership_matrix(model.inner_of_cell, model.n_inner)
-
-
-def membership_matrix(inner_of_cell: Sequence[np.ndarray], n_inner: int) -> sparse.csr_matrix:
-    """The (cells x inner) 0/1 matrix of cells given as arrays of their inner cells."""
-    lengths = np.array([len(m) for m in inner_of_cell], dtype=np.int64)
-    indptr = np.concatenate([[0], np.cumsum(lengths)])
-    indices = (np.concatenate(inner_of_cell) if len(lengths)
-               else np.zeros(0, dtype=np.int64))
-    return sparse.csr_matrix((np.ones(len(indices), dtype=np.int64), indices, indptr),
-                             shape=(len(lengths), n_inner))
 
 
 def candidate_order(values: np.ndarray, x: sparse.csr_matrix, *,
@@ -324,7 +314,7 @@ def _protect(
         if populations is None:
             intervals = audit_intervals(inner_of_cell, values, hidden,
                                         inner_values=counts, min_width=rule.min_width,
-                                        integer=True)
+                                        integer=True, exact=False)
         else:
             intervals = _bounded_intervals(inner_of_cell, counts, hidden, populations,
                                            rule.min_width)
