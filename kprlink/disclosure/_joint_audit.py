@@ -25,6 +25,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from kprlink.disclosure._integer import (MAX_VARS, TIME_LIMIT_S, integer_extreme, integral,
                                          round_inwards, two_laminar)
 from kprlink.disclosure._lp import ComponentLP
+from kprlink.disclosure._witness import Witnesses, push
 
 
 #: Integer points sought to move many narrow cells at once.
@@ -40,7 +41,8 @@ INTEGER_BUDGET_S = 30.0
 def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
                     bound_rows: np.ndarray | None = None,
                     bound_values: np.ndarray | None = None,
-                    min_width: float = 1.0, integer: bool = True) -> pd.DataFrame:
+                    min_width: float = 1.0, integer: bool = True,
+                    exact: bool = True) -> pd.DataFrame:
     """Feasible interval of every hidden row of `x` given the others.
 
     Parameters
@@ -58,11 +60,17 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
         A hidden cell is ``ok`` when ``upper - lower >= min_width``.
     integer : bool
         Round inwards and re-solve narrow intervals over the integers.
+    exact : bool, default True
+        Solve both ends of every cell. With False, a cell that feasible points found on
+        the way show ``min_width`` wide keeps the range they span (an inner bound of
+        its interval, ``exact`` False), and cells already too narrow over the reals get
+        no integer step (:mod:`kprlink.disclosure._witness`).
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by cell: ``lower``, ``upper``, ``width``, ``ok``.
+        Indexed by cell: ``lower``, ``upper``, ``width``, ``ok``, ``integer_checked``,
+        ``exact``.
     """
     x = sparse.csr_matrix(x, dtype=float)
     z = np.asarray(z, dtype=float)
@@ -73,11 +81,13 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
     blocks = [x[pub]]
     rhs = [truth[pub]]
     n_slack = 0
+    base = z
     if bound_rows is not None and len(bound_rows):
         rows = np.asarray(bound_rows, dtype=np.int64)
         ub = np.maximum(np.asarray(bound_values, dtype=float), truth[rows])
         keep = hidden[rows]  # a published cell's bound adds nothing
         rows, ub = rows[keep], ub[keep]
+        base = np.concatenate([z, ub - truth[rows]])  # the true table and its slacks
         n_slack = len(rows)
         blocks = [sparse.hstack([blocks[0], sparse.csr_matrix((len(pub), n_slack))]),
                   sparse.hstack([x[rows], sparse.identity(n_slack, format="csr")])]
@@ -109,14 +119,18 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
             systems[k] = (a[rows_k][:, vars_k], b[rows_k], vars_k)
         return systems[k]
 
-    def extreme(k: int, obj: np.ndarray, sense: float, exact: bool) -> float:
+    def extreme(k: int, obj: np.ndarray, sense: float, exact: bool,
+                weights: np.ndarray | None = None) -> float:
         ak, bk, vars_k = system(k)
-        local = np.searchsorted(vars_k, obj)
+        local = obj if weights is not None else np.searchsorted(vars_k, obj)
         if exact:
             return integer_extreme(ak, bk, local, sense, fallback=-np.inf)
         if k not in solvers:
             solvers[k] = ComponentLP(ak, bk)
-        return solvers[k].minimise(local, sense)
+        value = solvers[k].minimise(local, sense, weights)
+        if wit is not None and solvers[k].x is not None:
+            wit.observe_part(vars_k, solvers[k].x)
+        return value
 
     out = np.flatnonzero(hidden)
     lower = np.zeros(len(out))
@@ -157,12 +171,36 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
         if integral(xk):
             floor_int[idx] = np.minimum(floor_int[idx], v)
 
+    wit = None
+    if not exact:
+        wit = Witnesses(sparse.hstack([x[out], sparse.csr_matrix((len(out), n_slack))],
+                                      format="csr"), base,
+                        min_width=min_width, integer=integer)
+        wit.free[:] = ~np.isfinite(upper)
+
+        def point(k: int, cost: np.ndarray) -> np.ndarray | None:
+            idx = np.flatnonzero(cost)
+            extreme(k, idx, 1.0, False, cost[idx])
+            return solvers[k].x
+        push(wit, [(system(k)[2], lambda c, k=k: point(k, c))
+                   for k in sorted({k for _, k, _ in parts})])
+    witnessed = np.zeros(len(out), dtype=bool)
+
+    def settled(pos: int) -> bool:
+        if wit is not None and not witnessed[pos] and wit.settled_one(pos):
+            witnessed[pos] = True
+        return bool(witnessed[pos])
+
     for pos, k, sel in parts:
+        if settled(pos):
+            continue
         if np.isfinite(upper[pos]):
             upper[pos] -= extreme(k, sel, -1.0, False)
             attained[pos] &= integral(solvers[k].x)
             observe(k)
     for q, (pos, k, sel) in enumerate(parts):
+        if settled(pos):
+            continue
         if floor_any[q] <= 1e-9:
             attained[pos] &= bool(floor_int[q] <= 1e-9)
             continue
@@ -171,9 +209,16 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
         observe(k)
     lower, upper = np.round(lower, 9), np.round(upper, 9)
     verified = np.zeros(len(out), dtype=bool)
+    if wit is not None and witnessed.any():
+        lo, hi = wit.interval()
+        lower[witnessed], upper[witnessed] = lo[witnessed], hi[witnessed]
+        verified[witnessed] = wit.by_integers()[witnessed]
     if integer:
         lower, upper = round_inwards(lower, upper)
-        narrow = np.flatnonzero(np.isfinite(upper) & (upper - lower < min_width + 2 - 1e-9))
+        narrow = np.isfinite(upper) & (upper - lower < min_width + 2 - 1e-9) & ~witnessed
+        if not exact:  # too narrow already: integrality cannot widen it
+            narrow &= upper - lower >= min_width - 1e-9
+        narrow = np.flatnonzero(narrow)
         # totally unimodular components have integer LP extremes: nothing to refine
         unimodular: dict[int, bool] = {}
         for k in np.unique(var_comp[np.concatenate([objs[p] for p in narrow])]
@@ -201,9 +246,9 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
                 break
             # all pending cells at first; then random halves (pushes can conflict)
             pick = pending if r == 0 else pending & (rng.random(len(pending)) < 0.5)
-            push = np.where(lower[narrow] < t - 0.5, 1.0, -1.0) * pick
+            toward = np.where(lower[narrow] < t - 0.5, 1.0, -1.0) * pick
             cvec = np.zeros(n_var)
-            cvec[:n_atoms] = xo.T @ push  # minimise: push down where there is room
+            cvec[:n_atoms] = xo.T @ toward  # minimise: push down where there is room
             zi = _integer_point(a, b, cvec)
             if zi is None:
                 break
@@ -233,7 +278,8 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
             verified[pos] = np.isfinite(lo) and np.isfinite(hi)
     width = upper - lower
     return pd.DataFrame({"lower": lower, "upper": upper, "width": width,
-                         "ok": width >= min_width - 1e-9, "integer_checked": verified},
+                         "ok": width >= min_width - 1e-9, "integer_checked": verified,
+                         "exact": ~witnessed},
                         index=pd.Index(out, name="cell"))
 
 

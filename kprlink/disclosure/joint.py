@@ -278,7 +278,7 @@ def protect_study(tables: Sequence[StudyTable], rule: SuppressionRule, *,
         xa = sparse.vstack([x, *diff_rows], format="csr") if diff_rows else x
         ha = np.concatenate([hidden, np.ones(len(diff_rows), dtype=bool)])
         intervals = joint_intervals(xa, z, ha, bound_rows=b_rows, bound_values=b_vals,
-                                    min_width=rule.min_width, integer=True)
+                                    min_width=rule.min_width, integer=True, exact=False)
         bad = intervals.index[~intervals["ok"].to_numpy()]
         if not len(bad) or n_repairs >= max_repairs:
             break

@@ -352,7 +352,7 @@ def _bounded_intervals(inner_of_cell: Sequence[np.ndarray], counts: np.ndarray,
     pops = np.asarray(populations, dtype=float)
     rows = np.flatnonzero(np.isfinite(pops))
     return joint_intervals(x, counts, hidden, bound_rows=rows, bound_values=pops[rows],
-                           min_width=min_width)
+                           min_width=min_width, exact=False)
 
 
 __all__ = ["SuppressionResult", "suppress_table", "TOTAL"]
