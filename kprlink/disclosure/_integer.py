@@ -13,11 +13,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse.csgraph import connected_components
+
+if TYPE_CHECKING:
+    from kprlink.disclosure._witness import Witnesses
 
 #: Seconds HiGHS may spend on one integer extreme; past it the LP bound is kept (the
 #: LP interval contains the integer one, so keeping it never hides a disclosure the
@@ -32,6 +36,11 @@ MAX_VARS = 3000
 MAX_CELLS = 40
 #: Wall-clock budget (seconds) of one table's integer step; past it the LP intervals stay.
 BUDGET_S = 30.0
+#: The same for the audit that only decides (witnesses, ``exact=False``): it runs once
+#: per repair round, and settles most cells by points that move many at once.
+DECIDE_BUDGET_S = 10.0
+#: Seconds one whole-number point for one cell may take.
+POINT_LIMIT_S = 2.0
 
 
 def round_inwards(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -106,7 +115,7 @@ def integer_intervals(out_idx: np.ndarray, lower: np.ndarray, upper: np.ndarray,
                       var_of_inner: np.ndarray, inner_values: np.ndarray,
                       local_comp: np.ndarray, local: np.ndarray,
                       systems: Mapping[int, tuple[sparse.csr_matrix | None, np.ndarray | None]],
-                      min_width: float, *, decide_only: bool = False
+                      min_width: float, *, witnesses: Witnesses | None = None
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Round LP intervals inwards; re-solve the narrow ones over the integers.
 
@@ -114,17 +123,19 @@ def integer_intervals(out_idx: np.ndarray, lower: np.ndarray, upper: np.ndarray,
     table, or one hierarchy) have integer LP extremes, so their cells need no MILP; nor do
     cells whose LP ends were `attained` at whole-number points. Components of more than
     :data:`MAX_VARS` variables, and narrow cells past the :data:`MAX_CELLS` narrowest,
-    keep the rounded LP interval. With `decide_only`, cells already too narrow over the
-    reals are left alone too (integrality can only narrow them further).
+    keep the rounded LP interval. With `witnesses` (the audit that decides, not the
+    exact one), cells already too narrow over the reals are left alone (integrality can
+    only narrow them further), and a narrow cell of one component is first settled by a
+    whole-number point ``min_width`` away from those seen (:func:`integer_point`).
     """
     lower, upper = round_inwards(lower, upper)
     narrow = np.isfinite(upper) & (upper - lower < min_width + 2 - 1e-9)
-    if decide_only:
+    if witnesses is not None:
         narrow &= upper - lower >= min_width - 1e-9
     narrow = np.flatnonzero(narrow)
     narrow = narrow[np.argsort(upper[narrow] - lower[narrow], kind="stable")]
     solved = 0
-    deadline = time.monotonic() + BUDGET_S
+    deadline = time.monotonic() + (BUDGET_S if witnesses is None else DECIDE_BUDGET_S)
     unimodular: dict[int, bool] = {}
 
     def exact(k: int) -> bool:
@@ -132,6 +143,24 @@ def integer_intervals(out_idx: np.ndarray, lower: np.ndarray, upper: np.ndarray,
             a = systems[k][0]
             unimodular[k] = a is None or two_laminar(a)
         return unimodular[k]
+
+    if witnesses is not None and len(narrow):
+        from kprlink.disclosure._witness import push_integers
+
+        pending = np.zeros(len(lower), dtype=bool)
+        ks: set[int] = set()
+        for pos in narrow:
+            v = var_of_inner[inner_of_cell[out_idx[pos]]]
+            comps = {int(k) for k in np.unique(local_comp[v[v >= 0]])}
+            if attained[pos] or all(exact(k) for k in comps) or any(
+                    systems[k][0] is not None and systems[k][0].shape[1] > MAX_VARS
+                    for k in comps):
+                continue
+            pending[pos] = True
+            ks |= comps
+        push_integers(witnesses, pending, lower, upper,
+                      [(np.flatnonzero(local_comp == k), *systems[k]) for k in sorted(ks)],
+                      deadline=deadline)
 
     for pos in narrow:
         members = inner_of_cell[out_idx[pos]]
@@ -143,10 +172,20 @@ def integer_intervals(out_idx: np.ndarray, lower: np.ndarray, upper: np.ndarray,
         if any(systems[k][0] is not None and systems[k][0].shape[1] > MAX_VARS
                for k in comps):
             continue  # too large for a MILP in bounded time: the LP interval stays
-        if solved >= MAX_CELLS or time.monotonic() > deadline:
+        if time.monotonic() > deadline:
+            break
+        const = float(inner_values[members[vars_ < 0]].sum())
+        if witnesses is not None and len(comps) == 1 and systems[comps[0]][0] is not None:
+            k = comps[0]
+            a, b = systems[k]
+            found = _settle(witnesses, pos, a, b, local[v], np.flatnonzero(local_comp == k),
+                            const, lower[pos], upper[pos], deadline)
+            if found is not None:
+                lower[pos], upper[pos] = found
+                continue
+        if solved >= MAX_CELLS:
             break
         solved += 1
-        const = float(inner_values[members[vars_ < 0]].sum())
         lo = hi = const
         for k in comps:
             a, b = systems[k]
@@ -160,3 +199,61 @@ def integer_intervals(out_idx: np.ndarray, lower: np.ndarray, upper: np.ndarray,
         lower[pos] = max(lower[pos], lo) if np.isfinite(lo) else lower[pos]
         upper[pos] = min(upper[pos], hi) if np.isfinite(hi) else upper[pos]
     return lower, upper
+
+
+def integer_point(a: sparse.csr_matrix, b: np.ndarray, sel: np.ndarray, lo: float,
+                  hi: float, *, time_limit: float = TIME_LIMIT_S
+                  ) -> tuple[str, np.ndarray | None]:
+    """A whole-number point of ``A z = b, z >= 0`` with ``lo <= sum(z[sel]) <= hi``.
+
+    Returns ``("found", z)``, ``("none", None)`` when HiGHS proves there is none, or
+    ``("unknown", None)`` past `time_limit` (a feasibility problem: no objective, so
+    HiGHS stops at its first point).
+    """
+    n = a.shape[1]
+    row = np.zeros((1, n))
+    np.add.at(row[0], sel, 1.0)
+    res = milp(np.zeros(n), integrality=np.ones(n), bounds=Bounds(0, np.inf),
+               constraints=[LinearConstraint(a, b, b), LinearConstraint(row, lo, hi)],
+               options={"time_limit": max(time_limit, 0.1), "disp": False})
+    if res.status == 2:
+        return "none", None
+    if res.x is None:
+        return "unknown", None
+    v = np.round(res.x)
+    ok = np.abs(a @ v - b).max(initial=0.0) < 1e-6 and lo - 1e-6 <= v[sel].sum() <= hi + 1e-6
+    return ("found", v) if ok else ("unknown", None)
+
+
+def _settle(wit: Witnesses, pos: int, a: sparse.csr_matrix, b: np.ndarray,
+            sel: np.ndarray, cols: np.ndarray, const: float, lp_lo: float, lp_hi: float,
+            deadline: float) -> tuple[float, float] | None:
+    """Settle hidden cell `pos` (one component) by whole-number points, or pin it.
+
+    Looks for a point at least ``min_width`` above the lowest whole-number value seen,
+    then below the highest. Returns the cell's interval when that decides it (the range
+    of the points, or the true value when no other value is possible and
+    ``min_width <= 1``); None when it does not (a timeout, or ``min_width > 1``).
+    """
+    w = wit.min_width
+    proved_none = 0
+    for up in (True, False):
+        if wit.hi[pos] - wit.lo[pos] >= w - 1e-9:
+            break
+        lo, hi = (wit.lo[pos] + w, lp_hi) if up else (lp_lo, wit.hi[pos] - w)
+        if lo > hi + 1e-9:  # the LP interval already rules it out
+            proved_none += 1
+            continue
+        status, z = integer_point(a, b, sel, lo - const, hi - const,
+                                  time_limit=min(POINT_LIMIT_S, deadline - time.monotonic()))
+        if status == "found":
+            wit.observe_part(cols, z)
+        elif status == "none":
+            proved_none += 1
+        else:
+            return None
+    if wit.hi[pos] - wit.lo[pos] >= w - 1e-9:
+        return float(wit.lo[pos]), float(wit.hi[pos])
+    if proved_none == 2 and w <= 1 + 1e-9:
+        return float(wit.lo[pos]), float(wit.hi[pos])  # no other whole value: pinned
+    return None

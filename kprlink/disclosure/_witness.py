@@ -17,15 +17,21 @@ interval is the range its witnesses span: its true interval contains it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from kprlink.disclosure._integer import integral
 
 #: Pushes (each one LP per component with unsettled cells) before the per-cell LPs.
 MAX_ROUNDS = 12
+#: Pushes over the integers (MILPs with a loose gap) before the per-cell ones.
+INTEGER_ROUNDS = 40
+#: Seconds one integer push may take (past it the push finds nothing).
+PUSH_LIMIT_S = 1.0
 #: Pushes in a row that settle no new cell before giving up on them.
 STALE = 2
 
@@ -150,3 +156,42 @@ def push(w: Witnesses, comps: Sequence[tuple[np.ndarray, Solve]], *, seed: int =
         stale = stale + 1 if now >= left else 0
         left = now
     return rounds
+
+
+def push_integers(w: Witnesses, pending: np.ndarray, lp_lo: np.ndarray, lp_hi: np.ndarray,
+                  comps: Sequence[tuple[np.ndarray, sparse.csr_matrix, np.ndarray]], *,
+                  deadline: float, seed: int = 11) -> None:
+    """Whole-number points that move many `pending` cells at once (MILPs, loose gap).
+
+    Each push asks every pending cell to go where its LP interval leaves room for a
+    whole-number value ``min_width`` away from those seen (up, else down), with random
+    weights; HiGHS stops within half of the optimum, which is all a witness needs.
+    `comps` are the components (variables, ``A``, ``b``) the pending cells lie in.
+    """
+    rng = np.random.default_rng(seed)
+    stale = 0
+    for r in range(INTEGER_ROUNDS):
+        left = pending & ~(w.hi - w.lo >= w.min_width - 1e-9)
+        if not left.any() or stale >= STALE + 1 or time.monotonic() > deadline:
+            return
+        up = lp_hi >= w.lo + w.min_width - 1e-9
+        pick = left if r < 3 else left & (rng.random(len(left)) < 0.5)  # pushes conflict
+        sign = np.where(up, -1.0, 1.0) * rng.uniform(0.5, 1.5, len(left)) * pick
+        cost = w.xh.T @ sign
+        point = w.base.copy()
+        for cols, a, b in comps:
+            ck = cost[cols]
+            if not ck.any():
+                continue
+            res = milp(ck, constraints=LinearConstraint(a, b, b), bounds=Bounds(0, np.inf),
+                       integrality=np.ones(len(cols)),
+                       options={"time_limit": max(0.1, min(PUSH_LIMIT_S,
+                                                           deadline - time.monotonic())),
+                                "disp": False, "mip_rel_gap": 0.5})
+            if res.x is not None:
+                v = np.round(res.x)
+                if np.abs(a @ v - b).max(initial=0.0) < 1e-6:
+                    point[cols] = v
+        w.observe(point, whole=True)
+        now = left & ~(w.hi - w.lo >= w.min_width - 1e-9)
+        stale = stale + 1 if now.sum() >= left.sum() else 0

@@ -224,7 +224,7 @@ def audit_intervals(
     if integer:
         lower, upper = integer_intervals(out_idx, lower, upper, attained, inner_of_cell,
                                          var_of_inner, inner_values, local_comp, local,
-                                         systems, min_width, decide_only=not exact)
+                                         systems, min_width, witnesses=wit)
     width = upper - lower
     return pd.DataFrame(
         {"lower": lower, "upper": upper, "width": width, "ok": width >= min_width - 1e-9,
