@@ -13,15 +13,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse.csgraph import connected_components
 
-if TYPE_CHECKING:
-    from kprlink.disclosure._witness import Witnesses
+from kprlink.disclosure._lp import integral
+from kprlink.disclosure._witness import Witnesses, push_integers
 
 #: Seconds HiGHS may spend on one integer extreme; past it the LP bound is kept (the
 #: LP interval contains the integer one, so keeping it never hides a disclosure the
@@ -48,11 +47,6 @@ def round_inwards(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.
     lo = np.where(np.isfinite(lower), np.ceil(np.asarray(lower) - 1e-7), lower)
     hi = np.where(np.isfinite(upper), np.floor(np.asarray(upper) + 1e-7), upper)
     return lo, hi
-
-
-def integral(v: np.ndarray | None) -> bool:
-    """The LP solution `v` is a whole-number point (``None``: no solution kept)."""
-    return v is not None and bool(np.all(np.abs(v - np.round(v)) < 1e-7))
 
 
 def two_laminar(a: sparse.spmatrix) -> bool:
@@ -110,6 +104,10 @@ def integer_extreme(a: sparse.csr_matrix, b: np.ndarray, obj: np.ndarray, sense:
     return float(math.floor(fun + 0.5)) if abs(fun - round(fun)) < 1e-6 else fun
 
 
+__all__ = ["integral", "integer_extreme", "integer_intervals", "integer_point",
+           "round_inwards", "two_laminar"]
+
+
 def integer_intervals(out_idx: np.ndarray, lower: np.ndarray, upper: np.ndarray,
                       attained: np.ndarray, inner_of_cell: Sequence[np.ndarray],
                       var_of_inner: np.ndarray, inner_values: np.ndarray,
@@ -145,8 +143,6 @@ def integer_intervals(out_idx: np.ndarray, lower: np.ndarray, upper: np.ndarray,
         return unimodular[k]
 
     if witnesses is not None and len(narrow):
-        from kprlink.disclosure._witness import push_integers
-
         pending = np.zeros(len(lower), dtype=bool)
         ks: set[int] = set()
         for pos in narrow:

@@ -107,3 +107,8 @@ class UnionFind:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             self.parent[ra] = rb
+
+
+def integral(v: np.ndarray | None) -> bool:
+    """The LP solution `v` is a whole-number point (``None``: no solution kept)."""
+    return v is not None and bool(np.all(np.abs(v - np.round(v)) < 1e-7))

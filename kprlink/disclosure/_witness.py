@@ -24,7 +24,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from kprlink.disclosure._integer import integral
+from kprlink.disclosure._lp import integral
 
 #: Pushes (each one LP per component with unsettled cells) before the per-cell LPs.
 MAX_ROUNDS = 12
