@@ -108,3 +108,39 @@ def test_cohorts_merge_the_ids_of_one_person(delivery):
     assert len(p) == len(res.persons) - 3 * N_EACH
     # the key-conflict table still lists what was found
     assert len(built.linkage.report.key_conflicts) == len(res.report.key_conflicts)
+
+
+@pytest.mark.parametrize("partitions", [None, 3])
+def test_imported_fast_path_merges_the_ids_of_one_person(delivery, tmp_path, partitions):
+    """On an imported folder (partitioned or not) the cohort merges the same-person ids as
+    on the raw folder: the same persons, the same person ids, the true pairs."""
+    from kprlink.codes import CodeList
+    from kprlink.cohorts import CohortDefinition, EntryCriterion, build_cohort
+    from kprlink.sources import import_delivery
+
+    root, truth, _, _ = delivery
+    imp = tmp_path / "imp"
+    import_delivery(root, imp, partitions=partitions)
+    icd = CodeList("any_icd", "ICD-10", ["A00-Z99"])
+    icpc = CodeList("any_icpc", "ICPC-2", ["A01-Z99"])
+    c = CohortDefinition("any", "2016-01-01", "2017-12-31",
+                         [EntryCriterion("npr", [icd]), EntryCriterion("kpr_kuhr", [icpc])])
+    raw = build_cohort(kl.read_delivery(root), c).persons
+    fast = build_cohort(imp, c)
+    cols = ["person_id", "kpr_id", "npr_id"]
+    pd.testing.assert_frame_equal(
+        fast.persons[cols].reset_index(drop=True).astype("Int64"),
+        raw[cols].reset_index(drop=True).astype("Int64"))
+    same = truth[truth["kind"] != "conflict_with_data"]
+    npr_alias = same.loc[same["kind"] != "sex_change", "other_id"]
+    kpr_alias = same.loc[same["kind"] == "sex_change", "kpr_id"]
+    p = fast.persons
+    assert not p["npr_id"].isin(npr_alias).any() and not p["kpr_id"].isin(kpr_alias).any()
+    pairs = set(zip(pd.read_parquet(root / "truth" / "linkage_pairs.parquet")["npr_id"],
+                    pd.read_parquet(root / "truth" / "linkage_pairs.parquet")["kpr_id"]))
+    merged = p[p["npr_id"].isin(same["npr_id"]) & p["kpr_id"].notna()]
+    assert len(merged) > 0
+    assert all((int(n), int(k)) in pairs for n, k in zip(merged["npr_id"], merged["kpr_id"]))
+    flow = fast.linkage.report.flow.set_index("step")["n"]
+    assert flow["key ids merged into one person (temporary, duplicate or new ids)"] \
+        == 3 * N_EACH

@@ -203,9 +203,13 @@ class _Register:
 
 
 def prefiltered(root: Path, definition: CohortDefinition,
-                columns: dict[str, tuple[str, ...] | None]
+                columns: dict[str, tuple[str, ...] | None],
+                aliases: pd.DataFrame | None = None,
                 ) -> tuple[dict[str, pd.DataFrame | None], dict[str, Any]]:
     """The cohort candidates' frames and the whole-delivery figures.
+
+    With `aliases` (``kprlink.cohorts._fast_aliases.folder_aliases``) every alias
+    id is read as the id it stands for (same-person key ids merged).
 
     Returns
     -------
@@ -218,7 +222,11 @@ def prefiltered(root: Path, definition: CohortDefinition,
         ids it ranks (``with_kpr``: every kpr_id, ``npr_only``: npr_ids without one),
         ``n_diag_rows``, ``n_diag_persons``.
     """
-    folder = _Folder(root)
+    folder: Any = _Folder(root)
+    if aliases is not None and len(aliases):
+        from kprlink.cohorts._fast_aliases import AliasedFolder
+
+        folder = AliasedFolder(folder, aliases)
     lists = definition.codelists
     # the year and discharge date serve only the linkage report, which is deferred
     columns = {f: None if c is None else tuple(x for x in c if x not in ("year", "date_out"))

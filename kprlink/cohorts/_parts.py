@@ -20,6 +20,7 @@ runs the partitions (:mod:`kprlink._engine`); only cohort-sized frames travel.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 from typing import Any
@@ -34,15 +35,18 @@ from kprlink.exceptions import DataQualityWarning
 from kprlink.linkage.keyfile import LinkageResult
 
 __all__: list[str] = []
+log = logging.getLogger(__name__)
 
 
 def part_cohort(folder: str, definition: CohortDefinition,
-                coverage: tuple[Any, Any]) -> dict[str, Any]:
-    """The cohort of one partition folder, person ids ranked within it."""
+                coverage: tuple[Any, Any], aliases: pd.DataFrame | None = None
+                ) -> dict[str, Any]:
+    """The cohort of one partition folder, person ids ranked within it (same-person
+    key ids in `aliases` merged)."""
     from kprlink.cohorts._imported import prefiltered
 
     columns = cohort_columns(definition)
-    part, whole = prefiltered(Path(folder), definition, columns)
+    part, whole = prefiltered(Path(folder), definition, columns, aliases)
     frames = frames_of(part)
     linked = _link(frames)
     persons = linked.persons.copy()
@@ -87,27 +91,38 @@ def from_imported(root: Path, definition: CohortDefinition, engine: Any = None
     partition by partition when the folder is partitioned.
     """
     from kprlink._engine import engine_from
+    from kprlink.cohorts._fast_aliases import folder_aliases
+    from kprlink.sources._folder import _Folder
     from kprlink.sources._partition import partitions
 
     columns = cohort_columns(definition)
 
     def full() -> LinkageResult:
+        from kprlink.linkage._aliases import link_merging_aliases
         from kprlink.sources import read_delivery
 
-        return _link(frames_of(read_delivery(root, columns=columns)))
+        return link_merging_aliases(frames_of(read_delivery(root, columns=columns)), _link)[1]
 
+    aliases = folder_aliases(_Folder(root))
     folders = partitions(root) or [root]
+    if len(aliases) and len(folders) > 1:
+        # a partition holds its persons' resolved key pairs only, and an alias id may
+        # lie in another partition than the id it stands for: the whole folder merges
+        log.warning("%d same-person key ids: the cohort is built on the whole imported "
+                    "folder, not its %d partitions", len(aliases), len(folders))
+        folders = [root]
     with engine_from(engine) as eng:
-        return build_parts(root, folders, definition, eng, full)
+        return build_parts(root, folders, definition, eng, full, aliases)
 
 
 def build_parts(root: Path, folders: list[Path], definition: CohortDefinition,
-                engine: Any, full: Any) -> CohortResult:
+                engine: Any, full: Any, aliases: pd.DataFrame | None = None) -> CohortResult:
     """The whole cohort from `folders` (see module notes); `full` gives the linkage."""
     from kprlink.cohorts._followup import _imported_coverage
 
     coverage = _imported_coverage(root, definition)
-    handles = engine.map(part_cohort, [str(f) for f in folders], definition, coverage)
+    handles = engine.map(part_cohort, [str(f) for f in folders], definition, coverage,
+                         aliases)
     parts = engine.gather(engine.map(part_result, handles))
     persons = [p["persons"] for p in parts]
     has_k = [~p["kpr_id"].isna().to_numpy() for p in persons]
