@@ -205,7 +205,7 @@ def released_curve(ct: CurveTable, cells: pd.DataFrame | None = None) -> Release
             idx = pd.MultiIndex.from_arrays([keys[g].astype(str), keys["step"],
                                              [outcome] * len(keys)])
             h = np.zeros(len(out), dtype=bool)
-            h[shown] = hidden.reindex(idx).fillna(True).to_numpy(bool)
+            h[shown] = hidden.reindex(idx, fill_value=True).to_numpy(bool)
             out.loc[h, col] = pd.NA
             hid[col] |= h
             any_hidden |= h

@@ -129,7 +129,7 @@ def _dementia_dates(ctx: StudyContext, persons: pd.DataFrame, codelists: Sequenc
 
 def _county_of(municipality: pd.Series) -> pd.Series:
     """County (first two digits) of municipality numbers."""
-    return municipality.astype("string").str.zfill(4).str.slice(0, 2).to_numpy()
+    return municipality.astype("string").str.zfill(4).str.slice(0, 2)
 
 
 def _restrict_to(ctx: StudyContext, persons: pd.DataFrame,
