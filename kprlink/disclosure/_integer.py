@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -104,7 +104,23 @@ def integer_extreme(a: sparse.csr_matrix, b: np.ndarray, obj: np.ndarray, sense:
     return float(math.floor(fun + 0.5)) if abs(fun - round(fun)) < 1e-6 else fun
 
 
-__all__ = ["integral", "integer_extreme", "integer_intervals", "integer_point",
+class Unimodular:
+    """Per-component memo of :func:`two_laminar`; `matrix` gives component ``k``'s
+    constraint matrix (None: unconstrained, trivially unimodular)."""
+
+    def __init__(self, matrix: Callable[[int], sparse.spmatrix | None]) -> None:
+        self._matrix = matrix
+        self._seen: dict[int, bool] = {}
+
+    def __call__(self, k: int) -> bool:
+        k = int(k)
+        if k not in self._seen:
+            a = self._matrix(k)
+            self._seen[k] = a is None or two_laminar(a)
+        return self._seen[k]
+
+
+__all__ = ["Unimodular", "integral", "integer_extreme", "integer_intervals", "integer_point",
            "round_inwards", "two_laminar"]
 
 
@@ -134,13 +150,7 @@ def integer_intervals(out_idx: np.ndarray, lower: np.ndarray, upper: np.ndarray,
     narrow = narrow[np.argsort(upper[narrow] - lower[narrow], kind="stable")]
     solved = 0
     deadline = time.monotonic() + (BUDGET_S if witnesses is None else DECIDE_BUDGET_S)
-    unimodular: dict[int, bool] = {}
-
-    def exact(k: int) -> bool:
-        if k not in unimodular:
-            a = systems[k][0]
-            unimodular[k] = a is None or two_laminar(a)
-        return unimodular[k]
+    exact = Unimodular(lambda k: systems[k][0])
 
     if witnesses is not None and len(narrow):
         pending = np.zeros(len(lower), dtype=bool)

@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from kprlink.disclosure._integer import (MAX_VARS, TIME_LIMIT_S, integer_extreme, integral,
-                                         round_inwards, two_laminar)
+                                         Unimodular, round_inwards)
 from kprlink.disclosure._lp import ComponentLP
 from kprlink.disclosure._witness import Witnesses, push
 
@@ -220,11 +220,8 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
             narrow &= upper - lower >= min_width - 1e-9
         narrow = np.flatnonzero(narrow)
         # totally unimodular components have integer LP extremes: nothing to refine
-        unimodular: dict[int, bool] = {}
-        for k in np.unique(var_comp[np.concatenate([objs[p] for p in narrow])]
-                           if len(narrow) else []):
-            unimodular[int(k)] = two_laminar(system(int(k))[0])
-        exact = np.array([attained[p] or all(unimodular[int(k)]
+        unimodular = Unimodular(lambda k: system(k)[0])
+        exact = np.array([attained[p] or all(unimodular(k)
                                              for k in np.unique(var_comp[objs[p]]))
                           for p in narrow], dtype=bool)
         verified[narrow[exact]] = True

@@ -305,6 +305,8 @@ def _protect(
     virtual = list(virtual)
     seen = {np.sort(v).tobytes() for v in virtual}
     n_repairs = 0
+    x = (membership_matrix(inner_of_cell, len(counts))
+         if audit and populations is not None else None)  # built once for every round
     while True:
         secondary = gauss_secondary(inner_of_cell, len(counts), protected=primary,
                                     order=order, virtual=virtual)
@@ -316,8 +318,7 @@ def _protect(
                                         inner_values=counts, min_width=rule.min_width,
                                         integer=True, exact=False)
         else:
-            intervals = _bounded_intervals(inner_of_cell, counts, hidden, populations,
-                                           rule.min_width)
+            intervals = _bounded_intervals(x, counts, hidden, populations, rule.min_width)
         bad = intervals.index[~intervals["ok"].to_numpy()]
         if not len(bad) or n_repairs >= max_repairs:
             return hidden, secondary, intervals, n_repairs
@@ -344,11 +345,10 @@ def _protect(
         n_repairs += 1
 
 
-def _bounded_intervals(inner_of_cell: Sequence[np.ndarray], counts: np.ndarray,
-                       hidden: np.ndarray, populations: np.ndarray,
-                       min_width: float) -> pd.DataFrame:
-    """The audit with every cell's population as a public upper bound."""
-    x = membership_matrix(inner_of_cell, len(counts))
+def _bounded_intervals(x: sparse.csr_matrix, counts: np.ndarray, hidden: np.ndarray,
+                       populations: np.ndarray, min_width: float) -> pd.DataFrame:
+    """The audit with every cell's population as a public upper bound (`x`: cells x
+    inner cells)."""
     pops = np.asarray(populations, dtype=float)
     rows = np.flatnonzero(np.isfinite(pops))
     return joint_intervals(x, counts, hidden, bound_rows=rows, bound_values=pops[rows],
