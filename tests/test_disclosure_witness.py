@@ -54,17 +54,23 @@ def test_witness_audit_decides_as_the_exact_audit(seed, shape, width, integer):
     fast = audit_intervals(cells, values, hidden, exact=False, **kw)
     assert exact["exact"].all()
     assert np.array_equal(fast.index, exact.index)
-    assert (fast["ok"] == exact["ok"]).all()
+    # the same verdict on the pattern; no cell fails that the exact audit passes (while
+    # one fails over the reals, the fast audit refines no other over the integers)
+    assert fast["ok"].all() == exact["ok"].all()
+    assert not (~fast["ok"] & exact["ok"]).any()
+    if fast["ok"].all() or not integer:
+        assert (fast["ok"] == exact["ok"]).all()
     tol = 1e-9
-    assert (fast["lower"] >= exact["lower"] - tol).all()
-    assert (fast["upper"] <= exact["upper"] + tol).all()
+    ok = fast["ok"] & exact["ok"]
+    assert (fast.loc[ok, "lower"] >= exact.loc[ok, "lower"] - tol).all()
+    assert (fast.loc[ok, "upper"] <= exact.loc[ok, "upper"] + tol).all()
     truth = values[fast.index]
     assert ((fast["lower"] <= truth + tol) & (truth <= fast["upper"] + tol)).all()
     # cells solved to the end give the exact interval; the others are wide enough
-    same = fast["exact"].to_numpy()
+    same = (fast["exact"] & ok).to_numpy()
     np.testing.assert_allclose(fast.loc[same, ["lower", "upper"]],
                                exact.loc[same, ["lower", "upper"]])
-    assert (fast.loc[~same, "width"] >= width - tol).all()
+    assert (fast.loc[~fast["exact"], "width"] >= width - tol).all()
     assert (~same).any() or not exact["ok"].any()  # the witnesses settled something
 
 
@@ -84,11 +90,12 @@ def test_joint_witness_audit_decides_as_the_exact_audit(seed, shape, width):
     fast = joint_intervals(x, z, hidden, exact=False, **kw)
     # the exact path spends its MILP budget on cells already too narrow as well, so
     # it may leave a cell integer-unchecked that the fast path checks (and narrows)
-    checked = exact["integer_checked"] | fast["exact"] & ~fast["integer_checked"]
-    assert (fast.loc[checked, "ok"] == exact.loc[checked, "ok"]).all()
-    assert not (fast["ok"] & ~exact["ok"]).any()
-    # a cell too narrow over the reals gets no integer step on the fast path
-    ok = fast["ok"]
+    # (and while a cell fails over the reals, the fast path refines none)
+    assert not (~fast["ok"] & exact["ok"] & exact["integer_checked"]).any()
+    if fast["ok"].all():
+        checked = exact["integer_checked"] | fast["exact"] & ~fast["integer_checked"]
+        assert (fast.loc[checked, "ok"] == exact.loc[checked, "ok"]).all()
+    ok = fast["ok"] & exact["ok"]
     assert (fast.loc[ok, "lower"] >= exact.loc[ok, "lower"] - 1e-9).all()
     assert (fast.loc[ok, "upper"] <= exact.loc[ok, "upper"] + 1e-9).all()
     same = (ok & fast["exact"]

@@ -138,14 +138,17 @@ def integer_intervals(out_idx: np.ndarray, lower: np.ndarray, upper: np.ndarray,
     cells whose LP ends were `attained` at whole-number points. Components of more than
     :data:`MAX_VARS` variables, and narrow cells past the :data:`MAX_CELLS` narrowest,
     keep the rounded LP interval. With `witnesses` (the audit that decides, not the
-    exact one), cells already too narrow over the reals are left alone (integrality can
-    only narrow them further), and a narrow cell of one component is first settled by a
+    exact one), nothing is refined while any cell is too narrow over the reals (the
+    pattern fails either way, and is audited again after its repair), and a narrow cell of one component is first settled by a
     whole-number point ``min_width`` away from those seen (:func:`integer_point`).
     """
     lower, upper = round_inwards(lower, upper)
     narrow = np.isfinite(upper) & (upper - lower < min_width + 2 - 1e-9)
     if witnesses is not None:
-        narrow &= upper - lower >= min_width - 1e-9
+        fails = upper - lower < min_width - 1e-9
+        # a cell too narrow over the reals already fails the pattern: it is repaired and
+        # audited again, so the integer step waits for a round without such cells
+        narrow &= ~fails & ~fails.any()
     narrow = np.flatnonzero(narrow)
     narrow = narrow[np.argsort(upper[narrow] - lower[narrow], kind="stable")]
     solved = 0

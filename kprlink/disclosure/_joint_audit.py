@@ -63,8 +63,9 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
     exact : bool, default True
         Solve both ends of every cell. With False, a cell that feasible points found on
         the way show ``min_width`` wide keeps the range they span (an inner bound of
-        its interval, ``exact`` False), and cells already too narrow over the reals get
-        no integer step (:mod:`kprlink.disclosure._witness`).
+        its interval, ``exact`` False), and while any cell is too narrow over the reals
+        (the pattern fails either way) no interval is refined over the integers
+        (:mod:`kprlink.disclosure._witness`).
 
     Returns
     -------
@@ -216,8 +217,9 @@ def joint_intervals(x: sparse.csr_matrix, z: np.ndarray, hidden: np.ndarray, *,
     if integer:
         lower, upper = round_inwards(lower, upper)
         narrow = np.isfinite(upper) & (upper - lower < min_width + 2 - 1e-9) & ~witnessed
-        if not exact:  # too narrow already: integrality cannot widen it
-            narrow &= upper - lower >= min_width - 1e-9
+        if not exact:  # a cell too narrow already fails the pattern: refine nothing yet
+            fails = upper - lower < min_width - 1e-9
+            narrow &= ~fails & ~fails.any()
         narrow = np.flatnonzero(narrow)
         # totally unimodular components have integer LP extremes: nothing to refine
         unimodular = Unimodular(lambda k: system(k)[0])

@@ -56,7 +56,9 @@ def audit_intervals(
         Solve both extremes of every cell. With False, only what ``ok`` needs: cells
         that feasible points found on the way (:mod:`kprlink.disclosure._witness`)
         already show to be ``min_width`` wide keep the range those points span, an inner
-        bound of their interval (``exact`` False); cells too narrow are solved exactly.
+        bound of their interval (``exact`` False); cells too narrow are solved exactly,
+        and while any cell is too narrow over the reals (the pattern fails either way)
+        no interval is refined over the integers.
 
     Returns
     -------
