@@ -236,10 +236,13 @@ def part_first_coded(folder: str, codelists: Sequence[Any], sources: Sequence[st
             ("kpr_kuhr", "kuhr_claims", "kuhr_diagnoses", "claim_id", "kpr_id", "date"),
             ("npr", "npr_episodes", "npr_diagnoses", "episode_id", "npr_id", "date_in")):
         ids, first = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        if source not in sources:  # not read at all
+            out.append((ids, first))
+            continue
         system = source == "kpr_kuhr"
         diag = f.read(diag_name, (rec_col, "code", *(("system",) if system else ())))
         recs = f.read(rec_name, (rec_col, id_col, date_col))
-        if source in sources and diag is not None and recs is not None:
+        if diag is not None and recs is not None:
             coded = _ids(diag[rec_col])[_code_mask(diag, list(codelists), system)]
             r = _ids(recs[rec_col])
             o = np.argsort(r, kind="stable")
