@@ -75,8 +75,9 @@ def test_the_graph_sees_lazy_imports():
 
 def test_sources_imports_nothing_above_it():
     """The house is one-way (sources -> linkage -> cohorts -> ...): sources imports
-    only itself, the exceptions, the atomic writer and the engine switch."""
-    allowed = {"kprlink.exceptions", "kprlink._atomic", "kprlink._engine"}
+    only itself, the exceptions, the atomic writer, the engine switch and the numpy-only
+    unique helper."""
+    allowed = {"kprlink.exceptions", "kprlink._atomic", "kprlink._engine", "kprlink._unique"}
     upward = []
     for path in ROOT.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
