@@ -144,3 +144,22 @@ def test_imported_fast_path_merges_the_ids_of_one_person(delivery, tmp_path, par
     flow = fast.linkage.report.flow.set_index("step")["n"]
     assert flow["key ids merged into one person (temporary, duplicate or new ids)"] \
         == 3 * N_EACH
+
+
+def test_the_person_table_merges_the_ids_of_one_person(delivery, tmp_path):
+    """The hip study's person table (imported folder, partitioned) numbers and resolves
+    persons as the raw path's linkage with same-person ids merged."""
+    from kprlink.cohorts._person_table import person_table
+    from kprlink.cohorts._steps import _link
+    from kprlink.cohorts.events import frames_of
+    from kprlink.linkage._aliases import link_merging_aliases
+    from kprlink.sources import import_delivery
+
+    root = delivery[0]
+    imp = tmp_path / "imp"
+    import_delivery(root, imp, partitions=3)
+    want = link_merging_aliases(frames_of(kl.read_delivery(root)), _link)[1].persons
+    got = person_table(imp)
+    assert len(got) == len(want)
+    for c in ("person_id", "kpr_id", "npr_id", "sex", "birth_year", "death_date"):
+        pd.testing.assert_series_equal(got[c], want[c], check_dtype=False)

@@ -37,10 +37,28 @@ _EPISODES = ("npr_id", "date_in", "sex", "birth_year", "death_date", "municipali
 _NS_MAX = np.iinfo(np.int64).max
 
 
-def _folders(root: Path) -> list[Path]:
+def _plan(root: Path) -> tuple[list[str], pd.DataFrame | None]:
+    """The folders to read and the same-person key ids to merge (None: none).
+
+    With such ids the whole folder is read (an alias may lie in another partition
+    than the id it stands for), as the cohort builder does
+    (:mod:`kprlink.cohorts._fast_aliases`)."""
+    from kprlink.cohorts._fast_aliases import folder_aliases
+    from kprlink.sources._folder import _Folder
     from kprlink.sources._partition import partitions
 
-    return partitions(root) or [root]
+    aliases = folder_aliases(_Folder(root))
+    if len(aliases):
+        return [str(root)], aliases
+    return [str(f) for f in (partitions(root) or [root])], None
+
+
+def _open(folder: str, aliases: pd.DataFrame | None) -> Any:
+    from kprlink.cohorts._fast_aliases import AliasedFolder
+    from kprlink.sources._folder import _Folder
+
+    f = _Folder(Path(folder))
+    return f if aliases is None else AliasedFolder(f, aliases)
 
 
 def _ints(table: Any, col: str) -> tuple[np.ndarray, np.ndarray]:
@@ -123,7 +141,7 @@ class _Records:
         return date, row, code, names
 
 
-def part_persons(folder: str) -> pd.DataFrame:
+def part_persons(folder: str, aliases: pd.DataFrame | None = None) -> pd.DataFrame:
     """The persons of one imported folder (a partition), without ``person_id``.
 
     The steps of :func:`kprlink.linkage._keyfile_steps.assemble` that make the
@@ -133,9 +151,8 @@ def part_persons(folder: str) -> pd.DataFrame:
     """
     from kprlink.linkage._keyfile_steps import _NAT, _isin, _mode, _taken
     from kprlink.sources._arrow_ids import _chosen_pairs
-    from kprlink.sources._folder import _Folder
 
-    f = _Folder(Path(folder))
+    f = _open(folder, aliases)
     tables = {n: f.read(n, cols) for n, cols in (("kuhr_claims", _CLAIMS),
                                                  ("npr_episodes", _EPISODES))}
     empty = {"kuhr_claims": ("kpr_id", "date"), "npr_episodes": ("npr_id", "date_in")}
@@ -209,9 +226,9 @@ def person_table(root: str | Path, engine: Any = None) -> pd.DataFrame:
     """
     from kprlink._engine import engine_from
 
-    folders = [str(f) for f in _folders(Path(root))]
+    folders, aliases = _plan(Path(root))
     with engine_from(engine) as eng:
-        parts = eng.gather(eng.map(part_persons, folders))
+        parts = eng.gather(eng.map(part_persons, folders, aliases))
     muni = pd.api.types.union_categoricals([p["municipality"] for p in parts],
                                            ignore_order=True)
     out = pd.concat([p.drop(columns="municipality") for p in parts], ignore_index=True)
@@ -222,15 +239,15 @@ def person_table(root: str | Path, engine: Any = None) -> pd.DataFrame:
     return out[list(PERSON_COLUMNS)]
 
 
-def part_first_coded(folder: str, codelists: Sequence[Any], sources: Sequence[str]
+def part_first_coded(folder: str, codelists: Sequence[Any], sources: Sequence[str],
+                     aliases: pd.DataFrame | None = None
                      ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per register (KUHR, NPR) of one folder: sorted ids with a diagnosis of
     `codelists` and the date of the first such record (int64 ns)."""
     from kprlink.cohorts._imported import _code_mask
     from kprlink.sources._arrow_ids import _ids
-    from kprlink.sources._folder import _Folder
 
-    f = _Folder(Path(folder))
+    f = _open(folder, aliases)
     out = []
     for source, rec_name, diag_name, rec_col, id_col, date_col in (
             ("kpr_kuhr", "kuhr_claims", "kuhr_diagnoses", "claim_id", "kpr_id", "date"),
@@ -271,9 +288,10 @@ def first_coded_dates(root: str | Path, codelists: Sequence[Any], engine: Any = 
     """
     from kprlink._engine import engine_from
 
+    folders, aliases = _plan(Path(root))
     with engine_from(engine) as eng:
-        parts = eng.gather(eng.map(part_first_coded, [str(f) for f in _folders(Path(root))],
-                                   list(codelists), tuple(sources)))
+        parts = eng.gather(eng.map(part_first_coded, folders, list(codelists),
+                                   tuple(sources), aliases))
     out = []
     for i in (0, 1):
         ids = np.concatenate([np.zeros(0, np.int64), *(p[i][0] for p in parts)])
