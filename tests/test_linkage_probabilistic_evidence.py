@@ -128,6 +128,19 @@ def test_event_dates_inner_window_splits_each_count_level() -> None:
             EventDatesComparison("ref", min_days=-3, max_days=0, inner=bad)
 
 
+def test_event_dates_levels_split_by_left_density() -> None:
+    c = EventDatesComparison("ref", right_column="gp", counts=(1,), min_days=-3, max_days=0,
+                             left_density=(2, 4), right_density=(5,), empty_right="none")
+    assert len(c.level_labels()) == 2 * 3 * 2
+    ref = pd.Series([[100], [100, 200], [100, 200, 300, 400], [100]])
+    gp = pd.Series([[99], [99], [99], [10, 20, 30, 40, 99]])
+    # (count level x 3 + left class) x 2 + right class (sparse last)
+    assert c.levels(ref, gp).tolist() == [(1 * 3 + 0) * 2 + 1, (1 * 3 + 1) * 2 + 1,
+                                          (1 * 3 + 2) * 2 + 1, (1 * 3 + 0) * 2 + 0]
+    with pytest.raises(SpecError):
+        EventDatesComparison("ref", left_density=(1,))
+
+
 def test_event_dates_levels_split_by_right_density() -> None:
     c = EventDatesComparison("ref", right_column="gp", counts=(1,), min_days=-3,
                              max_days=0, empty_right="none", right_density=(2, 4))

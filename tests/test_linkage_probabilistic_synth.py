@@ -164,9 +164,15 @@ def test_end_to_end_synthetic_delivery(tiny_delivery: tuple[object, pd.DataFrame
         "match_weight"]
     # a referral received 0-3 days after a GP claim is evidence, the more so the
     # fewer GP claims the KPR person has; no such claim at all is evidence against
-    assert ref[">=1 coincide, right events <5"] > ref[">=1 coincide, right events >=40"] + 1
-    assert ref[">=2 coincide, right events 15-39"] > ref[">=1 coincide, right events 15-39"]
-    assert ref["none coincide, right events 5-14"] < 0
+    # (levels also split by a claim the day of receipt and by the number of referrals)
+    one = ">=1 coincide, one in [0, 0], left events <2"
+    assert ref[f"{one}, right events <5"] > ref[f"{one}, right events >=40"] + 1
+    assert ref[">=2 coincide, left events 2-3, right events 15-39"] > \
+        ref[">=1 coincide, left events 2-3, right events 15-39"]
+    assert ref["none coincide, left events <2, right events 5-14"] < 0
+    # one coincidence of one referral is stronger evidence than one of four or more
+    assert ref[f"{one}, right events 5-14"] > \
+        ref[">=1 coincide, one in [0, 0], left events >=4, right events 5-14"]
     # the same run without birth month and referral dates finds far fewer, and
     # comparing legevakt claims by day only, without district, fewer again
     fewer = []

@@ -61,6 +61,16 @@ class EventDatesComparison(_Comparison):
     >>> c.levels(pd.Series([[100], [100], [100]]), pd.Series([[98], [100], [90]])).tolist()
     [1, 2, 0]
 
+    With ``left_density=(t1, ...)`` (thresholds >= 2) every level is split by the
+    number of events of the left record, fewest first: one coincidence among five
+    referrals is weaker evidence than one of one.
+
+    >>> c = EventDatesComparison("ref", counts=(1,), max_days=0, left_density=(2,))
+    >>> c.level_labels()
+    ['none coincide, left events <2', 'none coincide, left events >=2', '>=1 coincide, left events <2', '>=1 coincide, left events >=2']
+    >>> c.levels(pd.Series([[5], [5, 9], [5, 9]]), pd.Series([[5], [5], [1]])).tolist()
+    [2, 3, 1]
+
     With ``right_density=(t1, t2, ...)`` every level is split by the number of
     events of the right record, densest first: a coincidence with a person who
     sees the GP every week is weaker evidence than with one who rarely does.
@@ -79,12 +89,14 @@ class EventDatesComparison(_Comparison):
     outer: tuple[int, int] | None = field(default=None, kw_only=True)
     right_density: tuple[int, ...] = field(default=(), kw_only=True)
     inner: tuple[int, int] | None = field(default=None, kw_only=True)
+    left_density: tuple[int, ...] = field(default=(), kw_only=True)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "counts", tuple(self.counts))
         if self.inner is not None:
             object.__setattr__(self, "inner", tuple(self.inner))
         object.__setattr__(self, "right_density", tuple(self.right_density))
+        object.__setattr__(self, "left_density", tuple(self.left_density))
         problems = self._validate_common()
         problems += _check_thresholds("EventDatesComparison", self.counts,
                                       increasing=True, lower=1, upper=None)
@@ -113,6 +125,10 @@ class EventDatesComparison(_Comparison):
             problems += _check_thresholds("EventDatesComparison (right_density)",
                                           self.right_density, increasing=True, lower=1,
                                           upper=None)
+        if self.left_density:
+            problems += _check_thresholds("EventDatesComparison (left_density)",
+                                          self.left_density, increasing=True, lower=2,
+                                          upper=None)
         if problems:
             raise SpecError("EventDatesComparison is invalid.", problems)
 
@@ -123,6 +139,12 @@ class EventDatesComparison(_Comparison):
             base.append(f">={c} coincide")
             if self.inner is not None:
                 base.append(f">={c} coincide, one in [{self.inner[0]}, {self.inner[1]}]")
+        if self.left_density:
+            t = self.left_density
+            left = ([f"left events <{t[0]}"]
+                    + [f"left events {lo}-{hi - 1}" for lo, hi in zip(t[:-1], t[1:])]
+                    + [f"left events >={t[-1]}"])
+            base = [f"{b}, {c}" for b in base for c in left]
         if not self.right_density:
             return base
         t = self.right_density
@@ -161,6 +183,13 @@ class EventDatesComparison(_Comparison):
         for i, c in enumerate(self.counts):
             hit = n_hit[0] >= c
             out[idx[hit]] = first + step * i + in_inner[hit]
+        if self.left_density:
+            # one coincidence among many left events is weaker evidence than one of one
+            n_left = _flatten(a)[0][pos_left]
+            k = len(self.left_density)
+            rank = np.searchsorted(np.asarray(self.left_density), n_left, side="right")
+            ok = out >= 0
+            out[ok] = out[ok] * (k + 1) + rank[ok]
         if self.right_density:
             # a coincidence with a record full of events is weaker evidence: each
             # level is split by the right record's number of events (sparsest last)

@@ -303,7 +303,12 @@ class LinkageSpec:
         without GP claims counts as "none coincide". Its levels are split by
         the right person's number of GP claim days (< 5, 5–14, 15–39, >= 40):
         a referral that follows a claim of a person who sees the GP every week
-        is weak evidence, one of a person who rarely does strong.
+        is weak evidence, one of a person who rarely does strong. Each count
+        level is also split by whether a GP claim falls on the day of receipt
+        (``inner=(0, 0)``: 40 % of GP referrals arrive the same day) and by the
+        left person's number of referral days (1, 2-3, >= 4,
+        ``left_density=(2, 4)``): one coincidence of one referral is stronger
+        than one of five.
 
         With `discharge_dates`, the left ``discharge_days`` (NPR ``date_out``
         of inpatient stays) are counted that a right GP claim follows by 0–3
@@ -349,6 +354,7 @@ class LinkageSpec:
             comps.append(EventDatesComparison("referral_days", right_column="gp_days",
                                               counts=(1, 2, 3, 4), min_days=-3, max_days=0,
                                               outer=(-14, 0), inner=(0, 0),
+                                              left_density=(2, 4),
                                               empty_right="none",
                                               right_density=(5, 15, 40),
                                               name="referral_gp"))
