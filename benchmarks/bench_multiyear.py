@@ -17,6 +17,10 @@ peak resident memory (Dask workers report their own peak):
 Ratios are printed at the end. Example (this project's 2-core VM)::
 
     python benchmarks/bench_multiyear.py --scale 0.02 --partitions 4
+
+``--data DIR`` times the cohorts (``--no-study``: and only those) on an existing
+partitioned import instead (no synth, no import), e.g. the single-year scale-1
+delivery; ``--threads-inprocess N`` adds the in-process engine on N threads.
 """
 
 from __future__ import annotations
@@ -69,7 +73,12 @@ def _cohort(folder: str, workers: int, memory_limit: str, q: mp.Queue) -> None:
     definition = kl.CohortDefinition.from_toml(COHORT)
     t = time.perf_counter()
     peaks: list[float] = []
-    if workers:
+    if workers < 0:  # the in-process engine on -workers threads
+        from kprlink._engine import InProcess
+
+        res = kl.build_cohort(folder, definition, engine=InProcess(threads=-workers))
+        wall = time.perf_counter() - t
+    elif workers:
         with _engine(workers, memory_limit) as eng:
             t = time.perf_counter()  # the cluster's start is not the cohort's time
             res = kl.build_cohort(folder, definition, engine=eng)
@@ -154,31 +163,52 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duckdb-memory", default="1GB", help="DuckDB memory_limit")
     ap.add_argument("--threads", type=int, default=2, help="DuckDB threads")
     ap.add_argument("--no-study", action="store_true")
+    ap.add_argument("--no-whole", action="store_true",
+                    help="skip the cohort on the whole folder (its memory grows with the "
+                         "delivery); --workers 0 skips the Dask cohort")
+    ap.add_argument("--data", type=Path, default=None,
+                    help="an existing partitioned import (skips synth and import)")
+    ap.add_argument("--threads-inprocess", type=int, default=1,
+                    help="also run the in-process engine on this many threads")
     ap.add_argument("--out", type=Path, default=Path("bench_out") / "multiyear")
     a = ap.parse_args(argv)
 
     from kprlink.synth import SynthConfig
     from kprlink.synth.years import generate_years, parse_years
 
-    root = a.out / f"s{a.scale}_{a.years}_seed{a.seed}"
+    root = a.out / (f"s{a.scale}_{a.years}_seed{a.seed}" if a.data is None
+                    else a.data.resolve().name)
     raw, imp, view = root / "raw", root / f"imp{a.partitions}", root / "whole"
     rows: dict[str, tuple] = {}
-    if not (raw / "truth" / "manifest.json").is_file():
+    if a.data is not None:
+        imp = a.data
+        from kprlink.sources._partition import partitions
+
+        a.partitions = len(partitions(imp))
+    elif not (raw / "truth" / "manifest.json").is_file():
         t = time.perf_counter()
         res = generate_years(raw, SynthConfig(scale=a.scale, seed=a.seed, fmt="parquet"),
                              years=parse_years(a.years))
         sys.stdout.write(f"synth {time.perf_counter() - t:.1f} s: {res!r}\n")
-    rows["import"] = bc._spawn(_prepare, raw, imp, a.partitions)
+    if a.data is None:
+        rows["import"] = bc._spawn(_prepare, raw, imp, a.partitions)
     _whole_view(imp, view)
     import pyarrow.parquet as pq
 
+    if a.data is not None:
+        a.no_study = True  # (the study needs its multi-year delivery)
     n_claims = pq.ParquetFile(imp / "kuhr_claims.parquet").metadata.num_rows
     n_episodes = pq.ParquetFile(imp / "npr_episodes.parquet").metadata.num_rows
     for label, folder, workers in (("cohort whole folder", view, 0),
                                    (f"cohort {a.partitions} partitions in-process", imp, 0),
                                    (f"cohort {a.partitions} partitions dask {a.workers}w", imp,
                                     a.workers)):
+        if ("dask" in label and not a.workers) or (folder == view and a.no_whole):
+            continue
         rows[label] = bc._spawn(_cohort, str(folder), workers, a.memory_limit)
+    if a.threads_inprocess > 1:
+        rows[f"cohort {a.partitions} partitions in-process {a.threads_inprocess} threads"] = \
+            bc._spawn(_cohort, str(imp), -a.threads_inprocess, a.memory_limit)
     rows["cohort duckdb"] = bc._spawn(_duckdb, str(view), a.threads, a.duckdb_memory)
     if not a.no_study:
         rows["study whole folder"] = bc._spawn(_study, str(view), str(root / "o_whole"), 0,
@@ -187,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
                                                         a.memory_limit)
         rows[f"study dask {a.workers}w"] = bc._spawn(_study, str(imp), str(root / "o_dask"),
                                                      a.workers, a.memory_limit)
-    sys.stdout.write(f"\nscale {a.scale}, years {a.years}: {n_claims:,} claims, "
+    what = f"{a.data}" if a.data is not None else f"scale {a.scale}, years {a.years}"
+    sys.stdout.write(f"\n{what}: {n_claims:,} claims, "
                      f"{n_episodes:,} NPR episodes; partitions {a.partitions}, dask workers "
                      f"{a.workers} x {a.memory_limit}, duckdb threads {a.threads} memory_limit "
                      f"{a.duckdb_memory}\n")
@@ -197,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f"{label:42s} {wall:8.2f} {peak:9.0f}  {w}\n")
     coh = {k: v for k, v in rows.items() if k.startswith("cohort ")}
     persons = {k: v[3] for k, v in coh.items()}
-    ref = persons["cohort whole folder"]
+    ref = persons["cohort duckdb"]
     same = all(p == ref for p in persons.values())
     d = rows["cohort duckdb"]
     sys.stdout.write(f"same persons on every path (duckdb included): {same} ({len(ref):,})\n")
