@@ -90,6 +90,7 @@ class DaskEngine:
         """One task per item (items may be futures of an earlier map)."""
         n = len(items)
         futures = [self.client.scatter(a, broadcast=True) if _large(a) else a for a in args]
+        items = [self.client.scatter([x], hash=False)[0] if _large(x) else x for x in items]
         return list(self.client.map(fn, list(items), *[[a] * n for a in futures],
                                     pure=False))
 
@@ -108,9 +109,18 @@ class DaskEngine:
         return f"<DaskEngine {self.client.scheduler.address}: {workers} workers>"
 
 
-def _large(obj: Any) -> bool:
+def _nbytes(obj: Any) -> int:
+    if isinstance(obj, (tuple, list)):
+        return sum(_nbytes(x) for x in obj)
+    if isinstance(obj, dict):
+        return sum(_nbytes(x) for x in obj.values())
     nbytes = getattr(obj, "nbytes", 0)
-    return isinstance(nbytes, int) and nbytes > 1 << 20
+    return nbytes if isinstance(nbytes, int) else 0
+
+
+def _large(obj: Any) -> bool:
+    """Worth sending ahead of the tasks (numpy arrays, alone or in tuples and dicts)."""
+    return _nbytes(obj) > 1 << 20
 
 
 def _is_client(obj: Any) -> bool:

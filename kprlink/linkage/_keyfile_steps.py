@@ -109,13 +109,6 @@ def _count_mode(c: np.ndarray, v: np.ndarray, res: np.ndarray, has: np.ndarray) 
     has[pc[first]] = True
 
 
-def _n_distinct(codes: np.ndarray, n: int) -> int:
-    """Number of distinct codes among `codes` (each in ``0..n-1``)."""
-    seen = np.zeros(n, dtype=bool)
-    seen[codes] = True
-    return int(seen.sum())
-
-
 def _persons_per_year(codes: np.ndarray, years: np.ndarray, n: int, n_years: int
                       ) -> np.ndarray:
     """Distinct codes per year position (``years`` in ``0..n_years-1``)."""
@@ -159,24 +152,134 @@ def _mode(ids: _Ids, values: tuple[np.ndarray, np.ndarray]) -> pd.arrays.Integer
     return pd.arrays.IntegerArray(res, ~has)
 
 
-def _demography(npr: pd.DataFrame, kpr: pd.DataFrame, persons: pd.DataFrame,
-                n_ids: _Ids, k_ids: _Ids) -> tuple[pd.DataFrame, pd.DataFrame]:
-    out = persons.copy()
-    pos_k, pos_n = k_ids.find(out["kpr_id"]), n_ids.find(out["npr_id"])
-    kpr_vals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    if "birth_year" in kpr:
-        kpr_vals["birth_year"] = _ints(kpr["birth_year"])
-    if "sex" in kpr or "sex_corrected" in kpr:
-        sex = (_ints(kpr["sex"]) if "sex" in kpr
-               else (np.zeros(len(kpr), dtype=np.int64), np.ones(len(kpr), dtype=bool)))
-        if "sex_corrected" in kpr:  # FHI's corrected sex where delivered, else sex
-            corr, miss = _ints(kpr["sex_corrected"])
+def _values(frame: pd.DataFrame, var: str, kpr: bool
+            ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per row, ``(int64 values, missing mask)`` of `var` as the linkage reads it (KPR's
+    sex: FHI's corrected sex where delivered, else sex); None without the column."""
+    if var == "sex" and kpr:
+        if "sex" not in frame and "sex_corrected" not in frame:
+            return None
+        sex = (_ints(frame["sex"]) if "sex" in frame
+               else (np.zeros(len(frame), dtype=np.int64), np.ones(len(frame), dtype=bool)))
+        if "sex_corrected" in frame:
+            corr, miss = _ints(frame["sex_corrected"])
             sex = (np.where(miss, sex[0], corr), miss & sex[1])
-        kpr_vals["sex"] = sex
+        return sex
+    return _ints(frame[var]) if var in frame else None
+
+
+class FrameSide:
+    """One register's rows, whole: what :func:`assemble` asks of a register.
+
+    A partitioned delivery answers the same questions from its partitions
+    (``kprlink.linkage._link_parts``).
+    """
+
+    def __init__(self, frame: pd.DataFrame, id_col: str, date_col: str, kpr: bool) -> None:
+        self.frame, self.date_col, self.kpr = frame, date_col, kpr
+        self._ids = _Ids(frame[id_col])
+        #: sorted distinct ids, and the number of rows
+        self.ids, self.n_rows = self._ids.ids, len(frame)
+
+    def find(self, query: pd.Series) -> np.ndarray:
+        """Position of each id of `query` in ``ids`` (-1 where absent or NA)."""
+        return self._ids.find(query)
+
+    def mode(self, var: str) -> pd.arrays.IntegerArray | None:
+        """Most frequent value of `var` per id (None without the column)."""
+        vals = _values(self.frame, var, self.kpr)
+        return None if vals is None else _mode(self._ids, vals)
+
+    def death(self) -> np.ndarray:
+        """Earliest death date per id (int64 ns, ``_NAT`` if none)."""
+        return _death(self.frame, self._ids)
+
+    def rows(self, died: np.ndarray, partnered: np.ndarray,
+             coverage: tuple[str | None, str | None]) -> dict[str, object]:
+        """Row figures (see :func:`row_part`), reduced (:func:`reduce_rows`)."""
+        return reduce_rows([row_part(self.frame, self.date_col, self._ids.code,
+                                     len(self.ids), died, partnered, coverage)])
+
+
+def row_part(frame: pd.DataFrame, date_col: str, code: np.ndarray, n: int,
+             died: np.ndarray, partnered: np.ndarray,
+             coverage: tuple[str | None, str | None],
+             merged: np.ndarray | None = None, split: np.ndarray | None = None
+             ) -> dict[str, object]:
+    """Row figures of `frame` (each row's id at ``code`` among `n` ids; -1: missing).
+
+    `died` (int64 ns) and `partnered` are per id: the person's earliest death and
+    whether the id has a partner in the resolved key. Where ids of several parts are
+    one person (`merged`: each id's person code, `split`: persons whose ids lie in
+    several parts), the persons counted per year for split persons come back as
+    ``(person, year)`` pairs, counted once by :func:`reduce_rows`.
+    """
+    dates = frame[date_col].to_numpy("datetime64[ns]")
+    d_ns = dates.view(np.int64)
+    ok = code >= 0
+    at = np.maximum(code, 0)
+    row_died = np.where(ok, died[at] if len(died) else _NAT, _NAT)
+    late = (row_died != _NAT) & ~np.isnat(dates) & (d_ns > row_died)
+    person = code if merged is None else np.where(ok, merged[at] if len(merged) else -1, -1)
+    start, end = coverage
+    out_cov = np.zeros(len(frame), dtype=bool)
+    if start is not None:
+        out_cov |= ~np.isnat(dates) & (dates < np.datetime64(pd.Timestamp(start), "ns"))
+    if end is not None:
+        out_cov |= ~np.isnat(dates) & (dates > np.datetime64(pd.Timestamp(end), "ns"))
+    no_partner = np.where(ok, ~partnered[at] if len(partnered) else True, True)
+    years, y = _small_ints(_year(frame, date_col))
+    n_years = len(years)
+    sel = no_partner & ok
+    pairs = np.zeros(0, dtype=np.int64)
+    if split is not None and len(split):
+        apart = sel & split[at]
+        pairs = np.unique(person[apart] * (1 << 16) + (years[y[apart]] - _Y0))
+        sel &= ~apart
+    return {"n_late": int(late.sum()), "late": np.unique(person[late]),
+            "n_outside": int(out_cov.sum()), "years": years.astype(np.int64),
+            "n_rows": np.bincount(y, minlength=n_years).astype(np.int64),
+            "n_rows_unlinked": np.bincount(y, weights=no_partner, minlength=n_years)
+            .astype(np.int64),
+            "n_persons_unlinked": _persons_per_year(code[sel], y[sel], n, n_years),
+            "split_pairs": pairs}
+
+
+#: years are packed beside a person code as ``year - _Y0`` (16 bits)
+_Y0 = -(1 << 15)
+
+
+def reduce_rows(parts: list[dict[str, object]]) -> dict[str, object]:
+    """The row figures of several parts (:func:`row_part`) as of one frame."""
+    years = np.unique(np.concatenate([np.zeros(0, np.int64)]
+                                     + [p["years"] for p in parts]))  # type: ignore[misc]
+    out = {"n_late": sum(int(p["n_late"]) for p in parts),  # type: ignore[call-overload]
+           "n_late_persons": len(np.unique(np.concatenate(
+               [np.zeros(0, np.int64)] + [p["late"] for p in parts]))),  # type: ignore[misc]
+           "n_outside": sum(int(p["n_outside"]) for p in parts),  # type: ignore[call-overload]
+           "years": years}
+    for c in ("n_rows", "n_rows_unlinked", "n_persons_unlinked"):
+        total = np.zeros(len(years), dtype=np.int64)
+        for p in parts:
+            total[np.searchsorted(years, p["years"])] += p[c]  # type: ignore[arg-type,index]
+        out[c] = total
+    pairs = np.unique(np.concatenate([np.zeros(0, np.int64)]
+                                     + [p["split_pairs"] for p in parts]))  # type: ignore[misc]
+    if len(pairs):
+        y = pairs % (1 << 16) + _Y0
+        np.add.at(out["n_persons_unlinked"], np.searchsorted(years, y), 1)  # type: ignore[arg-type]
+    return out
+
+
+def _demography(npr: FrameSide, kpr: FrameSide, persons: pd.DataFrame
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    out = persons.copy()
+    pos_k, pos_n = kpr.find(out["kpr_id"]), npr.find(out["npr_id"])
     conflicts = []
     for var in ("sex", "birth_year"):
-        v_k = _taken(_mode(k_ids, kpr_vals[var]), pos_k) if var in kpr_vals else _na(len(out))
-        v_n = _taken(_mode(n_ids, _ints(npr[var])), pos_n) if var in npr else _na(len(out))
+        m_k, m_n = kpr.mode(var), npr.mode(var)
+        v_k = _taken(m_k, pos_k) if m_k is not None else _na(len(out))
+        v_n = _taken(m_n, pos_n) if m_n is not None else _na(len(out))
         clash = np.asarray((v_k != v_n).fillna(False), dtype=bool)
         out[var] = v_k.fillna(v_n) if len(v_k) else v_k
         out[f"{var}_conflict"] = clash
@@ -212,12 +315,12 @@ def _death(frame: pd.DataFrame, ids: _Ids) -> np.ndarray:
     return res
 
 
-def assemble(npr: pd.DataFrame, kpr: pd.DataFrame, pairs: pd.DataFrame, kc: pd.DataFrame,
+def assemble(npr: FrameSide, kpr: FrameSide, pairs: pd.DataFrame, kc: pd.DataFrame,
              n_key_rows: int, *, coverage: Mapping[str, tuple[str | None, str | None]]
              ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Person table and report frames."""
-    n_ids, k_ids = _Ids(npr["npr_id"]), _Ids(kpr["kpr_id"])
-    npr_ids, kpr_ids = n_ids.ids, k_ids.ids
+    """Person table and report frames from the two registers (:class:`FrameSide`, or
+    a partitioned delivery's sides answering the same questions)."""
+    npr_ids, kpr_ids = npr.ids, kpr.ids
     p_npr, p_kpr = pairs["npr_id"].to_numpy(np.int64), pairs["kpr_id"].to_numpy(np.int64)
     use = _isin(p_npr, npr_ids) | _isin(p_kpr, kpr_ids)
     npr_only = npr_ids[~_isin(npr_ids, p_npr)]  # sorted distinct, as setdiff1d
@@ -245,9 +348,9 @@ def assemble(npr: pd.DataFrame, kpr: pd.DataFrame, pairs: pd.DataFrame, kc: pd.D
     conflict_npr = np.concatenate([conflict_npr, np.asarray(losers, dtype=np.int64)])
     persons["key_conflict"] = (persons["npr_id"].isin(conflict_npr)
                                | persons["kpr_id"].isin(conflict_kpr)).to_numpy(bool)
-    persons, dc = _demography(npr, kpr, persons, n_ids, k_ids)
-    pos = {"kpr_id": k_ids.find(persons["kpr_id"]), "npr_id": n_ids.find(persons["npr_id"])}
-    death = {"kpr_id": _death(kpr, k_ids), "npr_id": _death(npr, n_ids)}
+    persons, dc = _demography(npr, kpr, persons)
+    pos = {"kpr_id": kpr.find(persons["kpr_id"]), "npr_id": npr.find(persons["npr_id"])}
+    death = {"kpr_id": kpr.death(), "npr_id": npr.death()}
     both = [np.where(p >= 0, death[c][np.maximum(p, 0)] if len(death[c]) else _NAT, _NAT)
             .view("datetime64[ns]") for c, p in pos.items()]
     persons["death_date"] = pd.to_datetime(np.fmin(*both))
@@ -255,44 +358,25 @@ def assemble(npr: pd.DataFrame, kpr: pd.DataFrame, pairs: pd.DataFrame, kc: pd.D
 
     # events after death and outside coverage
     after, outside, unlinked = [], [], []
-    for source, frame, id_col, date_col, partners, ids in (
-            ("npr", npr, "npr_id", "date_in", p_npr, n_ids),
-            ("kpr_kuhr", kpr, "kpr_id", "date", p_kpr, k_ids)):
+    for source, side, id_col, partners in (("npr", npr, "npr_id", p_npr),
+                                           ("kpr_kuhr", kpr, "kpr_id", p_kpr)):
         # each distinct id's person (every id of the frame is a person's id)
-        p_of = np.full(len(ids.ids), -1, dtype=np.int64)
+        p_of = np.full(len(side.ids), -1, dtype=np.int64)
         has = pos[id_col] >= 0
         p_of[pos[id_col][has]] = np.flatnonzero(has)
-        row_p = np.where(ids.code >= 0, p_of[np.maximum(ids.code, 0)] if len(p_of) else -1, -1)
-        dates = frame[date_col].to_numpy("datetime64[ns]")
-        d_ns = dates.view(np.int64)
-        died = np.where(row_p >= 0, person_death[np.maximum(row_p, 0)]
+        died = np.where(p_of >= 0, person_death[np.maximum(p_of, 0)]
                         if len(person_death) else _NAT, _NAT)
-        late = (died != _NAT) & ~np.isnat(dates) & (d_ns > died)
-        after.append((source, int(late.sum()), _n_distinct(ids.code[late], len(ids.ids))))
         start, end = coverage.get(source, (None, None))
-        out_cov = np.zeros(len(frame), dtype=bool)
-        if start is not None:
-            out_cov |= ~np.isnat(dates) & (dates < np.datetime64(pd.Timestamp(start), "ns"))
-        if end is not None:
-            out_cov |= ~np.isnat(dates) & (dates > np.datetime64(pd.Timestamp(end), "ns"))
-        outside.append((source, start, end, int(out_cov.sum())))
-        partnered = _isin(ids.ids, partners)
-        no_partner = np.where(ids.code >= 0, ~partnered[np.maximum(ids.code, 0)]
-                              if len(partnered) else True, True)
-        years, y = _small_ints(_year(frame, date_col))
-        n_years = len(years)
-        sel = no_partner & (ids.code >= 0)
-        per_year = _persons_per_year(ids.code[sel], y[sel], len(ids.ids), n_years)
-        part = pd.DataFrame({
-            "source": source, "year": years.astype(np.int64),
-            "n_rows": np.bincount(y, minlength=n_years).astype(np.int64),
-            "n_rows_unlinked": np.bincount(y, weights=no_partner, minlength=n_years)
-            .astype(np.int64),
-            "n_persons_unlinked": per_year})
-        unlinked.append(part)
+        r = side.rows(died, _isin(side.ids, partners), (start, end))
+        after.append((source, r["n_late"], r["n_late_persons"]))
+        outside.append((source, start, end, r["n_outside"]))
+        unlinked.append(pd.DataFrame({
+            "source": source, "year": r["years"], "n_rows": r["n_rows"],
+            "n_rows_unlinked": r["n_rows_unlinked"],
+            "n_persons_unlinked": r["n_persons_unlinked"]}))
     flow = pd.DataFrame([
-        ("NPR rows", len(npr)), ("NPR persons", len(npr_ids)),
-        ("KPR rows", len(kpr)), ("KPR persons", len(kpr_ids)),
+        ("NPR rows", npr.n_rows), ("NPR persons", len(npr_ids)),
+        ("KPR rows", kpr.n_rows), ("KPR persons", len(kpr_ids)),
         ("key rows", n_key_rows), ("key pairs after conflict resolution", len(pairs)),
         ("key ids with more than one partner", len(kc)),
         ("NPR persons found in key", int(_isin(npr_ids, p_npr).sum())),

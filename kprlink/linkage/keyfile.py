@@ -235,10 +235,12 @@ def link_extracts(npr_episodes: pd.DataFrame, kuhr_claims: pd.DataFrame, *,
         pairs, kc = _resolve_key(key, delivery_order)  # type: ignore[arg-type]
         method = "key file"
     from kprlink.linkage._key_kinds import classify_conflicts
-    from kprlink.linkage._keyfile_steps import assemble
+    from kprlink.linkage._keyfile_steps import FrameSide, assemble
 
     kc = kc.assign(kind=classify_conflicts(kc, npr, kpr))
 
-    persons, report_parts = assemble(npr, kpr, pairs, kc, len(key) if key is not None else 0,
+    persons, report_parts = assemble(FrameSide(npr, "npr_id", "date_in", kpr=False),
+                                     FrameSide(kpr, "kpr_id", "date", kpr=True),
+                                     pairs, kc, len(key) if key is not None else 0,
                                      coverage=dict(DEFAULT_COVERAGE, **(coverage or {})))
     return LinkageResult(persons[_PERSON_COLS], LinkageReport(method=method, **report_parts))
