@@ -33,9 +33,16 @@ def _ranges(frame: pd.DataFrame, id_col: str, date_col: str, ids: set[int]) -> p
     g = f.groupby(id_col)
     out = pd.DataFrame({"lo": g[date_col].min(), "hi": g[date_col].max()})
     for c in ("sex", "birth_year"):
-        out[c] = (g[c].agg(lambda s: s.mode().iloc[0] if s.notna().any() else pd.NA)
-                  if c in extra else pd.NA)
+        out[c] = _modes(f, id_col, c).reindex(out.index) if c in extra else pd.NA
     return out
+
+
+def _modes(f: pd.DataFrame, id_col: str, col: str) -> pd.Series:
+    """Most frequent non-missing `col` per id, ties to the smallest (``Series.mode``)."""
+    n = f.loc[f[col].notna()].groupby([id_col, col]).size().rename("n").reset_index()
+    n = n.sort_values([id_col, "n", col], ascending=[True, False, True], kind="stable")
+    first = n.drop_duplicates(id_col)
+    return pd.Series(first[col].array, index=first[id_col].to_numpy())
 
 
 def _apart(r: pd.DataFrame) -> bool:

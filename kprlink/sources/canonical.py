@@ -65,6 +65,10 @@ def _flag(ledger: Ledger, col: Column, mask: np.ndarray, reason: str, what: str,
 
 
 def _convert_number(s: pd.Series, col: Column, ledger: Ledger) -> pd.Series:
+    if col.dtype in _INT_DTYPES and pd.api.types.is_integer_dtype(s.dtype):
+        fast = _convert_int(s, col, ledger)
+        if fast is not None:
+            return fast
     num, bad = _numeric(s)
     if col.missing_codes:
         codes = [float(c) for c in col.missing_codes if _is_number(c)]
@@ -97,6 +101,43 @@ def _convert_number(s: pd.Series, col: Column, ledger: Ledger) -> pd.Series:
     return num.astype("float64")
 
 
+def _convert_int(s: pd.Series, col: Column, ledger: Ledger) -> pd.Series | None:
+    """:func:`_convert_number` of an integer column in int64 arithmetic, no float copy
+    (the same checks, flags and result); None where a value is beyond 2**53."""
+    arr = pd.array(s, copy=False)
+    v = np.asarray(arr.to_numpy(np.int64, na_value=0) if hasattr(arr, "isna")
+                   else arr, dtype=np.int64)
+    na = np.array(pd.isna(arr), dtype=bool)
+    if len(v) and max(abs(int(v.min())), abs(int(v.max()))) >= 1 << 53:
+        return None
+    for code in col.missing_codes:
+        if _is_number(code):
+            na |= v == code
+    lo, hi = _DTYPE_LIMITS[col.dtype]
+    bad = ~na & ((v < lo) | (v > hi))
+    _flag(ledger, col, bad, "bad_number", "value is not a valid number",
+          "Check the column's format (digits only; decimal point for fractions).")
+    na |= bad
+    if col.values is not None:
+        allowed = [float(x) for x in col.values if _is_number(x)]
+        out = ~na & ~np.isin(v, allowed)
+        reason = "unknown_service_code" if col.name == "service_code" else "invalid_value"
+        _flag(ledger, col, out, reason,
+              f"value outside the allowed set {sorted(col.values, key=str)}",
+              "See docs/formats.md for the value set.")
+        na |= out
+    if col.value_range is not None:
+        lo, hi = col.value_range
+        out = ~na & ((v < lo) | (v > hi))
+        reason = "hours_over_168" if col.name == "hours_per_week" else "out_of_range"
+        _flag(ledger, col, out, reason, f"value outside {lo:g}–{hi:g}",
+              "Check the unit (e.g. hours per month instead of per week).")
+        na |= out
+    dtype = np.int64 if _INT_DTYPES[col.dtype] == "Int64" else np.int16
+    return pd.Series(pd.arrays.IntegerArray(np.where(na, 0, v).astype(dtype), na),
+                     index=s.index)
+
+
 def _isin(num: pd.Series, values: list[float]) -> np.ndarray:
     """``num.isin(values)`` as a numpy mask; NA is False. Fast for short lists."""
     arr = num.to_numpy(dtype="float64", na_value=np.nan)
@@ -114,8 +155,26 @@ def _is_number(v: object) -> bool:
 
 def _convert_str(s: pd.Series, col: Column) -> pd.Series:
     txt = _as_string(s)
+    if isinstance(txt.array, pd.arrays.ArrowStringArray):  # Arrow kernels on the buffers
+        return pd.Series(pd.arrays.ArrowStringArray(_str_arrow(txt.array.__arrow_array__(),
+                                                               col)), index=s.index)
     return on_distinct(lambda pos: _str_rows(txt.iloc[pos].reset_index(drop=True), col),
                        distinct_key(txt), s.index)
+
+
+def _str_arrow(arr: pa.ChunkedArray, col: Column) -> pa.ChunkedArray:
+    """:func:`_str_rows` with Arrow compute kernels (the same regular expressions: pandas
+    runs its Arrow strings' ``str`` methods on these kernels)."""
+    txt = pc.utf8_trim_whitespace(arr)
+    miss = pa.array([str(c) for c in col.missing_codes] + [""], type=txt.type)
+    txt = pc.if_else(pc.is_in(txt, value_set=miss), pa.scalar(None, txt.type), txt)
+    pad = (r"^\d{3}$" if "municipality" in col.name
+           else r"^\d{5}$" if col.name == "district" else None)
+    if pad is not None:
+        short = pc.fill_null(pc.match_substring_regex(txt, pad), False)
+        txt = pc.if_else(short, pc.binary_join_element_wise(pa.scalar("0", txt.type), txt,
+                                                            pa.scalar("", txt.type)), txt)
+    return txt
 
 
 def _str_rows(txt: pd.Series, col: Column) -> pd.Series:
@@ -379,7 +438,7 @@ def to_canonical(raw: pd.DataFrame, contract: Contract, ledger: Ledger) -> pd.Da
         order.append(col.name)
         if col.dtype == "code":
             order += [f"{col.name}_original", f"{col.name}_valid"]
-    frame = pd.DataFrame({k: out[k] for k in order}, index=raw.index)
+    frame = pd.DataFrame({k: out[k] for k in order}, index=raw.index, copy=False)
     used = set(by_canon.values()) | set(monthly)
     extras = [c for c in raw.columns if c not in used and c not in frame.columns]
     for c in extras:
