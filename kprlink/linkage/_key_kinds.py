@@ -20,6 +20,7 @@ A key id mapped to several partners is one of:
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 KINDS = ("stale key without data", "new id after change of sex", "both keys have data",
@@ -45,12 +46,6 @@ def _modes(f: pd.DataFrame, id_col: str, col: str) -> pd.Series:
     return pd.Series(first[col].array, index=first[id_col].to_numpy())
 
 
-def _apart(r: pd.DataFrame) -> bool:
-    """Periods that do not overlap (each ends before the next begins)."""
-    r = r.sort_values("lo")
-    return bool((r["hi"].iloc[:-1].to_numpy() < r["lo"].iloc[1:].to_numpy()).all())
-
-
 def classify_conflicts(kc: pd.DataFrame, npr: pd.DataFrame, kpr: pd.DataFrame) -> pd.Series:
     """The kind (:data:`KINDS`) of each row of ``LinkageReport.key_conflicts``.
 
@@ -62,24 +57,37 @@ def classify_conflicts(kc: pd.DataFrame, npr: pd.DataFrame, kpr: pd.DataFrame) -
     ids = {int(x) for ps in kc["partners"] for x in ps}
     kr = _ranges(kpr, "kpr_id", "date", ids)
     nr = _ranges(npr, "npr_id", "date_in", ids)
-    out = []
-    for side, partners, deliveries in kc[["side", "partners", "deliveries"]].itertuples(
-            index=False):
-        if side == "npr_id":
-            r = kr.reindex([p for p in partners if p in kr.index])
-            if len(r) <= 1:
-                out.append(KINDS[0])
-            elif (_apart(r) and r["sex"].notna().all() and r["sex"].nunique() > 1
-                  and r["birth_year"].nunique(dropna=False) == 1):
-                out.append(KINDS[1])
-            else:
-                out.append(KINDS[2])
-        else:
-            r = nr.reindex([p for p in partners if p in nr.index])
-            if len(set(deliveries)) <= 1:
-                out.append(KINDS[4])
-            elif len(r) >= 2 and _apart(r):
-                out.append(KINDS[3])
-            else:
-                out.append(KINDS[5])
+    n_rows = len(kc)
+    npr_side = (kc["side"] == "npr_id").to_numpy(bool)
+    sizes = kc["partners"].map(len).to_numpy(np.int64)
+    row = np.repeat(np.arange(n_rows), sizes)
+    partner = np.asarray([int(x) for ps in kc["partners"] for x in ps], dtype=np.int64)
+    parts = []
+    for mask, ranges in ((npr_side[row], kr), (~npr_side[row], nr)):
+        sub = pd.DataFrame({"row": row[mask], "id": partner[mask]})
+        sub = sub[sub["id"].isin(ranges.index)]  # partners with data
+        parts.append(sub.join(ranges, on="id"))
+    p = pd.concat(parts, ignore_index=True).sort_values(["row", "lo"], kind="stable")
+    r = p["row"].to_numpy(np.int64)
+    n = np.bincount(r, minlength=n_rows)
+    # periods apart: sorted by start, each ends before the next starts (NaT never apart)
+    last = np.r_[r[1:] != r[:-1], True] if len(r) else np.zeros(0, bool)
+    hi = p["hi"].to_numpy("datetime64[ns]")
+    lo_next = np.r_[p["lo"].to_numpy("datetime64[ns]")[1:], np.datetime64("NaT", "ns")]
+    ok = last | (hi < lo_next)
+    apart = np.ones(n_rows, dtype=bool)
+    np.logical_and.at(apart, r, ok)
+    g = p.groupby("row")
+    sex_all = np.zeros(n_rows, dtype=bool)
+    sex_all[np.unique(r)] = True
+    np.logical_and.at(sex_all, r, p["sex"].notna().to_numpy(bool))
+    sex_n = g["sex"].nunique().reindex(range(n_rows), fill_value=0).to_numpy()
+    by_n = g["birth_year"].nunique(dropna=False).reindex(range(n_rows), fill_value=0).to_numpy()
+    one_delivery = kc["deliveries"].map(lambda d: len(set(d)) <= 1).to_numpy(bool)
+    out = np.where(npr_side,
+                   np.where(n <= 1, KINDS[0],
+                            np.where(apart & sex_all & (sex_n > 1) & (by_n == 1), KINDS[1],
+                                     KINDS[2])),
+                   np.where(one_delivery, KINDS[4],
+                            np.where((n >= 2) & apart, KINDS[3], KINDS[5])))
     return pd.Series(out, index=kc.index, dtype="string")
