@@ -67,6 +67,7 @@ def classify_conflicts(kc: pd.DataFrame, npr: pd.DataFrame, kpr: pd.DataFrame) -
         sub = pd.DataFrame({"row": row[mask], "id": partner[mask]})
         sub = sub[sub["id"].isin(ranges.index)]  # partners with data
         parts.append(sub.join(ranges, on="id"))
+    parts = [q for q in parts if len(q)] or parts[:1]  # empty frames do not set dtypes
     p = pd.concat(parts, ignore_index=True).sort_values(["row", "lo"], kind="stable")
     r = p["row"].to_numpy(np.int64)
     n = np.bincount(r, minlength=n_rows)
