@@ -30,3 +30,14 @@ def delivery_002_s11(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("delivery_002_s11")
     generate_delivery(out, SynthConfig(scale=0.002, seed=11))
     return out, read_delivery(out)
+
+
+@pytest.fixture(scope="module")
+def client():  # noqa: ANN201 - a distributed.Client
+    """A two-worker dask.distributed cluster on loopback (in this process), per module."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None, protocol="tcp",
+                                  host="127.0.0.1") as cluster, \
+            distributed.Client(cluster) as c:
+        yield c

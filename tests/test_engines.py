@@ -36,15 +36,6 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"raw": raw, "whole": root / "whole", "parts": root / "parts"}
 
 
-@pytest.fixture(scope="module")
-def client():  # noqa: ANN201 - a distributed.Client
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None, protocol="tcp",
-                                  host="127.0.0.1") as cluster, \
-            distributed.Client(cluster) as c:
-        yield c
-
-
 def test_partitions_hold_whole_persons(folders: dict[str, Path]) -> None:
     parts = partitions(folders["parts"])
     assert [p.name for p in parts] == ["p000", "p001", "p002"]

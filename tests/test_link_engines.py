@@ -47,15 +47,6 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"raw": raw, "whole": root / "whole", "parts": root / "parts"}
 
 
-@pytest.fixture(scope="module")
-def client():  # noqa: ANN201 - a distributed.Client
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None, protocol="tcp",
-                                  host="127.0.0.1") as cluster, \
-            distributed.Client(cluster) as c:
-        yield c
-
-
 def _whole(folder: Path) -> kl.LinkageResult:
     d = kl.read_delivery(folder, columns={**KEY_COLUMNS, "key": None})
     frames = {n: getattr(d, n) for n in ("npr_episodes", "kuhr_claims", "key")}
