@@ -74,7 +74,8 @@ def complete_cells(cells: pd.DataFrame, dims: Sequence[str], count_col: str,
     for d in dims:
         col = cells[d]
         if isinstance(col.dtype, pd.CategoricalDtype):
-            levels.append([c for c in col.cat.categories if c in set(col.dropna())])
+            used = np.unique(col.cat.codes.to_numpy())
+            levels.append(list(col.cat.categories[used[used >= 0]]))
         else:
             levels.append(list(pd.unique(col.dropna())))
     full = pd.MultiIndex.from_product(levels, names=dims)

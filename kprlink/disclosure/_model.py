@@ -63,7 +63,8 @@ def _dim_codes(
 ) -> tuple[list[object], dict[object, list[object]]]:
     """Display order of a dimension's codes and each leaf's containing codes."""
     if isinstance(leaves.dtype, pd.CategoricalDtype):
-        leaf_order = [c for c in leaves.cat.categories if c in set(leaves.dropna().unique())]
+        used = np.unique(leaves.cat.codes.to_numpy())
+        leaf_order = list(leaves.cat.categories[used[used >= 0]])
     else:
         leaf_order = list(pd.unique(leaves.dropna()))
         try:
