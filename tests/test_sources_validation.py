@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 import pytest
 from test_sources_data import CLAIMS, EPISODES, FUNCTIONS, INDICATORS, SERVICES, write_csv
@@ -170,3 +171,26 @@ def test_empty_report_summary():
     rep = ValidationReport.empty()
     assert rep.summary().empty and rep.rows_in == 0
     assert "0 file(s)" in str(rep)
+
+
+@pytest.mark.parametrize("keys", [["claim_id"], ["claim_id", "position"], ["name"]])
+def test_check_unique_fast_paths_match_pandas(keys):
+    """Packed integer keys (sorted: one pass; unsorted: hashed) and text keys flag what
+    ``DataFrame.duplicated`` flags, incomplete keys never."""
+    from kprlink.sources.validation import check_unique
+
+    rng = np.random.default_rng(5)
+    n = 5000
+    df = pd.DataFrame({"claim_id": pd.array(rng.integers(0, 1500, n), dtype="Int64"),
+                       "position": pd.array(rng.integers(1, 4, n), dtype="Int64"),
+                       "name": pd.array(rng.integers(0, 900, n).astype(str),
+                                        dtype="string[pyarrow]")})
+    df.loc[[3, 70, 900], "claim_id"] = pd.NA
+    for frame in (df, df.sort_values(keys).reset_index(drop=True),
+                  df.drop_duplicates(keys).sort_values(keys).reset_index(drop=True)):
+        led = Ledger("f", "c", len(frame))
+        check_unique(frame, keys, led)
+        complete = frame[keys].notna().all(axis=1).to_numpy(bool)
+        want = frame[keys].duplicated(keep="first").to_numpy(bool) & complete
+        got = led.excluded_mask()
+        assert (got == want).all()

@@ -74,7 +74,10 @@ class Projection:
                 cols += [f"{name}_original", f"{name}_valid"]
         pats = [re.compile(p, re.IGNORECASE) for p in contract.repeated.values()]
         wide = [c for c in frame.columns if any(p.match(str(c)) for p in pats)]
-        return frame[[c for c in cols if c in frame.columns] + wide]
+        take = [c for c in cols if c in frame.columns] + wide
+        if take == list(frame.columns):  # nothing to drop: no copy
+            return frame
+        return frame[take]
 
 
 #: Every frame field a projection may name (the Delivery's frames).

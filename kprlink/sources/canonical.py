@@ -11,7 +11,7 @@ All work is column-wise (vectorised); there are no per-row Python loops.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import pandas as pd
@@ -343,14 +343,17 @@ def _refuse_conflicts(raw: pd.DataFrame, same: dict[str, list[str]], ledger: Led
                         "Drop or rename all but the right one (ask the provider which it is).")
 
 
-def to_canonical(raw: pd.DataFrame, contract: Contract, ledger: Ledger) -> pd.DataFrame:
+def to_canonical(raw: pd.DataFrame, contract: Contract, ledger: Ledger, *,
+                 keep: Collection[str] | None = None) -> pd.DataFrame:
     """Convert a delivered frame to `contract`'s canonical schema.
 
     Missing required columns are recorded as fatal problems in `ledger` (the
     caller raises); row-level problems are recorded as repairs or exclusions.
     Absent optional columns are added as <NA>, so every frame of a contract has
     the same columns. Columns the contract does not know are kept at the end;
-    repeated wide groups (NPR ``tilstand_n_k``) are kept as delivered.
+    repeated wide groups (NPR ``tilstand_n_k``) are kept as delivered. `keep` (a
+    projected read, canonical names): absent columns not in it are left out (not
+    built as <NA> only to be dropped).
     """
     wide = repeated_columns(contract, raw.columns)
     mapping = contract.resolve([c for c in raw.columns if c not in wide])
@@ -375,6 +378,8 @@ def to_canonical(raw: pd.DataFrame, contract: Contract, ledger: Ledger) -> pd.Da
     for col in ordered:
         src = by_canon.get(col.name)
         if src is None:
+            if keep is not None and col.name not in keep:
+                continue
             if col.name == "hours_per_week" and monthly:
                 num, bad = _numeric(raw[monthly[0]])
                 ledger.repair("hours_from_month", col.name, num.notna().to_numpy(bool),
@@ -438,7 +443,8 @@ def to_canonical(raw: pd.DataFrame, contract: Contract, ledger: Ledger) -> pd.Da
         order.append(col.name)
         if col.dtype == "code":
             order += [f"{col.name}_original", f"{col.name}_valid"]
-    frame = pd.DataFrame({k: out[k] for k in order}, index=raw.index, copy=False)
+    frame = pd.DataFrame({k: out[k] for k in order if k in out}, index=raw.index,
+                         copy=False)
     used = set(by_canon.values()) | set(monthly)
     extras = [c for c in raw.columns if c not in used and c not in frame.columns]
     for c in extras:

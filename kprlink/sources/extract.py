@@ -303,7 +303,7 @@ def _from_raw(raw: RawFrame, contract: Contract, name: str,
                           f"{delivered!r} held bytes that are not UTF-8 in a UTF-8 file; "
                           "those fields were decoded as latin-1 (cp1252)",
                           "Ask the provider to deliver the file in one encoding.")
-    canon = to_canonical(df, contract, ledger)
+    canon = to_canonical(df, contract, ledger, keep=proj.keep)
     raise_fatal(ledger.fatal, ledger.missing, name)
     if contract is npr.EPISODES and canon["episode_id"].isna().all():
         canon["episode_id"] = pd.array(rows, dtype="Int64")

@@ -378,14 +378,27 @@ def check_unique(df: pd.DataFrame, keys: Sequence[str], ledger: Ledger, *,
     """
     if not keys or not all(k in df.columns for k in keys):
         return
-    sub = df[list(keys)]
-    complete = sub.notna().all(axis=1).to_numpy(bool)
-    dup = sub.duplicated(keep="first").to_numpy(bool) & complete
+    packed = packed_keys(df, tuple(keys))
+    if packed is not None:  # integer keys: one int64 per row (-1: incomplete)
+        complete = packed >= 0
+        dup = _repeated(packed, complete)
+    else:
+        sub = df[list(keys)]
+        complete = sub.notna().all(axis=1).to_numpy(bool)
+        dup = sub.duplicated(keep="first").to_numpy(bool) & complete
     if seen is not None:
-        packed = packed_keys(df, tuple(keys))
         if packed is None:
             raise ValueError(f"keys {list(keys)} cannot be checked across chunks")
         dup |= seen.earlier(packed) & complete  # type: ignore[attr-defined]
     ledger.exclude("duplicate_id", ",".join(keys), dup,
                    f"duplicate id ({', '.join(keys)}) of an earlier row",
                    "The first row is kept; ask the provider whether the others differ.")
+
+
+def _repeated(packed: np.ndarray, complete: np.ndarray) -> np.ndarray:
+    """Complete rows whose packed key repeats an earlier row's (``duplicated``, keep
+    first); a file sorted by its key (the usual delivery) is seen in one pass."""
+    keys = packed[complete]
+    if len(keys) < 2 or bool((keys[1:] > keys[:-1]).all()):
+        return np.zeros(len(packed), dtype=bool)
+    return pd.Series(packed).duplicated(keep="first").to_numpy(bool) & complete
