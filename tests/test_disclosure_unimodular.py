@@ -88,6 +88,7 @@ def test_skipping_the_milp_on_unimodular_tables_changes_no_interval(seed, monkey
     monkeypatch.setattr(_integer, "integer_extreme", counted)
     monkeypatch.setattr(_integer, "two_laminar", lambda a: False)
     monkeypatch.setattr(audit, "integral", lambda v: False)
+    monkeypatch.setattr(audit, "_USE_FLOW", False)  # nor maximum flows
     slow = audit_intervals(inner_of_cell, values, hidden, inner_values=z, min_width=3,
                            integer=True)
     assert np.array_equal(fast.index, slow.index)

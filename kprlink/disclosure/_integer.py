@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse.csgraph import connected_components
 
+from kprlink.disclosure._flow import laminar_split
 from kprlink.disclosure._lp import integral
 from kprlink.disclosure._witness import Witnesses, push_integers
 
@@ -61,28 +61,9 @@ def two_laminar(a: sparse.spmatrix) -> bool:
     with its margins (and a hierarchy in one dimension) is of this kind; three-way
     tables, and linked tables cut differently, are usually not.
 
-    Two rows *cross* when they intersect and neither contains the other; the rows split
-    into two laminar families exactly when the crossing graph is bipartite, checked on
-    its double cover (a graph is bipartite iff no node shares a component with its twin).
+    The split itself is :func:`kprlink.disclosure._flow.laminar_split`.
     """
-    a = sparse.csr_matrix(a)
-    if a.nnz == 0:
-        return True
-    if not np.all(a.data == 1.0):
-        return False
-    size = np.diff(a.indptr)
-    inter = (a @ a.T).tocoo()
-    i, j, k = inter.row, inter.col, inter.data
-    cross = (i < j) & (k < np.minimum(size[i], size[j]))
-    i, j = i[cross], j[cross]
-    if not len(i):
-        return True
-    m = a.shape[0]
-    rows = np.concatenate([i, i + m])
-    cols = np.concatenate([j + m, j])
-    cover = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(2 * m, 2 * m))
-    _, lab = connected_components(cover, directed=False)
-    return not np.any(lab[:m] == lab[m:])
+    return laminar_split(a) is not None
 
 
 def integer_extreme(a: sparse.csr_matrix, b: np.ndarray, obj: np.ndarray, sense: float,

@@ -15,11 +15,16 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from kprlink.disclosure._flow import FlowAudit, flow_audit
 from kprlink.disclosure._integer import integer_intervals, integral
 from kprlink.disclosure._lp import ComponentLP, UnionFind
 from kprlink.disclosure._model import TOTAL, build_model, membership_matrix
 from kprlink.disclosure._witness import Witnesses, push
 from kprlink.exceptions import DisclosureError, MissingColumnsError
+
+#: Solve network components (:mod:`kprlink.disclosure._flow`) by maximum flow; the tests
+#: switch it off to check the LPs give the same intervals.
+_USE_FLOW = True
 
 
 def audit_intervals(
@@ -113,6 +118,14 @@ def audit_intervals(
         systems[k] = (a, np.array([rhs for _, rhs in cons]))
 
     solvers: dict[int, ComponentLP] = {}
+    # network components (two-way tables, one hierarchy) are solved by maximum flow
+    parts: dict[int, list[np.ndarray]] = {}
+    for c in np.flatnonzero(suppressed):
+        v = var_of_inner[inner_of_cell[c]]
+        v = v[v >= 0]
+        for k in np.unique(local_comp[v]):
+            parts.setdefault(int(k), []).append(local[v[local_comp[v] == k]])
+    flows: dict[int, FlowAudit | None] = {}
 
     def extreme(k: int, obj_local: np.ndarray, sense: float,
                 weights: np.ndarray | None = None) -> float:
@@ -161,6 +174,17 @@ def audit_intervals(
     def whole(k: int) -> bool:  # the last LP of component k ended at a whole-number point
         return k in solvers and integral(solvers[k].x)
 
+    def cell_extreme(k: int, sel: np.ndarray, sense: float) -> tuple[float, bool]:
+        """min sense * (the cell's part in component k), and whether it is whole."""
+        a, b = systems[k]
+        if a is not None and _USE_FLOW and k not in flows:
+            flows[k] = flow_audit(a, b, true_var[comp_vars[k]], parts.get(k, []))
+        net = flows.get(k)
+        q = None if net is None else net.arc(sel)
+        if q is not None:
+            return net.extreme(q, sense), True  # a network's extremes are whole numbers
+        return solve(k, sel, sense), whole(k)
+
     if wit is not None:
         def point(k: int, cost: np.ndarray) -> np.ndarray | None:
             idx = np.flatnonzero(cost)
@@ -193,11 +217,12 @@ def audit_intervals(
         if settled(pos):
             continue
         for k in np.unique(local_comp[v]):
-            sel = v[local_comp[v] == k]
-            lower[pos] += solve(int(k), local[sel], 1.0)
-            attained[pos] &= whole(int(k))
-            upper[pos] -= solve(int(k), local[sel], -1.0)
-            attained[pos] &= whole(int(k))
+            sel = local[v[local_comp[v] == k]]
+            lo, lo_whole = cell_extreme(int(k), sel, 1.0)
+            hi, hi_whole = cell_extreme(int(k), sel, -1.0)
+            lower[pos] += lo
+            upper[pos] -= hi
+            attained[pos] &= lo_whole and hi_whole
     for pos, g in single:  # maxima first: they push other cells to 0
         k = int(local_comp[g])
         if settled(pos):
@@ -206,15 +231,17 @@ def audit_intervals(
             upper[pos] += hi_triv[g]
             attained[pos] &= bool(int_hi[g] >= hi_triv[g] - 1e-9)
         else:
-            upper[pos] -= solve(k, local[[g]], -1.0)
-            attained[pos] &= whole(k)
+            hi, hi_whole = cell_extreme(k, local[[g]], -1.0)
+            upper[pos] -= hi
+            attained[pos] &= hi_whole
     for pos, g in single:
         k = int(local_comp[g])
         if settled(pos):
             continue
         if obs_lo[g] > 1e-9:
-            lower[pos] += solve(k, local[[g]], 1.0)
-            attained[pos] &= whole(k)
+            lo, lo_whole = cell_extreme(k, local[[g]], 1.0)
+            lower[pos] += lo
+            attained[pos] &= lo_whole
         else:
             attained[pos] &= bool(int_lo[g] <= 1e-9)
     lower = np.round(lower, 9)
