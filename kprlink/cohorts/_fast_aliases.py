@@ -33,22 +33,50 @@ _PROFILE = {"npr_episodes": ("npr_id", "date_in", "year", "sex", "birth_year", "
                             "death_date")}
 
 
+def _pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``(a, b)`` pairs, sorted by `a` then `b`."""
+    o = np.lexsort((b, a))
+    a, b = a[o], b[o]
+    keep = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])] if len(a) else a.astype(bool)
+    return a[keep], b[keep]
+
+
 def _several(ids: np.ndarray, partners: np.ndarray) -> np.ndarray:
     """Ids with more than one distinct partner."""
-    pairs = np.unique(np.column_stack([ids, partners]), axis=0) if len(ids) else \
-        np.zeros((0, 2), np.int64)
-    u, n = np.unique(pairs[:, 0], return_counts=True)
-    return u[n > 1]
+    a, _ = _pairs(ids, partners)
+    start = np.flatnonzero(np.r_[True, a[1:] != a[:-1]]) if len(a) else np.zeros(0, np.int64)
+    n = np.diff(np.r_[start, len(a)])
+    return a[start[n > 1]]
 
 
-def _rows_of(folder: Any, field: str, col: str, ids: np.ndarray) -> pd.DataFrame | None:
+def _id_column(folder: Any, field: str, col: str) -> np.ndarray | None:
+    t = folder.read(field, (col,))
+    return None if t is None else _ids(t[col])
+
+
+def _rows_of(folder: Any, field: str, col: str, ids: np.ndarray, all_ids: np.ndarray
+             ) -> pd.DataFrame:
+    """The rows of `ids` (`all_ids`: the frame's id column), reading only the row groups
+    that hold them."""
+    import pyarrow.parquet as pq
+
     from kprlink.sources._folder import _frame
 
-    t = folder.read(field, _PROFILE.get(field))
-    if t is None:
-        return None
-    rows = np.flatnonzero(_member(_ids(t[col]), ids))
-    return _frame(t, rows, folder.schema(field))
+    rows = np.flatnonzero(_member(all_ids, ids)) if len(ids) else np.zeros(0, np.int64)
+    schema = folder.schema(field)
+    cols = [f.name for f in schema if f.name in _PROFILE[field]]
+    pf = pq.ParquetFile(folder.root / folder.files[field], pre_buffer=False)
+    sizes = np.array([pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)],
+                     dtype=np.int64)
+    starts = np.r_[0, np.cumsum(sizes)]
+    group = np.searchsorted(starts, rows, side="right") - 1
+    groups = np.unique(group)
+    if not len(groups):
+        return _frame(schema.empty_table().select(cols), rows, schema)
+    offset = np.r_[0, np.cumsum(sizes[groups])]
+    at = np.searchsorted(groups, group)
+    table = pf.read_row_groups([int(g) for g in groups], columns=cols)
+    return _frame(table, rows - starts[group] + offset[at], schema)
 
 
 def folder_aliases(folder: Any) -> pd.DataFrame:
@@ -73,10 +101,22 @@ def folder_aliases(folder: Any) -> pd.DataFrame:
     from kprlink.sources._folder import _frame
 
     sub_key = _frame(key, np.flatnonzero(rows), folder.schema("key"))
-    npr = _rows_of(folder, "npr_episodes", "npr_id", np.unique(n[rows]))
-    kpr = _rows_of(folder, "kuhr_claims", "kpr_id", np.unique(k[rows]))
-    if npr is None or kpr is None:
+    ep_ids = _id_column(folder, "npr_episodes", "npr_id")
+    cl_ids = _id_column(folder, "kuhr_claims", "kpr_id")
+    if ep_ids is None or cl_ids is None:
         return empty
+    # Only conflicts of two ids that both have rows can be one person with two ids of
+    # a register (a new KPR id after a change of sex, a temporary NPR id replaced); a
+    # duplicate NPR id in one delivery is told by the key alone, and every other kind
+    # reads no rows: only the candidates' rows are read (the kinds are the same)
+    nn, kk = n[rows], k[rows]
+    with_claims, with_episodes = _member(kk, cl_ids), _member(nn, ep_ids)
+    cand_n = _several(nn[with_claims], kk[with_claims])
+    cand_k = _several(kk[with_episodes], nn[with_episodes])
+    want_k = np.unique(np.r_[kk[_member(nn, cand_n)], cand_k])
+    want_n = np.unique(np.r_[nn[_member(kk, cand_k)], cand_n])
+    npr = _rows_of(folder, "npr_episodes", "npr_id", want_n, ep_ids)
+    kpr = _rows_of(folder, "kuhr_claims", "kpr_id", want_k, cl_ids)
     res = link_extracts(npr, kpr, key=sub_key)
     out = same_person_aliases(res.report.key_conflicts)
     return out if len(out) else empty
