@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kprlink.sources._arrow_ids import _ids, _member
+from kprlink.sources._arrow_ids import _blocks, _ids, _member
 
 __all__: list[str] = []
 
@@ -42,41 +42,83 @@ def _pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _several(ids: np.ndarray, partners: np.ndarray) -> np.ndarray:
-    """Ids with more than one distinct partner."""
+    """Sorted ids with more than one distinct partner."""
+    if len(ids) > 1 and bool(np.all(ids[1:] >= ids[:-1])):
+        # sorted by id (an imported key is, by npr_id): a run's partners differ when
+        # its smallest and largest differ, no sort
+        start = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        lo, hi = np.minimum.reduceat(partners, start), np.maximum.reduceat(partners, start)
+        return ids[start[lo != hi]]
+    if len(ids) > 1 << 16:  # only ids on several rows can have several partners
+        rows = pd.Index(ids).duplicated(keep=False)
+        ids, partners = ids[rows], partners[rows]
     a, _ = _pairs(ids, partners)
     start = np.flatnonzero(np.r_[True, a[1:] != a[:-1]]) if len(a) else np.zeros(0, np.int64)
     n = np.diff(np.r_[start, len(a)])
     return a[start[n > 1]]
 
 
-def _id_column(folder: Any, field: str, col: str) -> np.ndarray | None:
-    t = folder.read(field, (col,))
-    return None if t is None else _ids(t[col])
+def _lookup(ids: np.ndarray) -> Any:
+    """A membership test for the distinct ids `ids`: ``test(values) -> bool mask``."""
+    if not len(ids):
+        return lambda v: np.zeros(len(v), dtype=bool)
+    hi = int(ids.max())
+    if int(ids.min()) <= 0 or hi >= 1 << 28:
+        return lambda v: _member(v, ids)
+    table = np.zeros(hi + 2, dtype=bool)  # pages of zeros: only those touched cost
+    table[ids] = True
+    # indices clipped to the table: -1 (missing) to 0, ids above `hi` to hi + 1: False
+    return lambda v: np.take(table, v, mode="clip")
 
 
-def _rows_of(folder: Any, field: str, col: str, ids: np.ndarray, all_ids: np.ndarray
-             ) -> pd.DataFrame:
-    """The rows of `ids` (`all_ids`: the frame's id column), reading only the row groups
-    that hold them."""
-    import pyarrow.parquet as pq
+class _Scan:
+    """Which of `ids` have rows in frame `field`, and the row groups holding them.
 
-    from kprlink.sources._folder import _frame
+    Reads the id column only, from the partition files when the folder is
+    partitioned (the files the cohort reads next), else from the whole frame.
+    """
 
-    rows = np.flatnonzero(_member(all_ids, ids)) if len(ids) else np.zeros(0, np.int64)
-    schema = folder.schema(field)
-    cols = [f.name for f in schema if f.name in _PROFILE[field]]
-    pf = pq.ParquetFile(folder.root / folder.files[field], pre_buffer=False)
-    sizes = np.array([pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)],
-                     dtype=np.int64)
-    starts = np.r_[0, np.cumsum(sizes)]
-    group = np.searchsorted(starts, rows, side="right") - 1
-    groups = np.unique(group)
-    if not len(groups):
-        return _frame(schema.empty_table().select(cols), rows, schema)
-    offset = np.r_[0, np.cumsum(sizes[groups])]
-    at = np.searchsorted(groups, group)
-    table = pf.read_row_groups([int(g) for g in groups], columns=cols)
-    return _frame(table, rows - starts[group] + offset[at], schema)
+    def __init__(self, folder: Any, field: str, col: str, ids: np.ndarray) -> None:
+        import pyarrow.parquet as pq
+
+        from kprlink.sources._partition import partitions
+
+        self.field, self.col, self.schema = field, col, folder.schema(field)
+        name = folder.files[field]
+        files = [p / name for p in partitions(folder.root)] or [folder.root / name]
+        self.hits: list[tuple[Any, np.ndarray, np.ndarray]] = []  # (file, ids, groups)
+        test = _lookup(ids)
+        for path in files if len(ids) else []:
+            pf = pq.ParquetFile(path, pre_buffer=False)
+            at, there, start = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], 0
+            for v in _blocks(pf.read(columns=[col])[col]):  # views, no copy
+                i = np.flatnonzero(test(v))
+                at.append(i + start)
+                there.append(v[i])
+                start += len(v)
+            sizes = [pf.metadata.row_group(g).num_rows for g in range(pf.num_row_groups)]
+            self.hits.append((path, np.concatenate(there), np.searchsorted(
+                np.cumsum(sizes), np.concatenate(at), "right")))
+        self.present = np.unique(np.concatenate([np.zeros(0, np.int64)]
+                                                + [h for _, h, _ in self.hits]))
+
+    def rows_of(self, ids: np.ndarray) -> pd.DataFrame:
+        """Every row of `ids` (profile columns), reading only the row groups holding them."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from kprlink.sources._folder import _frame
+
+        cols = [f.name for f in self.schema if f.name in _PROFILE[self.field]]
+        test = _lookup(ids)
+        parts = []
+        for path, there, group in self.hits:
+            groups = np.unique(group[test(there)]).tolist()
+            if groups:
+                parts.append(pq.ParquetFile(path, pre_buffer=False)
+                             .read_row_groups(groups, columns=cols))
+        table = pa.concat_tables(parts) if parts else self.schema.empty_table().select(cols)
+        return _frame(table, np.flatnonzero(test(_ids(table[self.col]))), self.schema)
 
 
 def folder_aliases(folder: Any) -> pd.DataFrame:
@@ -87,7 +129,8 @@ def folder_aliases(folder: Any) -> pd.DataFrame:
     empty = pd.DataFrame({"register": pd.Series(dtype=object), "alias": pd.Series(
         dtype="int64"), "id": pd.Series(dtype="int64"), "kind": pd.Series(dtype=object)})
     key = folder.read("key", ("npr_id", "kpr_id", "delivery"))
-    if key is None or key.num_rows == 0:
+    if key is None or key.num_rows == 0 or not {"npr_episodes", "kuhr_claims"} <= set(
+            folder.files):
         return empty
     n, k = _ids(key["npr_id"]), _ids(key["kpr_id"])
     ok = (n >= 0) & (k >= 0)
@@ -98,26 +141,25 @@ def folder_aliases(folder: Any) -> pd.DataFrame:
     # decides a kpr_id's partners from each npr_id's own rows)
     rows = _member(n, n_ids) | _member(k, k_ids)
     rows = (_member(n, np.unique(n[rows])) | _member(k, np.unique(k[rows]))) & ok
+    nn, kk = n[rows], k[rows]
+    # Only conflicts of two ids that both have rows can be one person with two ids of
+    # a register (a new KPR id after a change of sex: an npr_id's kpr_ids; a temporary
+    # NPR id replaced: a kpr_id's npr_ids); a duplicate NPR id in one delivery is told
+    # by the key alone (a kpr_id with several npr_ids); every other kind is not one
+    # person. So only the ids' id columns are read, then the candidates' rows.
+    claims = _Scan(folder, "kuhr_claims", "kpr_id", np.unique(kk) if len(n_ids) else kk[:0])
+    episodes = _Scan(folder, "npr_episodes", "npr_id", np.unique(nn) if len(k_ids) else nn[:0])
+    with_claims, with_episodes = _member(kk, claims.present), _member(nn, episodes.present)
+    cand_n = _several(nn[with_claims], kk[with_claims])
+    cand_k = _several(kk[with_episodes], nn[with_episodes])
+    if not len(cand_n) and not len(k_ids):  # no conflict can be one person
+        return empty
+    want_k = np.unique(np.r_[kk[_member(nn, cand_n)], cand_k])
+    want_n = np.unique(np.r_[nn[_member(kk, cand_k)], cand_n])
     from kprlink.sources._folder import _frame
 
     sub_key = _frame(key, np.flatnonzero(rows), folder.schema("key"))
-    ep_ids = _id_column(folder, "npr_episodes", "npr_id")
-    cl_ids = _id_column(folder, "kuhr_claims", "kpr_id")
-    if ep_ids is None or cl_ids is None:
-        return empty
-    # Only conflicts of two ids that both have rows can be one person with two ids of
-    # a register (a new KPR id after a change of sex, a temporary NPR id replaced); a
-    # duplicate NPR id in one delivery is told by the key alone, and every other kind
-    # reads no rows: only the candidates' rows are read (the kinds are the same)
-    nn, kk = n[rows], k[rows]
-    with_claims, with_episodes = _member(kk, cl_ids), _member(nn, ep_ids)
-    cand_n = _several(nn[with_claims], kk[with_claims])
-    cand_k = _several(kk[with_episodes], nn[with_episodes])
-    want_k = np.unique(np.r_[kk[_member(nn, cand_n)], cand_k])
-    want_n = np.unique(np.r_[nn[_member(kk, cand_k)], cand_n])
-    npr = _rows_of(folder, "npr_episodes", "npr_id", want_n, ep_ids)
-    kpr = _rows_of(folder, "kuhr_claims", "kpr_id", want_k, cl_ids)
-    res = link_extracts(npr, kpr, key=sub_key)
+    res = link_extracts(episodes.rows_of(want_n), claims.rows_of(want_k), key=sub_key)
     out = same_person_aliases(res.report.key_conflicts)
     return out if len(out) else empty
 
