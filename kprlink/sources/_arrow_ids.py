@@ -38,7 +38,7 @@ def _ids(col: Any) -> np.ndarray:
 
 def _member(values: np.ndarray, test: np.ndarray) -> np.ndarray:
     """``np.isin(values, test)`` for int64 ids: a seen-table over the id range when
-    the ids are dense (register serial numbers), else a hash of `test`."""
+    it is not far wider than the ids (register serial numbers), else a hash of `test`."""
     if not len(values) or not len(test):
         return np.zeros(len(values), dtype=bool)
     v_lo, v_hi = int(values.min()), int(values.max())
@@ -48,7 +48,8 @@ def _member(values: np.ndarray, test: np.ndarray) -> np.ndarray:
         if not len(test):
             return np.zeros(len(values), dtype=bool)
         lo, hi = int(test.min()), int(test.max())
-    if hi - lo <= 4 * (len(values) + len(test)) + (1 << 20):
+    # a table of up to 64 MB (pages of zeros: only those touched cost) beats a hash
+    if hi - lo <= max(4 * (len(values) + len(test)), 1 << 26):
         table = np.zeros(hi - lo + 1, dtype=bool)
         table[test - lo] = True
         inside = (values >= lo) & (values <= hi)
