@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from kprlink.disclosure._blocks import block_witnesses
 from kprlink.disclosure._flow import FlowAudit, flow_audit
 from kprlink.disclosure._integer import integer_intervals, integral
 from kprlink.disclosure._lp import ComponentLP, UnionFind
@@ -36,6 +37,7 @@ def audit_intervals(
     min_width: float = 1.0,
     integer: bool = False,
     exact: bool = True,
+    blocks: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Feasible interval of every suppressed cell.
 
@@ -64,6 +66,10 @@ def audit_intervals(
         bound of their interval (``exact`` False); cells too narrow are solved exactly,
         and while any cell is too narrow over the reals (the pattern fails either way)
         no interval is refined over the integers.
+    blocks : numpy.ndarray, optional
+        A label per inner cell (the codes of one dimension): with ``exact=False``, large
+        components first take witnesses from LPs over blocks of a few labels
+        (:mod:`kprlink.disclosure._blocks`).
 
     Returns
     -------
@@ -156,19 +162,21 @@ def audit_intervals(
     wit = None if exact else _witnesses(inner_of_cell, out_idx, var_of_inner, inner_values,
                                         true_var, local_comp, systems, min_width, integer)
 
+    def observe(g: np.ndarray, x: np.ndarray) -> None:  # a feasible point, on vars g
+        if wit is not None:
+            wit.observe_part(g, x)
+        np.minimum.at(obs_lo, g, x)
+        np.maximum.at(obs_hi, g, x)
+        if integral(x):
+            np.minimum.at(int_lo, g, x)
+            np.maximum.at(int_hi, g, x)
+
     def solve(k: int, obj_local: np.ndarray, sense: float,
               weights: np.ndarray | None = None) -> float:
         value = extreme(k, obj_local, sense, weights)
         solver = solvers.get(k)
         if solver is not None and solver.x is not None:
-            g = comp_vars[k]
-            if wit is not None:
-                wit.observe_part(g, solver.x)
-            np.minimum.at(obs_lo, g, solver.x)
-            np.maximum.at(obs_hi, g, solver.x)
-            if integral(solver.x):
-                np.minimum.at(int_lo, g, solver.x)
-                np.maximum.at(int_hi, g, solver.x)
+            observe(comp_vars[k], solver.x)
         return value
 
     def whole(k: int) -> bool:  # the last LP of component k ended at a whole-number point
@@ -185,6 +193,9 @@ def audit_intervals(
             return net.extreme(q, sense), True  # a network's extremes are whole numbers
         return solve(k, sel, sense), whole(k)
 
+    if wit is not None and blocks is not None:
+        block_witnesses(wit, systems, comp_vars, true_var,
+                        np.asarray(blocks)[np.flatnonzero(inner_supp)], observe)
     if wit is not None:
         def point(k: int, cost: np.ndarray) -> np.ndarray | None:
             idx = np.flatnonzero(cost)

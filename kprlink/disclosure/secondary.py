@@ -259,9 +259,12 @@ def suppress_table(
         primary = primary | user
     order = candidate_order(values, x, zeros_first=not rule.protect_zeros)
     virtual = singleton_sums(model, values, primary, rule) if rule.singletons else []
+    # witnesses of the audit from blocks of codes of the longest dimension
+    longest = max(dims, key=lambda d: cells[d].nunique())
+    blocks = pd.factorize(cells[longest])[0]
     hidden, secondary, intervals, n_repairs = _protect(
         model.inner_of_cell, counts, values, primary, order, virtual, rule=rule,
-        audit=audit, populations=denominators)
+        audit=audit, populations=denominators, blocks=blocks)
     status = np.where(primary, "primary", np.where(secondary, "secondary", "published"))
     reason = np.where(secondary, "protects a primary cell", reason)
     table = model.cells[dims].copy()
@@ -289,7 +292,7 @@ def _protect(
     inner_of_cell: Sequence[np.ndarray], counts: np.ndarray, values: np.ndarray,
     primary: np.ndarray, order: np.ndarray, virtual: list[np.ndarray], *,
     rule: SuppressionRule, audit: bool, max_repairs: int = 5,
-    populations: np.ndarray | None = None,
+    populations: np.ndarray | None = None, blocks: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame | None, int]:
     """Secondary suppression, then audit; repair cells the audit finds too narrow.
 
@@ -316,7 +319,7 @@ def _protect(
         if populations is None:
             intervals = audit_intervals(inner_of_cell, values, hidden,
                                         inner_values=counts, min_width=rule.min_width,
-                                        integer=True, exact=False)
+                                        integer=True, exact=False, blocks=blocks)
         else:
             intervals = _bounded_intervals(x, counts, hidden, populations, rule.min_width)
         bad = intervals.index[~intervals["ok"].to_numpy()]
