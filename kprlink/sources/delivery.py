@@ -165,6 +165,9 @@ def read_delivery(path: str | Path, *,
     written by :func:`~kprlink.sources.importing.import_delivery` is read back from its Parquet frames.
     KUHR diagnoses and fee codes whose claim was not kept are excluded and
     counted. Every fatal problem of every file is collected, then raised once.
+    A Parquet file of more than 2 M rows is read in record batches, each
+    converted and checked as a whole file is (unique keys across batches; the
+    same frames and report), so memory holds the result plus one batch.
 
     Parameters
     ----------
@@ -221,9 +224,13 @@ def read_delivery(path: str | Path, *,
     records: list[dict[str, object]] = []
     kept_rows: dict[str, np.ndarray] = {}
     missing: list[str] = []
-    for f, _fmt, _contract in plan:
+    from kprlink.sources._read_chunks import chunked, read_batches
+
+    for f, fmt, contract in plan:
         try:
-            res = read_extract(f, columns=columns, extraction_date=extraction_date)
+            res = (read_batches(f, contract, columns, extraction_date)
+                   if chunked(f, fmt, contract) else
+                   read_extract(f, columns=columns, extraction_date=extraction_date))
         except ValidationError as err:
             if [p for p in err.problems if getattr(p, "reason", "") == "unknown_contract"]:
                 unclassified.append(f.name)

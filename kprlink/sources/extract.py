@@ -287,7 +287,7 @@ def _from_raw(raw: RawFrame, contract: Contract, name: str,
 
     `first_row` and `seen` serve a file read in chunks: the delivered row number
     of the chunk's first row, and the unique keys of earlier chunks
-    (:class:`kprlink.sources._import_stream._SeenKeys`). `extraction_date`: see
+    (:class:`kprlink.sources._chunking._SeenKeys`). `extraction_date`: see
     :func:`read_extract`.
     """
     df = raw.data
